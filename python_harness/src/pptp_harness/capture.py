@@ -1,0 +1,629 @@
+"""Builds a capture frame by frame and keeps the ground truth of every frame and session.
+
+Layers: ``Capture`` (frames, clock, pcap + JSON output) ← ``TcpConnection`` (handshake, correct
+sequence/acknowledgment numbers, segmentation, teardown) ← ``ControlConnection`` (PPTP control
+messages with their request/reply links) ← ``Call`` (enhanced GRE both ways with per-direction
+sequence analysis, PPP phases). Scenarios are written against the last two.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dpkt
+
+from . import control as ctl
+from . import ppp
+from .constants import (
+    AUTH_NONE,
+    CCP_OPT_MPPE,
+    IP_PROTO_GRE,
+    MESSAGE_NAMES,
+    TCP_PORT,
+    WEAK_AUTH,
+    CpCode,
+    MsgType,
+    PppProto,
+)
+from .gre import EnhancedGRE, enhanced_gre
+
+BASE_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed so captures are reproducible
+SNAPLEN = 65535
+TRUTH_SUFFIX = ".truth.json"
+SEQ_MOD = 1 << 32
+
+
+@dataclass(frozen=True)
+class Host:
+    """An addressable end of the capture."""
+
+    name: str
+    ip: str
+    mac: bytes
+
+    @property
+    def ip_bytes(self) -> bytes:
+        return socket.inet_aton(self.ip)
+
+
+def host(name: str, ip: str) -> Host:
+    """A host with a locally administered MAC derived from its address."""
+    return Host(name, ip, b"\x02\x00" + socket.inet_aton(ip))
+
+
+@dataclass
+class Frame:
+    number: int
+    time: float
+    data: bytes
+    truth: dict
+
+
+@dataclass
+class Pdu:
+    """One control message on the wire, with the decode it must get and its known problems."""
+
+    data: bytes
+    fields: dict[str, object]
+    name: str
+    problems: tuple[str, ...] = ()
+
+
+def pdu(message: ctl.ControlMessage, problems: Iterable[str] = ()) -> Pdu:
+    try:
+        name = MESSAGE_NAMES[MsgType(message.control_type)]
+    except ValueError:
+        name = f"Unknown ({message.control_type})"
+    return Pdu(bytes(message), message.truth(), name, tuple(problems))
+
+
+def add_field(fields: dict[str, list], name: str, value: object) -> None:
+    fields.setdefault(name, []).append(value)
+
+
+class Capture:
+    """Frames in order, each with its ground truth; writes FILE.pcap and FILE.truth.json."""
+
+    def __init__(self, name: str, description: str, *, valid: bool = True) -> None:
+        self.name = name
+        self.description = description
+        self.valid = valid
+        self.frames: list[Frame] = []
+        self.time = BASE_TIME
+        self.connections: list[ControlConnection] = []
+        self.calls: list[Call] = []
+        self._ip_id: dict[str, int] = {}
+
+    # -- clock and frames ------------------------------------------------------------------
+    def wait(self, seconds: float) -> None:
+        self.time += seconds
+
+    def add(self, data: bytes, truth: dict | None = None, gap: float = 0.001) -> Frame:
+        self.time += gap
+        frame = Frame(len(self.frames) + 1, round(self.time, 6), data, truth or {"kind": "other"})
+        self.frames.append(frame)
+        return frame
+
+    def ip_packet(self, src: Host, dst: Host, proto: int, payload: dpkt.Packet | bytes) -> bytes:
+        """Ethernet + IPv4 around ``payload``, checksums computed."""
+        ident = self._ip_id.get(src.ip, 0x100) + 1
+        self._ip_id[src.ip] = ident & 0xFFFF
+        packet = dpkt.ip.IP(src=src.ip_bytes, dst=dst.ip_bytes, p=proto, ttl=64, id=ident & 0xFFFF, data=payload)
+        packet.df = 1
+        return bytes(dpkt.ethernet.Ethernet(src=src.mac, dst=dst.mac, type=dpkt.ethernet.ETH_TYPE_IP, data=packet))
+
+    # -- output ----------------------------------------------------------------------------
+    def ground_truth(self) -> dict:
+        return {
+            "scenario": self.name,
+            "description": self.description,
+            "valid": self.valid,
+            "frames": [{"number": f.number, "time": f.time, **f.truth} for f in self.frames],
+            "connections": [c.summary() for c in self.connections],
+            "calls": [c.summary() for c in self.calls],
+        }
+
+    def write(self, pcap_path: str | Path) -> Path:
+        """Write the pcap and its ground truth beside it; returns the truth file's path."""
+        pcap_path = Path(pcap_path)
+        with pcap_path.open("wb") as out:
+            writer = dpkt.pcap.Writer(out, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB)
+            for frame in self.frames:
+                writer.writepkt(frame.data, ts=frame.time)
+        truth_path = truth_path_for(pcap_path)
+        truth_path.write_text(json.dumps(self.ground_truth(), indent=1, sort_keys=True) + "\n")
+        return truth_path
+
+
+def truth_path_for(pcap_path: str | Path) -> Path:
+    pcap_path = Path(pcap_path)
+    return pcap_path.with_name(pcap_path.stem + TRUTH_SUFFIX)
+
+
+class TcpConnection:
+    """A TCP connection with a real handshake, exact seq/ack numbers and teardown."""
+
+    def __init__(self, cap: Capture, client: Host, server: Host, client_port: int, server_port: int = TCP_PORT) -> None:
+        self.cap = cap
+        self.ends = {True: (client, client_port), False: (server, server_port)}
+        # Initial sequence numbers derived from the ports: fixed, but different per connection.
+        self.next_seq = {True: 0x10000000 + client_port * 7919, False: 0x60000000 + client_port * 104729}
+        self.stream = sum(1 for f in cap.frames if f.truth.get("tcp_syn"))
+
+    def _segment(self, from_client: bool, flags: int, payload: bytes = b"", truth: dict | None = None, gap: float = 0.001) -> Frame:
+        (src, sport), (dst, dport) = self.ends[from_client], self.ends[not from_client]
+        segment = dpkt.tcp.TCP(
+            sport=sport,
+            dport=dport,
+            seq=self.next_seq[from_client] % SEQ_MOD,
+            ack=self.next_seq[not from_client] % SEQ_MOD if flags & dpkt.tcp.TH_ACK else 0,
+            flags=flags,
+            win=64240,
+            data=payload,
+        )
+        self.next_seq[from_client] += len(payload) + (1 if flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0)
+        base = {"kind": "tcp", "tcp_stream": self.stream}
+        return self.cap.add(self.cap.ip_packet(src, dst, dpkt.ip.IP_PROTO_TCP, segment), {**base, **(truth or {})}, gap)
+
+    def open(self) -> None:
+        self._segment(True, dpkt.tcp.TH_SYN, truth={"tcp_syn": True})
+        self._segment(False, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK)
+        self._segment(True, dpkt.tcp.TH_ACK)
+
+    def send(self, from_client: bool, pdus: Sequence[Pdu], cuts: Sequence[int] = (), gap: float = 0.001) -> list[Frame]:
+        """Send ``pdus`` as one byte stream, cut into segments at the stream offsets ``cuts``.
+
+        Each message's truth goes on the frame that holds its last octet (where a reassembling
+        decoder shows it). Returns, per message, that frame.
+        """
+        stream = b"".join(p.data for p in pdus)
+        bounds = [0, *sorted(c for c in cuts if 0 < c < len(stream)), len(stream)]
+        ends, offset = [], 0
+        for p in pdus:
+            offset += len(p.data)
+            ends.append(offset)
+        frames_of_message: list[Frame] = []
+        for start, stop in zip(bounds, bounds[1:]):
+            fields: dict[str, list] = {}
+            names, problems, starts, complete = [], [], 0, 0
+            for p, end in zip(pdus, ends):
+                begin = end - len(p.data)
+                if start <= begin < stop:
+                    starts += 1
+                    if end <= stop:
+                        complete += 1
+                if start < end <= stop:
+                    names.append(p.name)
+                    problems.extend(p.problems)
+                    for name, value in p.fields.items():
+                        add_field(fields, name, value)
+            truth = {
+                "kind": "pptp_ctrl",
+                "messages": names,
+                "fields": fields,
+                "problems": problems,
+                "segment": {
+                    "starts_mid_message": start not in [e - len(p.data) for p, e in zip(pdus, ends)],
+                    "messages_starting": starts,
+                    "messages_complete": complete,
+                    "ends_mid_message": stop not in ends,
+                },
+            }
+            frame = self._segment(from_client, dpkt.tcp.TH_PUSH | dpkt.tcp.TH_ACK, stream[start:stop], truth, gap)
+            frames_of_message.extend(frame for end in ends if start < end <= stop)
+        return frames_of_message
+
+    def close(self, client_first: bool = True) -> None:
+        """FIN from one side, FIN+ACK from the other, final ACK."""
+        self._segment(client_first, dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
+        self._segment(not client_first, dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
+        self._segment(client_first, dpkt.tcp.TH_ACK)
+
+
+def link(request: Frame, reply: Frame) -> None:
+    """Record the request/reply link an analyzer must show on both frames."""
+    add_field(request.truth["fields"], "pptp_ctrl.response_in", reply.number)
+    add_field(reply.truth["fields"], "pptp_ctrl.response_to", request.number)
+    add_field(reply.truth["fields"], "pptp_ctrl.response_time", round(reply.time - request.time, 6))
+
+
+class ControlConnection:
+    """A PPTP control connection: the TCP client is the PNS, the server (port 1723) the PAC."""
+
+    def __init__(self, cap: Capture, client: Host, server: Host, client_port: int = 40000, **names: str) -> None:
+        self.cap = cap
+        self.client, self.server = client, server
+        self.tcp = TcpConnection(cap, client, server, client_port)
+        self.client_port = client_port
+        self.names = {"client_host_name": "pns.example", "client_vendor_name": "pptp-analysis", "server_host_name": "pac.example", "server_vendor_name": "pptp-analysis", **names}
+        self.start_result: int | None = None
+        self.stop_reason: int | None = None
+        self.stop_result: int | None = None
+        self.echoes = 0
+        self.calls: list[Call] = []
+        self.first_frame = self.last_frame = 0
+        self.closed_by = ""
+        cap.connections.append(self)
+
+    @property
+    def stream(self) -> int:
+        return self.tcp.stream
+
+    def send(self, from_client: bool, *messages: ctl.ControlMessage | Pdu, cuts: Sequence[int] = ()) -> list[Frame]:
+        pdus = [m if isinstance(m, Pdu) else pdu(m) for m in messages]
+        frames = self.tcp.send(from_client, pdus, cuts)
+        self.last_frame = frames[-1].number if frames else self.last_frame
+        return frames
+
+    def start(self, result: int = 1, cuts_request: Sequence[int] = ()) -> None:
+        """TCP handshake, then Start-Control-Connection-Request and -Reply."""
+        self.tcp.open()
+        self.first_frame = self.cap.frames[-3].number
+        request = ctl.StartControlConnectionRequest(host_name=self.names["client_host_name"].encode(), vendor_name=self.names["client_vendor_name"].encode())
+        reply = ctl.StartControlConnectionReply(result_code=result, host_name=self.names["server_host_name"].encode(), vendor_name=self.names["server_vendor_name"].encode())
+        (req_frame,) = self.send(True, request, cuts=cuts_request)
+        (rep_frame,) = self.send(False, reply)
+        link(req_frame, rep_frame)
+        self.start_result = result
+
+    def echo(self, from_client: bool, identifier: int) -> None:
+        (req,) = self.send(from_client, ctl.EchoRequest(identifier=identifier))
+        self.cap.wait(0.02)
+        (rep,) = self.send(not from_client, ctl.EchoReply(identifier=identifier))
+        link(req, rep)
+        self.echoes += 1
+
+    def stop(self, by_client: bool = True, reason: int = 1) -> None:
+        """Stop-Control-Connection-Request/-Reply, then TCP close by the same side."""
+        (req,) = self.send(by_client, ctl.StopControlConnectionRequest(reason=reason))
+        (rep,) = self.send(not by_client, ctl.StopControlConnectionReply(result_code=1))
+        link(req, rep)
+        self.stop_reason, self.stop_result = reason, 1
+        self.close(by_client)
+
+    def close(self, by_client: bool = True) -> None:
+        self.tcp.close(by_client)
+        self.last_frame = self.cap.frames[-1].number
+        self.closed_by = "client" if by_client else "server"
+
+    def outgoing_call(self, client_call_id: int, server_call_id: int, serial: int = 0, result: int = 1) -> Call:
+        """Outgoing-Call-Request (PNS) and -Reply (PAC); the call exists if result is Connected."""
+        call = Call(self, "outgoing", client_call_id, server_call_id, serial)
+        (req,) = self.send(True, ctl.OutgoingCallRequest(call_id=client_call_id, call_serial_number=serial))
+        self.cap.wait(0.05)
+        (rep,) = self.send(False, ctl.OutgoingCallReply(call_id=server_call_id, peer_call_id=client_call_id, result_code=result))
+        link(req, rep)
+        call.established(req, rep, result)
+        return call
+
+    def incoming_call(self, client_call_id: int, server_call_id: int, serial: int = 0) -> Call:
+        """Incoming-Call-Request (PAC), -Reply (PNS) and -Connected (PAC)."""
+        call = Call(self, "incoming", client_call_id, server_call_id, serial)
+        (req,) = self.send(False, ctl.IncomingCallRequest(call_id=server_call_id, call_serial_number=serial, dialing_number=b"5550100", dialing_number_length=7))
+        (rep,) = self.send(True, ctl.IncomingCallReply(call_id=client_call_id, peer_call_id=server_call_id))
+        link(req, rep)
+        (conn,) = self.send(False, ctl.IncomingCallConnected(peer_call_id=client_call_id))
+        link(rep, conn)
+        # The PAC assigned its Call ID in the request, the PNS its own in the reply.
+        call.established(rep, req, 1, connected=conn)
+        return call
+
+    def summary(self) -> dict:
+        return {
+            "tcp_stream": self.stream,
+            "client": f"{self.client.ip}:{self.client_port}",
+            "server": f"{self.server.ip}:{TCP_PORT}",
+            **self.names,
+            "protocol_version": 0x0100,
+            "start_result": self.start_result,
+            "stop_reason": self.stop_reason,
+            "stop_result": self.stop_result,
+            "echoes": self.echoes,
+            "calls": len(self.calls),
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "closed_by": self.closed_by,
+        }
+
+
+class SequenceTracker:
+    """Sequence analysis for one call direction, the ground truth analyzers are held to.
+
+    A packet whose number is ahead of the highest seen by ``d`` reports ``d - 1`` lost numbers;
+    one already seen is a duplicate; an unseen one behind the highest is out of order. Numbers
+    compare in 32-bit serial arithmetic (RFC 1982), so the wrap is not a loss.
+    """
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.highest: int | None = None
+        self.seen: set[int] = set()
+        self.duplicates = 0
+        self.out_of_order = 0
+
+    def observe(self, seq: int) -> dict[str, int]:
+        if self.highest is None:
+            self.first = self.highest = seq
+            self.seen.add(seq)
+            return {}
+        ahead = (seq - self.highest) % SEQ_MOD
+        if seq in self.seen:
+            self.duplicates += 1
+            return {"pptp_gre.analysis.duplicate": 1}
+        self.seen.add(seq)
+        if 0 < ahead < SEQ_MOD // 2:
+            self.highest = seq
+            return {"pptp_gre.analysis.lost": ahead - 1} if ahead > 1 else {}
+        self.out_of_order += 1
+        return {"pptp_gre.analysis.out_of_order": 1}
+
+    @property
+    def lost(self) -> int:
+        """Numbers between the first and the highest that never arrived."""
+        if self.first is None or self.highest is None:
+            return 0
+        return ((self.highest - self.first) % SEQ_MOD) + 1 - len(self.seen)
+
+
+@dataclass
+class Direction:
+    """GRE counters for one direction of a call."""
+
+    packets: int = 0
+    bytes: int = 0
+    next_seq: int = 0
+    highest_received: int | None = None  # what this side acknowledges
+    acked: int | None = None
+    data_sent: int = 0  # data packets so far; the MPPE coherency count
+    tracker: SequenceTracker = field(default_factory=SequenceTracker)
+
+    def summary(self) -> dict:
+        return {
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "lost": self.tracker.lost,
+            "duplicate": self.tracker.duplicates,
+            "out_of_order": self.tracker.out_of_order,
+        }
+
+
+class Call:
+    """One call of a control connection and its GRE data both ways.
+
+    GRE from the client carries the server's Call ID and GRE from the server the client's
+    (each side puts its peer's Call ID in the key, RFC 2637 §4.1).
+    """
+
+    def __init__(self, conn: ControlConnection, kind: str, client_call_id: int, server_call_id: int, serial: int) -> None:
+        self.conn, self.cap = conn, conn.cap
+        self.kind = kind
+        self.call_id = {True: client_call_id, False: server_call_id}
+        self.serial = serial
+        self.sides = {True: Direction(), False: Direction()}
+        self.client_ip = conn.client  # GRE source for the client side; NAT scenarios override
+        self.id_frames: dict[bool, Frame] = {}
+        self.first_frame = self.last_frame = 0
+        self.start_time = self.end_time = 0.0
+        self.result: int | None = None
+        self.disconnect_result: int | None = None
+        self.cleared_by = ""
+        self.ppp_protocols: set[str] = set()
+        self.auth = AUTH_NONE
+        self.mppe_negotiated = False
+        self.cleartext_data = False
+        self.compressed = False
+        self.mppe_count = 0
+        self.encrypt = False
+        self.extra_notices: list[str] = []
+
+    def established(self, client_id_frame: Frame, server_id_frame: Frame, result: int, connected: Frame | None = None) -> None:
+        self.id_frames = {True: client_id_frame, False: server_id_frame}
+        first = min(client_id_frame, server_id_frame, key=lambda f: f.number)
+        self.first_frame, self.start_time = first.number, first.time
+        last = connected or max(client_id_frame, server_id_frame, key=lambda f: f.number)
+        self.last_frame, self.end_time = last.number, last.time
+        self.result = result
+        self.conn.calls.append(self)
+        self.cap.calls.append(self)
+
+    # -- GRE -------------------------------------------------------------------------------
+    def gre(
+        self,
+        from_client: bool,
+        frame: ppp.PppFrame | None = None,
+        *,
+        seq: int | None = None,
+        ack: bool | int | None = True,
+        packet: EnhancedGRE | None = None,
+        problems: Sequence[str] = (),
+        gap: float = 0.002,
+    ) -> Frame:
+        """Send one GRE packet: a PPP frame (sequenced) or, with ``frame=None``, an ack-only packet.
+
+        ``seq`` overrides the next sequence number (for loss/duplicate/reorder scenarios);
+        ``ack=True`` acknowledges the highest number received so far if there is a new one,
+        ``ack=None`` sends none; ``packet`` replaces the built packet (broken variants).
+        """
+        side, peer = self.sides[from_client], self.sides[not from_client]
+        payload = b"" if frame is None else bytes(frame.compressed() if self.compressed else frame)
+        if frame is not None and seq is None:
+            seq = side.next_seq
+        if frame is not None:
+            side.next_seq = (seq + 1) % SEQ_MOD
+        ack_value = None
+        if ack is True:
+            if side.highest_received is not None and (frame is None or side.highest_received != side.acked):
+                ack_value = side.highest_received
+        elif ack is not None and ack is not False:
+            ack_value = int(ack)
+        if ack_value is not None:
+            side.acked = ack_value
+        key_call_id = self.call_id[not from_client]
+        gre = packet or enhanced_gre(key_call_id, payload, seq if frame is not None else None, ack_value)
+        src = self.client_ip if from_client else self.conn.server
+        dst = self.conn.server if from_client else self.client_ip
+        fields: dict[str, list] = {}
+        for name, value in gre.truth().items():
+            add_field(fields, name, value)
+        add_field(fields, "pptp_gre.call_frame", self.id_frames[not from_client].number)
+        stack = ""
+        if packet is None and frame is not None:
+            shown = frame.compressed() if self.compressed else frame
+            for name, value in shown.truth().items():
+                add_field(fields, name, value)
+            stack = shown.stack
+            for name, value in side.tracker.observe(seq).items():
+                add_field(fields, name, value)
+            peer_side = peer
+            if peer_side.highest_received is None or 0 < (seq - peer_side.highest_received) % SEQ_MOD < SEQ_MOD // 2:
+                peer_side.highest_received = seq
+            self._note_ppp(frame)
+        truth = {"kind": "pptp_gre", "fields": fields, "inner_stack": stack, "problems": list(problems), "from_client": from_client}
+        data = self.cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre))
+        out = self.cap.add(data, truth, gap)
+        side.packets += 1
+        side.bytes += len(gre.data)
+        self.last_frame, self.end_time = out.number, out.time
+        return out
+
+    def _note_ppp(self, frame: ppp.PppFrame) -> None:
+        proto = PppProto(frame.protocol)
+        self.ppp_protocols.add(proto.name)
+        if proto == PppProto.CCP and frame.info[0] == CpCode.CONFIGURE_ACK and frame.info[4] == CCP_OPT_MPPE:
+            self.mppe_negotiated = True
+        if proto == PppProto.IP:
+            self.cleartext_data = True
+        if proto == PppProto.MPPE:
+            self.mppe_count += 1
+
+    def exchange(self, pairs: Iterable[tuple[bool, ppp.PppFrame]]) -> None:
+        for from_client, frame in pairs:
+            self.gre(from_client, frame)
+
+    def ppp_session(self, auth: str, *, mppe: bool, data_packets: int = 4, compression: bool = True) -> None:
+        """A whole PPP run: LCP (auth chosen by the server), authentication, CCP/MPPE or not, IPCP, data."""
+        self.exchange(
+            [
+                (True, ppp.lcp_configure(identifier=1, magic=0x11111111, compression=compression)),
+                (False, ppp.lcp_configure(identifier=1, auth=auth, magic=0x22222222, compression=compression)),
+                (True, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, auth=auth, magic=0x22222222, compression=compression)),
+                (False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, magic=0x11111111, compression=compression)),
+            ]
+        )
+        self.compressed = compression
+        self.auth = auth
+        self.exchange(ppp.auth_exchange(auth))
+        if mppe:
+            self.exchange(
+                [
+                    (False, ppp.ccp_mppe(identifier=1)),
+                    (True, ppp.ccp_mppe(CpCode.CONFIGURE_ACK, 1)),
+                    (True, ppp.ccp_mppe(identifier=1)),
+                    (False, ppp.ccp_mppe(CpCode.CONFIGURE_ACK, 1)),
+                ]
+            )
+        self.exchange(
+            [
+                (False, ppp.ipcp_configure(identifier=1, address="10.0.0.1")),
+                (True, ppp.ipcp_configure(CpCode.CONFIGURE_ACK, 1, address="10.0.0.1")),
+                (True, ppp.ipcp_configure(identifier=1, address="10.0.0.2")),
+                (False, ppp.ipcp_configure(CpCode.CONFIGURE_ACK, 1, address="10.0.0.2")),
+            ]
+        )
+        self.encrypt = mppe
+        for n in range(data_packets):
+            self.data(n % 2 == 0)
+        # Each side acknowledges what it received last, as real peers do when idle.
+        self.gre(True, None)
+        self.gre(False, None)
+
+    def data(self, from_client: bool) -> Frame:
+        """The next data packet: MPPE ciphertext if the call encrypts, else a cleartext ping."""
+        side = self.sides[from_client]
+        side.data_sent += 1
+        if self.encrypt:
+            return self.gre(from_client, ppp.mppe_data(side.data_sent - 1))
+        src, dst = ("10.0.0.2", "10.0.0.1") if from_client else ("10.0.0.1", "10.0.0.2")
+        return self.gre(from_client, ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client))
+
+    def lcp_terminate(self, by_client: bool = True) -> None:
+        self.gre(by_client, ppp.lcp_terminate())
+        self.gre(not by_client, ppp.lcp_terminate(ack=True))
+
+    # -- teardown --------------------------------------------------------------------------
+    def clear_by_client(self, result: int = 4) -> None:
+        """Call-Clear-Request (PNS, its own Call ID) answered by Call-Disconnect-Notify (PAC's)."""
+        (req,) = self.conn.send(True, ctl.CallClearRequest(call_id=self.call_id[True]))
+        (rep,) = self.conn.send(False, ctl.CallDisconnectNotify(call_id=self.call_id[False], result_code=result))
+        link(req, rep)
+        self._cleared(rep, result, "client")
+
+    def disconnect_by_server(self, result: int = 3) -> None:
+        """An unsolicited Call-Disconnect-Notify (PAC), e.g. the server shutting down."""
+        (rep,) = self.conn.send(False, ctl.CallDisconnectNotify(call_id=self.call_id[False], result_code=result, call_statistics=b"admin shutdown"))
+        self._cleared(rep, result, "server")
+
+    def _cleared(self, frame: Frame, result: int, by: str) -> None:
+        self.disconnect_result, self.cleared_by = result, by
+        self.last_frame, self.end_time = frame.number, frame.time
+
+    # -- ground truth ----------------------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        return self.mppe_negotiated and self.mppe_count > 0
+
+    def notices(self) -> list[str]:
+        found = []
+        if self.auth in WEAK_AUTH:
+            found.append("Weak_Authentication")
+        if self.cleartext_data:
+            found.append("Cleartext_Tunnel")
+        return found + self.extra_notices
+
+    def summary(self) -> dict:
+        return {
+            "tcp_stream": self.conn.stream,
+            "kind": self.kind,
+            "client": f"{self.conn.client.ip}:{self.conn.client_port}",
+            "server": f"{self.conn.server.ip}:{TCP_PORT}",
+            "gre_client": self.client_ip.ip,
+            "client_call_id": self.call_id[True],
+            "server_call_id": self.call_id[False],
+            "call_serial_number": self.serial,
+            "result": self.result,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "start": self.start_time,
+            "duration": round(self.end_time - self.start_time, 6),
+            "client_to_server": self.sides[True].summary(),
+            "server_to_client": self.sides[False].summary(),
+            "ppp_protocols": sorted(self.ppp_protocols),
+            "auth": self.auth,
+            "encrypted": self.encrypted,
+            "disconnect_result": self.disconnect_result,
+            "cleared_by": self.cleared_by,
+            "notices": self.notices(),
+        }
+
+
+def gre_without_call(cap: Capture, src: Host, dst: Host, call_id: int, frame: ppp.PppFrame, seq: int) -> Frame:
+    """GRE for a Call ID no control connection in the capture set up (capture started mid-call)."""
+    gre = enhanced_gre(call_id, bytes(frame), seq, None)
+    fields: dict[str, list] = {}
+    for name, value in {**gre.truth(), **frame.truth()}.items():
+        add_field(fields, name, value)
+    truth = {"kind": "pptp_gre", "fields": fields, "inner_stack": frame.stack, "problems": ["gre_without_call"]}
+    return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre)), truth)
+
+
+def raw_gre(cap: Capture, src: Host, dst: Host, data: bytes, fields: dict[str, object], problems: Sequence[str], stack: str = "") -> Frame:
+    """A GRE packet given as bytes, with the decode it must get."""
+    collected: dict[str, list] = {}
+    for name, value in fields.items():
+        add_field(collected, name, value)
+    truth = {"kind": "pptp_gre", "fields": collected, "inner_stack": stack, "problems": list(problems)}
+    return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, data), truth)

@@ -1,0 +1,213 @@
+"""Compares what an analyzer decoded with the ground truth, frame by frame and field by field.
+
+Ground truth names fields as contract 1 does (``pptp_ctrl.*``, ``pptp_gre.*``, plus the
+Wireshark PPP fields). An ``Analyzer`` says how it names each of them: our plugin uses the
+contract names, Wireshark's built-in dissectors their ``pptp.*``/``gre.*`` twins, and have no
+analysis fields at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import tshark
+from .capture import truth_path_for
+from .control import FIXED_LENGTH
+from .constants import MsgType
+
+ANALYSIS_PREFIXES = ("pptp_ctrl.response_", "pptp_gre.call_frame", "pptp_gre.analysis.")
+_BUILTIN_NAMES = {
+    "pptp_ctrl.call_statistics": "pptp.call_Statistics",
+    "pptp_gre.flags": "gre.flags_and_version",
+    "pptp_gre.version": "gre.flags.version",
+    "pptp_gre.protocol": "gre.proto",
+    "pptp_gre.payload_length": "gre.key.payload_length",
+    "pptp_gre.call_id": "gre.key.call_id",
+    "pptp_gre.seq": "gre.sequence_number",
+    "pptp_gre.ack": "gre.ack_number",
+}
+
+
+def builtin_name(name: str) -> str | None:
+    """The built-in dissectors' name for a ground-truth field; None for analysis fields."""
+    if name.startswith(ANALYSIS_PREFIXES):
+        return None
+    if name in _BUILTIN_NAMES:
+        return _BUILTIN_NAMES[name]
+    if name.startswith("pptp_ctrl."):
+        return "pptp." + name[len("pptp_ctrl.") :]
+    return name
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """How one analyzer is run and how it names fields."""
+
+    name: str
+    field_name: Callable[[str], str | None]
+    gre_layer: str
+    lua_scripts: tuple[str, ...] = ()
+    prefs: tuple[str, ...] = ()
+    two_pass: bool = False
+
+
+BUILTIN = Analyzer("built-in", builtin_name, "gre")
+
+
+def plugin(script: str | Path, prefs: Sequence[str] = ()) -> Analyzer:
+    return Analyzer("plugin", lambda n: n, "pptp_gre", (str(script),), tuple(prefs), True)
+
+
+def load_truth(pcap: str | Path) -> dict:
+    return json.loads(truth_path_for(pcap).read_text())
+
+
+def same_value(expected: object, actual: str) -> bool:
+    """Whether tshark's text for a field is the expected value (ints in any base tshark uses)."""
+    if isinstance(expected, bool) or isinstance(expected, int):
+        if actual in ("True", "False"):
+            return int(expected) == (actual == "True")
+        try:
+            return int(actual, 0) == int(expected)
+        except ValueError:
+            return False
+    if isinstance(expected, float):
+        try:
+            return abs(float(actual) - expected) < 1e-6
+        except ValueError:
+            return False
+    return str(expected) == actual
+
+
+def builtin_limit(frame: dict) -> str | None:
+    """Why Wireshark's built-in ``pptp`` cannot show this frame as the truth does, or None.
+
+    It dissects each TCP segment as exactly one message from offset 0 and does not reassemble,
+    and splits the GRE key into payload length and Call ID only for protocol 0x880B.
+    """
+    if "gre_wrong_protocol" in frame.get("problems", ()):
+        return "GRE key shown whole for a protocol other than 0x880B"
+    if frame.get("kind") != "pptp_ctrl":
+        return None
+    segment = frame["segment"]
+    if segment["starts_mid_message"]:
+        return "segment starts inside a message"
+    if segment["ends_mid_message"] or "truncated" in frame["problems"]:
+        return "segment ends inside a message"
+    if segment["messages_complete"] > 1:
+        return "several messages in one segment"
+    lengths = frame["fields"].get("pptp_ctrl.length", [])
+    types = frame["fields"].get("pptp_ctrl.control_message_type", [])
+    if lengths and types:
+        try:
+            fixed = FIXED_LENGTH[MsgType(types[0])]
+        except ValueError:
+            return None
+        if lengths[0] < fixed:
+            return "length shorter than the message type needs"
+    return None
+
+
+@dataclass
+class Mismatch:
+    frame: int
+    field: str
+    expected: object
+    actual: list[str]
+
+    def __str__(self) -> str:
+        return f"frame {self.frame}: {self.field}: expected {self.expected!r}, got {self.actual!r}"
+
+
+@dataclass
+class Report:
+    scenario: str
+    analyzer: str
+    frames_checked: int = 0
+    fields_checked: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    malformed: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+    missing_fields: frozenset[str] = frozenset()
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and not self.malformed
+
+    def format(self) -> str:
+        lines = [str(m) for m in self.mismatches]
+        lines += [f"frame {n}: malformed" for n in self.malformed]
+        lines += [f"frame {n}: not compared ({why})" for n, why in sorted(self.skipped.items())]
+        if self.missing_fields:
+            lines.append("fields this tshark does not know: " + ", ".join(sorted(self.missing_fields)))
+        verdict = "OK" if self.ok else "FAIL"
+        lines.append(
+            f"{verdict} {self.scenario} [{self.analyzer}]: {self.frames_checked} frames, "
+            f"{self.fields_checked} fields checked, {len(self.mismatches)} mismatches, "
+            f"{len(self.malformed)} malformed, {len(self.skipped)} not compared"
+        )
+        return "\n".join(lines)
+
+
+def wanted_fields(truth: dict, analyzer: Analyzer) -> list[str]:
+    names = {name for frame in truth["frames"] for name in frame.get("fields", {})}
+    mapped = (analyzer.field_name(n) for n in sorted(names))
+    return [n for n in mapped if n]
+
+
+def inner_stack(protocols: str, gre_layer: str) -> str | None:
+    """The layers after the GRE layer in frame.protocols (None if there is no GRE layer)."""
+    layers = protocols.split(":")
+    if gre_layer not in layers:
+        return None
+    return ":".join(layers[layers.index(gre_layer) + 1 :])
+
+
+def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer, limit: Callable[[dict], str | None] = lambda f: None) -> Report:
+    """Check every frame of ``truth`` against ``decoded``; frames ``limit`` names are skipped."""
+    report = Report(truth["scenario"], analyzer.name, missing_fields=decoded.missing_fields)
+    report.malformed = decoded.malformed()
+    for frame in truth["frames"]:
+        number = frame["number"]
+        why = limit(frame)
+        if why:
+            report.skipped[number] = why
+            report.malformed = [n for n in report.malformed if n != number]
+            continue
+        report.frames_checked += 1
+        protocols = (decoded.values(number, "frame.protocols") or [""])[0]
+        if frame["kind"] == "pptp_gre":
+            report.fields_checked += 1
+            stack = inner_stack(protocols, analyzer.gre_layer)
+            if stack != frame["inner_stack"]:
+                report.mismatches.append(Mismatch(number, "frame.protocols", f"…{analyzer.gre_layer}:{frame['inner_stack']}", [protocols]))
+        elif frame["kind"] == "tcp" and "pptp" in protocols:
+            report.mismatches.append(Mismatch(number, "frame.protocols", "no PPTP layer", [protocols]))
+        for name, expected in frame.get("fields", {}).items():
+            shown_as = analyzer.field_name(name)
+            if not shown_as:
+                continue
+            # tshark's field output cannot show an empty string: compare the non-empty ones.
+            expected = [e for e in expected if e != ""]
+            actual = [a for a in decoded.values(number, shown_as) if a != ""]
+            report.fields_checked += 1
+            if len(actual) != len(expected) or not all(same_value(e, a) for e, a in zip(expected, actual)):
+                report.mismatches.append(Mismatch(number, shown_as, expected if len(expected) > 1 else expected[0], actual))
+    return report
+
+
+def check_pcap(pcap: str | Path, analyzer: Analyzer = BUILTIN) -> Report:
+    """Decode ``pcap`` with one tshark run and compare it with the truth written beside it."""
+    truth = load_truth(pcap)
+    decoded = tshark.decode(
+        pcap,
+        wanted_fields(truth, analyzer),
+        lua_scripts=analyzer.lua_scripts,
+        prefs=analyzer.prefs,
+        two_pass=analyzer.two_pass,
+    )
+    limit = builtin_limit if analyzer is BUILTIN else (lambda f: None)
+    return compare(truth, decoded, analyzer, limit)

@@ -1,0 +1,132 @@
+"""Runs the real tshark once per pcap and returns per-frame field values.
+
+tshark runs with an empty, private configuration directory (no personal preferences or
+plugins leak in), so "built-in" really means Wireshark's own dissectors; Lua scripts are added
+explicitly with ``-X lua_script:``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+AGGREGATOR = "\x1f"  # between occurrences of one field; never inside our strings
+ALWAYS = ("frame.number", "frame.protocols", "_ws.malformed", "_ws.expert.message")
+
+
+class TsharkError(RuntimeError):
+    pass
+
+
+def tshark_path() -> str:
+    path = shutil.which("tshark")
+    if not path:
+        raise TsharkError("tshark is not installed: run `make setup` (or apt-get install tshark)")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _isolated_home() -> str:
+    return tempfile.mkdtemp(prefix="pptp-harness-tshark-")
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    home = _isolated_home()
+    env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), LC_ALL="C.UTF-8")
+    env.pop("WIRESHARK_CONFIG_DIR", None)
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def known_fields(lua_scripts: tuple[str, ...] = ()) -> frozenset[str]:
+    """Every field name tshark knows (with the given Lua scripts loaded)."""
+    args = [tshark_path(), *_lua_args(lua_scripts), "-G", "fields"]
+    out = subprocess.run(args, capture_output=True, text=True, env=environment(), check=True).stdout
+    return frozenset(line.split("\t")[2] for line in out.splitlines() if line.count("\t") >= 2)
+
+
+@functools.lru_cache(maxsize=None)
+def version() -> str:
+    out = subprocess.run([tshark_path(), "--version"], capture_output=True, text=True, env=environment(), check=True).stdout
+    return out.splitlines()[0]
+
+
+def _lua_args(lua_scripts: Iterable[str]) -> list[str]:
+    return [arg for script in lua_scripts for arg in ("-X", f"lua_script:{script}")]
+
+
+@dataclass
+class Decode:
+    """What tshark showed: per frame number, field name -> values in tree order."""
+
+    frames: dict[int, dict[str, list[str]]]
+    missing_fields: frozenset[str]
+    stderr: str
+
+    def values(self, frame: int, field: str) -> list[str]:
+        return self.frames.get(frame, {}).get(field, [])
+
+    def malformed(self) -> list[int]:
+        return [n for n, f in self.frames.items() if f.get("_ws.malformed")]
+
+
+def decode(
+    pcap: str | Path,
+    fields: Iterable[str],
+    *,
+    lua_scripts: Sequence[str] = (),
+    prefs: Sequence[str] = (),
+    two_pass: bool = False,
+    timeout: float = 900,
+) -> Decode:
+    """One tshark run over ``pcap``, returning ``fields`` (plus frame number, protocols,
+    malformed and expert messages) for every frame. Fields tshark does not know are left out
+    and listed in ``missing_fields``."""
+    scripts = tuple(str(s) for s in lua_scripts)
+    known = known_fields(scripts)
+    wanted = list(dict.fromkeys([*ALWAYS, *fields]))
+    usable = [f for f in wanted if f in known]
+    missing = frozenset(f for f in wanted if f not in usable)
+    args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(scripts), "-T", "fields"]
+    args += ["-E", "header=n", "-E", "separator=/t", "-E", "occurrence=a", "-E", f"aggregator={AGGREGATOR}"]
+    for pref in prefs:
+        args += ["-o", pref]
+    if two_pass:
+        args.append("-2")
+    for field in usable:
+        args += ["-e", field]
+    try:
+        run = subprocess.run(args, capture_output=True, text=True, env=environment(), timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise TsharkError(f"tshark timed out after {timeout} s on {pcap}") from exc
+    if run.returncode != 0:
+        raise TsharkError(f"tshark exited {run.returncode} on {pcap}: {run.stderr.strip()}")
+    frames: dict[int, dict[str, list[str]]] = {}
+    for line in run.stdout.splitlines():
+        columns = line.split("\t")
+        row = {name: value.split(AGGREGATOR) for name, value in zip(usable, columns) if value != ""}
+        frames[int(columns[0])] = row
+    return Decode(frames, missing, run.stderr)
+
+
+def summary_lines(pcap: str | Path, lua_scripts: Sequence[str] = (), display_filter: str = "") -> str:
+    """tshark's one-line-per-frame summary, for people."""
+    args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(lua_scripts)]
+    if display_filter:
+        args += ["-Y", display_filter]
+    return subprocess.run(args, capture_output=True, text=True, env=environment(), check=True).stdout
+
+
+def tree(pcap: str | Path, frame: int, lua_scripts: Sequence[str] = (), layers: Sequence[str] = ()) -> str:
+    """The full decode tree of one frame (``-V``), optionally only some layers (``-O``)."""
+    args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(lua_scripts), "-V", "-Y", f"frame.number == {frame}"]
+    if layers:
+        args += ["-O", ",".join(layers)]
+    return subprocess.run(args, capture_output=True, text=True, env=environment(), check=True).stdout
