@@ -112,9 +112,15 @@ class Capture:
         """Ethernet + IPv4 around ``payload``, checksums computed."""
         ident = self._ip_id.get(src.ip, 0x100) + 1
         self._ip_id[src.ip] = ident & 0xFFFF
-        packet = dpkt.ip.IP(src=src.ip_bytes, dst=dst.ip_bytes, p=proto, ttl=64, id=ident & 0xFFFF, data=payload)
+        packet = dpkt.ip.IP(
+            src=src.ip_bytes, dst=dst.ip_bytes, p=proto, ttl=64, id=ident & 0xFFFF, data=payload
+        )
         packet.df = 1
-        return bytes(dpkt.ethernet.Ethernet(src=src.mac, dst=dst.mac, type=dpkt.ethernet.ETH_TYPE_IP, data=packet))
+        return bytes(
+            dpkt.ethernet.Ethernet(
+                src=src.mac, dst=dst.mac, type=dpkt.ethernet.ETH_TYPE_IP, data=packet
+            )
+        )
 
     # -- output ----------------------------------------------------------------------------
     def ground_truth(self) -> dict:
@@ -147,14 +153,31 @@ def truth_path_for(pcap_path: str | Path) -> Path:
 class TcpConnection:
     """A TCP connection with a real handshake, exact seq/ack numbers and teardown."""
 
-    def __init__(self, cap: Capture, client: Host, server: Host, client_port: int, server_port: int = TCP_PORT) -> None:
+    def __init__(
+        self,
+        cap: Capture,
+        client: Host,
+        server: Host,
+        client_port: int,
+        server_port: int = TCP_PORT,
+    ) -> None:
         self.cap = cap
         self.ends = {True: (client, client_port), False: (server, server_port)}
         # Initial sequence numbers derived from the ports: fixed, but different per connection.
-        self.next_seq = {True: 0x10000000 + client_port * 7919, False: 0x60000000 + client_port * 104729}
+        self.next_seq = {
+            True: 0x10000000 + client_port * 7919,
+            False: 0x60000000 + client_port * 104729,
+        }
         self.stream = sum(1 for f in cap.frames if f.truth.get("tcp_syn"))
 
-    def _segment(self, from_client: bool, flags: int, payload: bytes = b"", truth: dict | None = None, gap: float = 0.001) -> Frame:
+    def _segment(
+        self,
+        from_client: bool,
+        flags: int,
+        payload: bytes = b"",
+        truth: dict | None = None,
+        gap: float = 0.001,
+    ) -> Frame:
         (src, sport), (dst, dport) = self.ends[from_client], self.ends[not from_client]
         segment = dpkt.tcp.TCP(
             sport=sport,
@@ -165,16 +188,24 @@ class TcpConnection:
             win=64240,
             data=payload,
         )
-        self.next_seq[from_client] += len(payload) + (1 if flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0)
+        self.next_seq[from_client] += len(payload) + (
+            1 if flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0
+        )
         base = {"kind": "tcp", "tcp_stream": self.stream}
-        return self.cap.add(self.cap.ip_packet(src, dst, dpkt.ip.IP_PROTO_TCP, segment), {**base, **(truth or {})}, gap)
+        return self.cap.add(
+            self.cap.ip_packet(src, dst, dpkt.ip.IP_PROTO_TCP, segment),
+            {**base, **(truth or {})},
+            gap,
+        )
 
     def open(self) -> None:
         self._segment(True, dpkt.tcp.TH_SYN, truth={"tcp_syn": True})
         self._segment(False, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK)
         self._segment(True, dpkt.tcp.TH_ACK)
 
-    def send(self, from_client: bool, pdus: Sequence[Pdu], cuts: Sequence[int] = (), gap: float = 0.001) -> list[Frame]:
+    def send(
+        self, from_client: bool, pdus: Sequence[Pdu], cuts: Sequence[int] = (), gap: float = 0.001
+    ) -> list[Frame]:
         """Send ``pdus`` as one byte stream, cut into segments at the stream offsets ``cuts``.
 
         Each message's truth goes on the frame that holds its last octet (where a reassembling
@@ -207,13 +238,16 @@ class TcpConnection:
                 "fields": fields,
                 "problems": problems,
                 "segment": {
-                    "starts_mid_message": start not in [e - len(p.data) for p, e in zip(pdus, ends)],
+                    "starts_mid_message": start
+                    not in [e - len(p.data) for p, e in zip(pdus, ends)],
                     "messages_starting": starts,
                     "messages_complete": complete,
                     "ends_mid_message": stop not in ends,
                 },
             }
-            frame = self._segment(from_client, dpkt.tcp.TH_PUSH | dpkt.tcp.TH_ACK, stream[start:stop], truth, gap)
+            frame = self._segment(
+                from_client, dpkt.tcp.TH_PUSH | dpkt.tcp.TH_ACK, stream[start:stop], truth, gap
+            )
             frames_of_message.extend(frame for end in ends if start < end <= stop)
         return frames_of_message
 
@@ -234,12 +268,20 @@ def link(request: Frame, reply: Frame) -> None:
 class ControlConnection:
     """A PPTP control connection: the TCP client is the PNS, the server (port 1723) the PAC."""
 
-    def __init__(self, cap: Capture, client: Host, server: Host, client_port: int = 40000, **names: str) -> None:
+    def __init__(
+        self, cap: Capture, client: Host, server: Host, client_port: int = 40000, **names: str
+    ) -> None:
         self.cap = cap
         self.client, self.server = client, server
         self.tcp = TcpConnection(cap, client, server, client_port)
         self.client_port = client_port
-        self.names = {"client_host_name": "pns.example", "client_vendor_name": "pptp-analysis", "server_host_name": "pac.example", "server_vendor_name": "pptp-analysis", **names}
+        self.names = {
+            "client_host_name": "pns.example",
+            "client_vendor_name": "pptp-analysis",
+            "server_host_name": "pac.example",
+            "server_vendor_name": "pptp-analysis",
+            **names,
+        }
         self.start_result: int | None = None
         self.stop_reason: int | None = None
         self.stop_result: int | None = None
@@ -253,7 +295,9 @@ class ControlConnection:
     def stream(self) -> int:
         return self.tcp.stream
 
-    def send(self, from_client: bool, *messages: ctl.ControlMessage | Pdu, cuts: Sequence[int] = ()) -> list[Frame]:
+    def send(
+        self, from_client: bool, *messages: ctl.ControlMessage | Pdu, cuts: Sequence[int] = ()
+    ) -> list[Frame]:
         pdus = [m if isinstance(m, Pdu) else pdu(m) for m in messages]
         frames = self.tcp.send(from_client, pdus, cuts)
         self.last_frame = frames[-1].number if frames else self.last_frame
@@ -263,8 +307,15 @@ class ControlConnection:
         """TCP handshake, then Start-Control-Connection-Request and -Reply."""
         self.tcp.open()
         self.first_frame = self.cap.frames[-3].number
-        request = ctl.StartControlConnectionRequest(host_name=self.names["client_host_name"].encode(), vendor_name=self.names["client_vendor_name"].encode())
-        reply = ctl.StartControlConnectionReply(result_code=result, host_name=self.names["server_host_name"].encode(), vendor_name=self.names["server_vendor_name"].encode())
+        request = ctl.StartControlConnectionRequest(
+            host_name=self.names["client_host_name"].encode(),
+            vendor_name=self.names["client_vendor_name"].encode(),
+        )
+        reply = ctl.StartControlConnectionReply(
+            result_code=result,
+            host_name=self.names["server_host_name"].encode(),
+            vendor_name=self.names["server_vendor_name"].encode(),
+        )
         (req_frame,) = self.send(True, request, cuts=cuts_request)
         (rep_frame,) = self.send(False, reply)
         link(req_frame, rep_frame)
@@ -290,12 +341,21 @@ class ControlConnection:
         self.last_frame = self.cap.frames[-1].number
         self.closed_by = "client" if by_client else "server"
 
-    def outgoing_call(self, client_call_id: int, server_call_id: int, serial: int = 0, result: int = 1) -> Call:
+    def outgoing_call(
+        self, client_call_id: int, server_call_id: int, serial: int = 0, result: int = 1
+    ) -> Call:
         """Outgoing-Call-Request (PNS) and -Reply (PAC); the call exists if result is Connected."""
         call = Call(self, "outgoing", client_call_id, server_call_id, serial)
-        (req,) = self.send(True, ctl.OutgoingCallRequest(call_id=client_call_id, call_serial_number=serial))
+        (req,) = self.send(
+            True, ctl.OutgoingCallRequest(call_id=client_call_id, call_serial_number=serial)
+        )
         self.cap.wait(0.05)
-        (rep,) = self.send(False, ctl.OutgoingCallReply(call_id=server_call_id, peer_call_id=client_call_id, result_code=result))
+        (rep,) = self.send(
+            False,
+            ctl.OutgoingCallReply(
+                call_id=server_call_id, peer_call_id=client_call_id, result_code=result
+            ),
+        )
         link(req, rep)
         call.established(req, rep, result)
         return call
@@ -303,8 +363,18 @@ class ControlConnection:
     def incoming_call(self, client_call_id: int, server_call_id: int, serial: int = 0) -> Call:
         """Incoming-Call-Request (PAC), -Reply (PNS) and -Connected (PAC)."""
         call = Call(self, "incoming", client_call_id, server_call_id, serial)
-        (req,) = self.send(False, ctl.IncomingCallRequest(call_id=server_call_id, call_serial_number=serial, dialing_number=b"5550100", dialing_number_length=7))
-        (rep,) = self.send(True, ctl.IncomingCallReply(call_id=client_call_id, peer_call_id=server_call_id))
+        (req,) = self.send(
+            False,
+            ctl.IncomingCallRequest(
+                call_id=server_call_id,
+                call_serial_number=serial,
+                dialing_number=b"5550100",
+                dialing_number_length=7,
+            ),
+        )
+        (rep,) = self.send(
+            True, ctl.IncomingCallReply(call_id=client_call_id, peer_call_id=server_call_id)
+        )
         link(req, rep)
         (conn,) = self.send(False, ctl.IncomingCallConnected(peer_call_id=client_call_id))
         link(rep, conn)
@@ -398,7 +468,14 @@ class Call:
     (each side puts its peer's Call ID in the key, RFC 2637 §4.1).
     """
 
-    def __init__(self, conn: ControlConnection, kind: str, client_call_id: int, server_call_id: int, serial: int) -> None:
+    def __init__(
+        self,
+        conn: ControlConnection,
+        kind: str,
+        client_call_id: int,
+        server_call_id: int,
+        serial: int,
+    ) -> None:
         self.conn, self.cap = conn, conn.cap
         self.kind = kind
         self.call_id = {True: client_call_id, False: server_call_id}
@@ -420,7 +497,13 @@ class Call:
         self.encrypt = False
         self.extra_notices: list[str] = []
 
-    def established(self, client_id_frame: Frame, server_id_frame: Frame, result: int, connected: Frame | None = None) -> None:
+    def established(
+        self,
+        client_id_frame: Frame,
+        server_id_frame: Frame,
+        result: int,
+        connected: Frame | None = None,
+    ) -> None:
         self.id_frames = {True: client_id_frame, False: server_id_frame}
         first = min(client_id_frame, server_id_frame, key=lambda f: f.number)
         self.first_frame, self.start_time = first.number, first.time
@@ -456,14 +539,18 @@ class Call:
             side.next_seq = (seq + 1) % SEQ_MOD
         ack_value = None
         if ack is True:
-            if side.highest_received is not None and (frame is None or side.highest_received != side.acked):
+            if side.highest_received is not None and (
+                frame is None or side.highest_received != side.acked
+            ):
                 ack_value = side.highest_received
         elif ack is not None and ack is not False:
             ack_value = int(ack)
         if ack_value is not None:
             side.acked = ack_value
         key_call_id = self.call_id[not from_client]
-        gre = packet or enhanced_gre(key_call_id, payload, seq if frame is not None else None, ack_value)
+        gre = packet or enhanced_gre(
+            key_call_id, payload, seq if frame is not None else None, ack_value
+        )
         src = self.client_ip if from_client else self.conn.server
         dst = self.conn.server if from_client else self.client_ip
         fields: dict[str, list] = {}
@@ -479,10 +566,19 @@ class Call:
             for name, value in side.tracker.observe(seq).items():
                 add_field(fields, name, value)
             peer_side = peer
-            if peer_side.highest_received is None or 0 < (seq - peer_side.highest_received) % SEQ_MOD < SEQ_MOD // 2:
+            if (
+                peer_side.highest_received is None
+                or 0 < (seq - peer_side.highest_received) % SEQ_MOD < SEQ_MOD // 2
+            ):
                 peer_side.highest_received = seq
             self._note_ppp(frame)
-        truth = {"kind": "pptp_gre", "fields": fields, "inner_stack": stack, "problems": list(problems), "from_client": from_client}
+        truth = {
+            "kind": "pptp_gre",
+            "fields": fields,
+            "inner_stack": stack,
+            "problems": list(problems),
+            "from_client": from_client,
+        }
         data = self.cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre))
         out = self.cap.add(data, truth, gap)
         side.packets += 1
@@ -493,7 +589,11 @@ class Call:
     def _note_ppp(self, frame: ppp.PppFrame) -> None:
         proto = PppProto(frame.protocol)
         self.ppp_protocols.add(proto.name)
-        if proto == PppProto.CCP and frame.info[0] == CpCode.CONFIGURE_ACK and frame.info[4] == CCP_OPT_MPPE:
+        if (
+            proto == PppProto.CCP
+            and frame.info[0] == CpCode.CONFIGURE_ACK
+            and frame.info[4] == CCP_OPT_MPPE
+        ):
             self.mppe_negotiated = True
         if proto == PppProto.IP:
             self.cleartext_data = True
@@ -504,14 +604,35 @@ class Call:
         for from_client, frame in pairs:
             self.gre(from_client, frame)
 
-    def ppp_session(self, auth: str, *, mppe: bool, data_packets: int = 4, compression: bool = True) -> None:
-        """A whole PPP run: LCP (auth chosen by the server), authentication, CCP/MPPE or not, IPCP, data."""
+    def ppp_session(
+        self, auth: str, *, mppe: bool, data_packets: int = 4, compression: bool = True
+    ) -> None:
+        """A whole PPP run: LCP (the server picks the auth), auth, CCP/MPPE, IPCP, data."""
         self.exchange(
             [
                 (True, ppp.lcp_configure(identifier=1, magic=0x11111111, compression=compression)),
-                (False, ppp.lcp_configure(identifier=1, auth=auth, magic=0x22222222, compression=compression)),
-                (True, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, auth=auth, magic=0x22222222, compression=compression)),
-                (False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, magic=0x11111111, compression=compression)),
+                (
+                    False,
+                    ppp.lcp_configure(
+                        identifier=1, auth=auth, magic=0x22222222, compression=compression
+                    ),
+                ),
+                (
+                    True,
+                    ppp.lcp_configure(
+                        CpCode.CONFIGURE_ACK,
+                        1,
+                        auth=auth,
+                        magic=0x22222222,
+                        compression=compression,
+                    ),
+                ),
+                (
+                    False,
+                    ppp.lcp_configure(
+                        CpCode.CONFIGURE_ACK, 1, magic=0x11111111, compression=compression
+                    ),
+                ),
             ]
         )
         self.compressed = compression
@@ -548,7 +669,9 @@ class Call:
         if self.encrypt:
             return self.gre(from_client, ppp.mppe_data(side.data_sent - 1))
         src, dst = ("10.0.0.2", "10.0.0.1") if from_client else ("10.0.0.1", "10.0.0.2")
-        return self.gre(from_client, ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client))
+        return self.gre(
+            from_client, ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client)
+        )
 
     def lcp_terminate(self, by_client: bool = True) -> None:
         self.gre(by_client, ppp.lcp_terminate())
@@ -558,13 +681,20 @@ class Call:
     def clear_by_client(self, result: int = 4) -> None:
         """Call-Clear-Request (PNS, its own Call ID) answered by Call-Disconnect-Notify (PAC's)."""
         (req,) = self.conn.send(True, ctl.CallClearRequest(call_id=self.call_id[True]))
-        (rep,) = self.conn.send(False, ctl.CallDisconnectNotify(call_id=self.call_id[False], result_code=result))
+        (rep,) = self.conn.send(
+            False, ctl.CallDisconnectNotify(call_id=self.call_id[False], result_code=result)
+        )
         link(req, rep)
         self._cleared(rep, result, "client")
 
     def disconnect_by_server(self, result: int = 3) -> None:
         """An unsolicited Call-Disconnect-Notify (PAC), e.g. the server shutting down."""
-        (rep,) = self.conn.send(False, ctl.CallDisconnectNotify(call_id=self.call_id[False], result_code=result, call_statistics=b"admin shutdown"))
+        (rep,) = self.conn.send(
+            False,
+            ctl.CallDisconnectNotify(
+                call_id=self.call_id[False], result_code=result, call_statistics=b"admin shutdown"
+            ),
+        )
         self._cleared(rep, result, "server")
 
     def _cleared(self, frame: Frame, result: int, by: str) -> None:
@@ -610,20 +740,40 @@ class Call:
         }
 
 
-def gre_without_call(cap: Capture, src: Host, dst: Host, call_id: int, frame: ppp.PppFrame, seq: int) -> Frame:
+def gre_without_call(
+    cap: Capture, src: Host, dst: Host, call_id: int, frame: ppp.PppFrame, seq: int
+) -> Frame:
     """GRE for a Call ID no control connection in the capture set up (capture started mid-call)."""
     gre = enhanced_gre(call_id, bytes(frame), seq, None)
     fields: dict[str, list] = {}
     for name, value in {**gre.truth(), **frame.truth()}.items():
         add_field(fields, name, value)
-    truth = {"kind": "pptp_gre", "fields": fields, "inner_stack": frame.stack, "problems": ["gre_without_call"]}
+    truth = {
+        "kind": "pptp_gre",
+        "fields": fields,
+        "inner_stack": frame.stack,
+        "problems": ["gre_without_call"],
+    }
     return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre)), truth)
 
 
-def raw_gre(cap: Capture, src: Host, dst: Host, data: bytes, fields: dict[str, object], problems: Sequence[str], stack: str = "") -> Frame:
+def raw_gre(
+    cap: Capture,
+    src: Host,
+    dst: Host,
+    data: bytes,
+    fields: dict[str, object],
+    problems: Sequence[str],
+    stack: str = "",
+) -> Frame:
     """A GRE packet given as bytes, with the decode it must get."""
     collected: dict[str, list] = {}
     for name, value in fields.items():
         add_field(collected, name, value)
-    truth = {"kind": "pptp_gre", "fields": collected, "inner_stack": stack, "problems": list(problems)}
+    truth = {
+        "kind": "pptp_gre",
+        "fields": collected,
+        "inner_stack": stack,
+        "problems": list(problems),
+    }
     return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, data), truth)

@@ -21,8 +21,8 @@ from .constants import (
     HEADER_LENGTH,
     MAGIC_COOKIE,
     PROTOCOL_VERSION,
-    PptpMessageType,
     MsgType,
+    PptpMessageType,
 )
 
 PREFIX = "pptp_ctrl."
@@ -159,7 +159,10 @@ class EchoRequest(ControlMessage):
 
 
 class EchoReply(ControlMessage):
-    """Echo-Reply (§2.6), 20 octets: identifier (4), result_code (1), error_code (1), reserved1 (2)."""
+    """Echo-Reply (§2.6), 20 octets.
+
+    identifier (4), result_code (1), error_code (1), reserved1 (2).
+    """
 
     MESSAGE_TYPE = MsgType.ECHORP
     RESULT_FIELD = "echo_result"

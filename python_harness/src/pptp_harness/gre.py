@@ -58,7 +58,9 @@ class EnhancedGRE(dpkt.Packet):
 
     def pack_hdr(self) -> bytes:
         fields = self._optional()
-        extra = struct.pack(">" + "".join(f for _, f in fields), *(getattr(self, n) for n, _ in fields))
+        extra = struct.pack(
+            ">" + "".join(f for _, f in fields), *(getattr(self, n) for n, _ in fields)
+        )
         return dpkt.Packet.pack_hdr(self) + extra
 
     def __len__(self) -> int:

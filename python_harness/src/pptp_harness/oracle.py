@@ -15,8 +15,8 @@ from pathlib import Path
 
 from . import tshark
 from .capture import truth_path_for
-from .control import FIXED_LENGTH
 from .constants import MsgType
+from .control import FIXED_LENGTH
 
 ANALYSIS_PREFIXES = ("pptp_ctrl.response_", "pptp_gre.call_frame", "pptp_gre.analysis.")
 _BUILTIN_NAMES = {
@@ -67,7 +67,7 @@ def load_truth(pcap: str | Path) -> dict:
 
 def same_value(expected: object, actual: str) -> bool:
     """Whether tshark's text for a field is the expected value (ints in any base tshark uses)."""
-    if isinstance(expected, bool) or isinstance(expected, int):
+    if isinstance(expected, int):  # bool included
         if actual in ("True", "False"):
             return int(expected) == (actual == "True")
         try:
@@ -142,7 +142,9 @@ class Report:
         lines += [f"frame {n}: malformed" for n in self.malformed]
         lines += [f"frame {n}: not compared ({why})" for n, why in sorted(self.skipped.items())]
         if self.missing_fields:
-            lines.append("fields this tshark does not know: " + ", ".join(sorted(self.missing_fields)))
+            lines.append(
+                "fields this tshark does not know: " + ", ".join(sorted(self.missing_fields))
+            )
         verdict = "OK" if self.ok else "FAIL"
         lines.append(
             f"{verdict} {self.scenario} [{self.analyzer}]: {self.frames_checked} frames, "
@@ -166,7 +168,12 @@ def inner_stack(protocols: str, gre_layer: str) -> str | None:
     return ":".join(layers[layers.index(gre_layer) + 1 :])
 
 
-def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer, limit: Callable[[dict], str | None] = lambda f: None) -> Report:
+def compare(
+    truth: dict,
+    decoded: tshark.Decode,
+    analyzer: Analyzer,
+    limit: Callable[[dict], str | None] = lambda f: None,
+) -> Report:
     """Check every frame of ``truth`` against ``decoded``; frames ``limit`` names are skipped."""
     report = Report(truth["scenario"], analyzer.name, missing_fields=decoded.missing_fields)
     report.malformed = decoded.malformed()
@@ -183,9 +190,18 @@ def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer, limit: Call
             report.fields_checked += 1
             stack = inner_stack(protocols, analyzer.gre_layer)
             if stack != frame["inner_stack"]:
-                report.mismatches.append(Mismatch(number, "frame.protocols", f"…{analyzer.gre_layer}:{frame['inner_stack']}", [protocols]))
+                report.mismatches.append(
+                    Mismatch(
+                        number,
+                        "frame.protocols",
+                        f"…{analyzer.gre_layer}:{frame['inner_stack']}",
+                        [protocols],
+                    )
+                )
         elif frame["kind"] == "tcp" and "pptp" in protocols:
-            report.mismatches.append(Mismatch(number, "frame.protocols", "no PPTP layer", [protocols]))
+            report.mismatches.append(
+                Mismatch(number, "frame.protocols", "no PPTP layer", [protocols])
+            )
         for name, expected in frame.get("fields", {}).items():
             shown_as = analyzer.field_name(name)
             if not shown_as:
@@ -194,8 +210,14 @@ def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer, limit: Call
             expected = [e for e in expected if e != ""]
             actual = [a for a in decoded.values(number, shown_as) if a != ""]
             report.fields_checked += 1
-            if len(actual) != len(expected) or not all(same_value(e, a) for e, a in zip(expected, actual)):
-                report.mismatches.append(Mismatch(number, shown_as, expected if len(expected) > 1 else expected[0], actual))
+            if len(actual) != len(expected) or not all(
+                same_value(e, a) for e, a in zip(expected, actual)
+            ):
+                report.mismatches.append(
+                    Mismatch(
+                        number, shown_as, expected if len(expected) > 1 else expected[0], actual
+                    )
+                )
     return report
 
 

@@ -140,11 +140,15 @@ def lcp_terminate(ack: bool = False, identifier: int = 2) -> PppFrame:
     return control_packet(PppProto.LCP, CpCode.TERMINATE_REQUEST, identifier, b"User request")
 
 
-def lcp_echo(code: int = CpCode.ECHO_REQUEST, identifier: int = 1, magic: int = 0x1A2B3C4D) -> PppFrame:
+def lcp_echo(
+    code: int = CpCode.ECHO_REQUEST, identifier: int = 1, magic: int = 0x1A2B3C4D
+) -> PppFrame:
     return control_packet(PppProto.LCP, code, identifier, struct.pack(">I", magic))
 
 
-def pap_request(peer_id: bytes = b"alice", password: bytes = b"secret", identifier: int = 1) -> PppFrame:
+def pap_request(
+    peer_id: bytes = b"alice", password: bytes = b"secret", identifier: int = 1
+) -> PppFrame:
     """PAP Authenticate-Request: the password travels in clear (RFC 1334 §2.2.1)."""
     data = bytes([len(peer_id)]) + peer_id + bytes([len(password)]) + password
     info = struct.pack(">BBH", PAP_AUTH_REQUEST, identifier, 4 + len(data)) + data
@@ -172,7 +176,9 @@ def _filler(label: str, size: int) -> bytes:
     return out[:size]
 
 
-def chap_exchange(auth: str, identifier: int = 1, name: bytes = b"alice") -> list[tuple[bool, PppFrame]]:
+def chap_exchange(
+    auth: str, identifier: int = 1, name: bytes = b"alice"
+) -> list[tuple[bool, PppFrame]]:
     """Challenge (server), Response (client), Success (server) for a CHAP variant.
 
     Returns ``(from_client, frame)`` pairs. MS-CHAPv2's response value is 49 octets: peer
@@ -181,7 +187,9 @@ def chap_exchange(auth: str, identifier: int = 1, name: bytes = b"alice") -> lis
     if auth == AUTH_MSCHAP_V2:
         challenge = _filler("authenticator-challenge", 16)
         response = _filler("peer-challenge", 16) + bytes(8) + _filler("nt-response", 24) + b"\0"
-        success = b"S=" + _filler("authenticator-response", 20).hex().upper().encode() + b" M=Welcome"
+        success = (
+            b"S=" + _filler("authenticator-response", 20).hex().upper().encode() + b" M=Welcome"
+        )
     elif auth == AUTH_MSCHAP_V1:
         challenge = _filler("challenge", 8)
         response = _filler("lm-response", 24) + _filler("nt-response", 24) + b"\x01"
@@ -198,7 +206,7 @@ def chap_exchange(auth: str, identifier: int = 1, name: bytes = b"alice") -> lis
 
 
 def eap(code: int, identifier: int, eap_type: int | None = None, data: bytes = b"") -> PppFrame:
-    """EAP packet (RFC 3748 §4): code, identifier, length, then type and data for Request/Response."""
+    """EAP packet (RFC 3748 §4): code, identifier, length, then type and data if any."""
     body = b"" if eap_type is None else bytes([eap_type]) + data
     info = struct.pack(">BBH", code, identifier, 4 + len(body)) + body
     return PppFrame(PppProto.EAP, info, {"eap.code": code})
@@ -222,15 +230,25 @@ def auth_exchange(auth: str) -> list[tuple[bool, PppFrame]]:
     return chap_exchange(auth)
 
 
-def ccp_mppe(code: int = CpCode.CONFIGURE_REQUEST, identifier: int = 1, bits: int = MPPE_BIT_128 | MPPE_BIT_STATELESS) -> PppFrame:
+def ccp_mppe(
+    code: int = CpCode.CONFIGURE_REQUEST,
+    identifier: int = 1,
+    bits: int = MPPE_BIT_128 | MPPE_BIT_STATELESS,
+) -> PppFrame:
     """CCP Configure-Request/Ack with the MPPE option (RFC 3078 §2.1): type 18, supported bits."""
-    frame = control_packet(PppProto.CCP, code, identifier, option(CCP_OPT_MPPE, struct.pack(">I", bits)))
+    frame = control_packet(
+        PppProto.CCP, code, identifier, option(CCP_OPT_MPPE, struct.pack(">I", bits))
+    )
     frame.fields["ccp.opt.supported_bits"] = bits
     return frame
 
 
-def ipcp_configure(code: int = CpCode.CONFIGURE_REQUEST, identifier: int = 1, address: str = "10.0.0.2") -> PppFrame:
-    return control_packet(PppProto.IPCP, code, identifier, option(IPCP_OPT_IP_ADDRESS, socket.inet_aton(address)))
+def ipcp_configure(
+    code: int = CpCode.CONFIGURE_REQUEST, identifier: int = 1, address: str = "10.0.0.2"
+) -> PppFrame:
+    return control_packet(
+        PppProto.IPCP, code, identifier, option(IPCP_OPT_IP_ADDRESS, socket.inet_aton(address))
+    )
 
 
 def ipv4_ping(src: str, dst: str, ident: int = 1, seq: int = 1, reply: bool = False) -> PppFrame:
@@ -249,6 +267,10 @@ def ipv4_ping(src: str, dst: str, ident: int = 1, seq: int = 1, reply: bool = Fa
 
 
 def mppe_data(coherency: int, flushed: bool = False, size: int = 60) -> PppFrame:
-    """An MPPE-encrypted datagram (protocol 0x00FD): flags and 12-bit coherency count, ciphertext."""
-    header = MPPE_FLAG_ENCRYPTED | (MPPE_FLAG_FLUSHED if flushed else 0) | (coherency & MPPE_COHERENCY_MASK)
+    """An MPPE-encrypted datagram (protocol 0x00FD): flags, 12-bit coherency count, ciphertext."""
+    header = (
+        MPPE_FLAG_ENCRYPTED
+        | (MPPE_FLAG_FLUSHED if flushed else 0)
+        | (coherency & MPPE_COHERENCY_MASK)
+    )
     return PppFrame(PppProto.MPPE, struct.pack(">H", header) + _filler(f"mppe/{coherency}", size))

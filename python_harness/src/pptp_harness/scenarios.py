@@ -6,7 +6,6 @@ pptp-linux ↔ pptpd and Windows ↔ RRAS. Every message goes from the side RFC 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,14 +20,9 @@ from .constants import (
     AUTH_MSCHAP_V1,
     AUTH_MSCHAP_V2,
     AUTH_PAP,
-    GRE_FLAG_ACK,
     GRE_FLAG_KEY,
-    GRE_FLAG_SEQ,
     GRE_FLAG_STRICT_ROUTE,
-    GRE_PROTO_PPP,
-    GRE_VERSION_PPTP,
     CpCode,
-    MsgType,
 )
 from .gre import EnhancedGRE, enhanced_gre
 
@@ -82,13 +76,17 @@ def _all_message_types(cap: Capture) -> None:
     out = conn.outgoing_call(5, 7, serial=1)
     conn.send(True, ctl.SetLinkInfo(peer_call_id=7, send_accm=0, receive_accm=0))
     inc = conn.incoming_call(6, 8, serial=2)
-    conn.send(False, ctl.WanErrorNotify(peer_call_id=6, crc_errors=3, framing_errors=1, timeout_errors=2))
+    conn.send(
+        False, ctl.WanErrorNotify(peer_call_id=6, crc_errors=3, framing_errors=1, timeout_errors=2)
+    )
     out.clear_by_client()
     inc.disconnect_by_server(result=1)
     conn.stop(by_client=True)
 
 
-@scenario("outgoing_call", "Outgoing call (OCRQ/OCRP), CHAP-MD5, MPPE, GRE both ways, client clears")
+@scenario(
+    "outgoing_call", "Outgoing call (OCRQ/OCRP), CHAP-MD5, MPPE, GRE both ways, client clears"
+)
 def _outgoing_call(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(1, 32768, serial=10)
@@ -98,7 +96,9 @@ def _outgoing_call(cap: Capture) -> None:
     conn.stop(by_client=True)
 
 
-@scenario("incoming_call", "Incoming call (ICRQ/ICRP/ICCN), EAP, MPPE, GRE both ways, server disconnects")
+@scenario(
+    "incoming_call", "Incoming call (ICRQ/ICRP/ICCN), EAP, MPPE, GRE both ways, server disconnects"
+)
 def _incoming_call(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.incoming_call(40, 41, serial=11)
@@ -108,7 +108,10 @@ def _incoming_call(cap: Capture) -> None:
     conn.stop(by_client=False, reason=1)
 
 
-@scenario("two_calls", "Two outgoing calls on one control connection (MS-CHAPv1 and MS-CHAPv2), interleaved GRE")
+@scenario(
+    "two_calls",
+    "Two outgoing calls on one control connection (MS-CHAPv1 and MS-CHAPv2), interleaved GRE",
+)
 def _two_calls(cap: Capture) -> None:
     conn = connect(cap)
     first = conn.outgoing_call(1, 100, serial=1)
@@ -123,22 +126,33 @@ def _two_calls(cap: Capture) -> None:
     conn.stop(by_client=True)
 
 
-@scenario("segmented_control", "Messages split across TCP segments and several messages per segment")
+@scenario(
+    "segmented_control", "Messages split across TCP segments and several messages per segment"
+)
 def _segmented_control(cap: Capture) -> None:
     conn = ControlConnection(cap, CLIENT, SERVER, 40000)
-    conn.start(cuts_request=(10, 100))  # 156-octet SCCRQ in three segments, the first inside the header
+    conn.start(
+        cuts_request=(10, 100)
+    )  # 156-octet SCCRQ in three segments, the first inside the header
     # Echo-Request and Outgoing-Call-Request in one segment.
     ocrq = ctl.OutgoingCallRequest(call_id=9, call_serial_number=3)
     echo_rq, ocrq_frame = conn.send(True, ctl.EchoRequest(identifier=7), ocrq)
     # The replies in one segment too, the second cut at its header's end.
-    echo_rp, ocrp_frame = conn.send(False, ctl.EchoReply(identifier=7), ctl.OutgoingCallReply(call_id=90, peer_call_id=9), cuts=(20 + 12,))
+    echo_rp, ocrp_frame = conn.send(
+        False,
+        ctl.EchoReply(identifier=7),
+        ctl.OutgoingCallReply(call_id=90, peer_call_id=9),
+        cuts=(20 + 12,),
+    )
     link(echo_rq, echo_rp)
     link(ocrq_frame, ocrp_frame)
     call = Call(conn, "outgoing", 9, 90, 3)
     call.established(ocrq_frame, ocrp_frame, 1)
-    # Three messages in two segments: SLI whole, Echo-Request split in the middle, Echo-Request whole.
+    # Three messages in two segments: SLI, an Echo-Request split in its middle, an Echo-Request.
     sli = ctl.SetLinkInfo(peer_call_id=90)
-    _, echo2, echo3 = conn.send(True, sli, ctl.EchoRequest(identifier=8), ctl.EchoRequest(identifier=9), cuts=(24 + 6,))
+    _, echo2, echo3 = conn.send(
+        True, sli, ctl.EchoRequest(identifier=8), ctl.EchoRequest(identifier=9), cuts=(24 + 6,)
+    )
     echo2_rp, echo3_rp = conn.send(False, ctl.EchoReply(identifier=8), ctl.EchoReply(identifier=9))
     link(echo2, echo2_rp)
     link(echo3, echo3_rp)
@@ -148,7 +162,9 @@ def _segmented_control(cap: Capture) -> None:
     conn.stop(by_client=True)
 
 
-@scenario("gre_flags", "Every valid enhanced-GRE flag combination both ways: K+S, K+S+A, K+A (ack-only)")
+@scenario(
+    "gre_flags", "Every valid enhanced-GRE flag combination both ways: K+S, K+S+A, K+A (ack-only)"
+)
 def _gre_flags(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(3, 4)
@@ -162,7 +178,9 @@ def _gre_flags(cap: Capture) -> None:
     conn.stop()
 
 
-@scenario("sequence_loss", "GRE sequence numbers skip: 2 numbers lost client->server, 1 server->client")
+@scenario(
+    "sequence_loss", "GRE sequence numbers skip: 2 numbers lost client->server, 1 server->client"
+)
 def _sequence_loss(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
@@ -196,7 +214,10 @@ def _sequence_reorder(cap: Capture) -> None:
     conn.stop()
 
 
-@scenario("sequence_wrap", "GRE sequence numbers wrapping past 2**32-1: no loss, then a loss across the wrap")
+@scenario(
+    "sequence_wrap",
+    "GRE sequence numbers wrapping past 2**32-1: no loss, then a loss across the wrap",
+)
 def _sequence_wrap(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
@@ -208,12 +229,17 @@ def _sequence_wrap(cap: Capture) -> None:
     conn.stop()
 
 
-@scenario("nat_call_id_collision", "Two clients behind one NAT address use the same Call ID to one server (no NAT editor)")
+@scenario(
+    "nat_call_id_collision",
+    "Two clients behind one NAT address use the same Call ID to one server (no NAT editor)",
+)
 def _nat_call_id_collision(cap: Capture) -> None:
     first_conn = connect(cap, NAT, 40001)
     first = first_conn.outgoing_call(1, 10)
     first.client_ip = NAT
-    first.exchange([(True, ppp.lcp_configure(identifier=1)), (False, ppp.lcp_configure(identifier=1))])
+    first.exchange(
+        [(True, ppp.lcp_configure(identifier=1)), (False, ppp.lcp_configure(identifier=1))]
+    )
     second_conn = connect(cap, NAT, 40002)
     second = second_conn.outgoing_call(1, 11)
     second.client_ip = NAT
@@ -221,14 +247,19 @@ def _nat_call_id_collision(cap: Capture) -> None:
     second.extra_notices.append("Call_ID_Collision")
     # Server->client GRE now carries Call ID 1 to the NAT address for both calls: an analyzer
     # can only tie it to the newer call, which is what the ground truth says.
-    second.exchange([(True, ppp.lcp_configure(identifier=1)), (False, ppp.lcp_configure(identifier=1))])
+    second.exchange(
+        [(True, ppp.lcp_configure(identifier=1)), (False, ppp.lcp_configure(identifier=1))]
+    )
     first.clear_by_client()
     second.clear_by_client()
     first_conn.stop()
     second_conn.stop()
 
 
-@scenario("mschapv2_mppe", "A realistic session: MS-CHAPv2, MPPE-128 stateless, ACFC/PFC, ack-only GRE, LCP terminate")
+@scenario(
+    "mschapv2_mppe",
+    "A realistic session: MS-CHAPv2, MPPE-128 stateless, ACFC/PFC, ack-only GRE, LCP terminate",
+)
 def _mschapv2_mppe(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(0, 30720, serial=0)  # Call ID 0, as pptp-linux sends
@@ -262,7 +293,9 @@ def _echo_keepalive(cap: Capture) -> None:
     conn.stop()
 
 
-@scenario("teardown_client_first", "Client tears down: LCP Terminate, CCRQ, CDN, StopCCRQ/RP, client FIN")
+@scenario(
+    "teardown_client_first", "Client tears down: LCP Terminate, CCRQ, CDN, StopCCRQ/RP, client FIN"
+)
 def _teardown_client_first(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
@@ -272,7 +305,10 @@ def _teardown_client_first(cap: Capture) -> None:
     conn.stop(by_client=True, reason=1)
 
 
-@scenario("teardown_server_first", "Server shuts down: LCP Terminate, unsolicited CDN, StopCCRQ from server, server FIN")
+@scenario(
+    "teardown_server_first",
+    "Server shuts down: LCP Terminate, unsolicited CDN, StopCCRQ from server, server FIN",
+)
 def _teardown_server_first(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
@@ -284,7 +320,11 @@ def _teardown_server_first(cap: Capture) -> None:
 
 # -- malformed scenarios -------------------------------------------------------------------------
 def _header_only(message: ctl.ControlMessage) -> dict[str, object]:
-    return {k: v for k, v in message.truth().items() if k.split(".", 1)[1] in ("length", "type", "magic_cookie", "control_message_type")}
+    return {
+        k: v
+        for k, v in message.truth().items()
+        if k.split(".", 1)[1] in ("length", "type", "magic_cookie", "control_message_type")
+    }
 
 
 def _then_valid_echo(conn: ControlConnection, identifier: int = 99) -> None:
@@ -296,44 +336,81 @@ def _then_valid_echo(conn: ControlConnection, identifier: int = 99) -> None:
 @scenario("malformed_bad_magic", "An Echo-Request with a wrong magic cookie", valid=False)
 def _malformed_bad_magic(cap: Capture) -> None:
     conn = connect(cap)
-    conn.send(True, pdu(ctl.EchoRequest(identifier=5, magic_cookie=0xDEADBEEF), ["bad_magic_cookie"]))
+    conn.send(
+        True, pdu(ctl.EchoRequest(identifier=5, magic_cookie=0xDEADBEEF), ["bad_magic_cookie"])
+    )
     _then_valid_echo(conn)
 
 
-@scenario("malformed_length_short", "An Echo-Request whose length (12) is shorter than the type needs (16)", valid=False)
+@scenario(
+    "malformed_length_short",
+    "An Echo-Request whose length (12) is shorter than the type needs (16)",
+    valid=False,
+)
 def _malformed_length_short(cap: Capture) -> None:
     conn = connect(cap)
     message = ctl.EchoRequest(length=12)
-    conn.send(True, Pdu(bytes(message)[:12], _header_only(message), "Echo-Request", ("length_mismatch",)))
+    conn.send(
+        True, Pdu(bytes(message)[:12], _header_only(message), "Echo-Request", ("length_mismatch",))
+    )
     _then_valid_echo(conn)
 
 
-@scenario("malformed_length_long", "An Echo-Request whose length (20) is longer than the type needs (16)", valid=False)
+@scenario(
+    "malformed_length_long",
+    "An Echo-Request whose length (20) is longer than the type needs (16)",
+    valid=False,
+)
 def _malformed_length_long(cap: Capture) -> None:
     conn = connect(cap)
     message = ctl.EchoRequest(length=20, identifier=5)
-    conn.send(True, Pdu(bytes(message) + bytes(4), message.truth(), "Echo-Request", ("length_mismatch",)))
+    conn.send(
+        True, Pdu(bytes(message) + bytes(4), message.truth(), "Echo-Request", ("length_mismatch",))
+    )
     _then_valid_echo(conn)
 
 
-@scenario("malformed_truncated", "An Outgoing-Call-Request cut off after 100 of 168 octets, then the client closes", valid=False)
+@scenario(
+    "malformed_truncated",
+    "An Outgoing-Call-Request cut off after 100 of 168 octets, then the client closes",
+    valid=False,
+)
 def _malformed_truncated(cap: Capture) -> None:
     conn = connect(cap)
     conn.echo(True, 1)
     message = ctl.OutgoingCallRequest(call_id=1)
-    conn.send(True, Pdu(bytes(message)[:100], _header_only(message), "Outgoing-Call-Request", ("truncated",)))
+    conn.send(
+        True,
+        Pdu(bytes(message)[:100], _header_only(message), "Outgoing-Call-Request", ("truncated",)),
+    )
     conn.close(by_client=True)
 
 
-@scenario("malformed_unknown_type", "A control message of type 16, which RFC 2637 does not define", valid=False)
+@scenario(
+    "malformed_unknown_type",
+    "A control message of type 16, which RFC 2637 does not define",
+    valid=False,
+)
 def _malformed_unknown_type(cap: Capture) -> None:
     conn = connect(cap)
     header = ctl.ControlMessage(length=16, control_type=16)
-    conn.send(True, Pdu(bytes(header) + bytes(4), _header_only(header), "Unknown (16)", ("unknown_message_type",)))
+    conn.send(
+        True,
+        Pdu(
+            bytes(header) + bytes(4),
+            _header_only(header),
+            "Unknown (16)",
+            ("unknown_message_type",),
+        ),
+    )
     _then_valid_echo(conn)
 
 
-@scenario("malformed_reserved_nonzero", "Non-zero Reserved0 (header) and Reserved2 (Stop-Control-Connection-Request)", valid=False)
+@scenario(
+    "malformed_reserved_nonzero",
+    "Non-zero Reserved0 (header) and Reserved2 (Stop-Control-Connection-Request)",
+    valid=False,
+)
 def _malformed_reserved_nonzero(cap: Capture) -> None:
     conn = connect(cap)
     conn.send(True, pdu(ctl.EchoRequest(identifier=5, reserved0=1), ["reserved_nonzero"]))
@@ -343,54 +420,92 @@ def _malformed_reserved_nonzero(cap: Capture) -> None:
     conn.close()
 
 
-def _malformed_gre(cap: Capture, packet: EnhancedGRE, problems: list[str], inner: ppp.PppFrame, stack: str = "") -> None:
+def _malformed_gre(
+    cap: Capture, packet: EnhancedGRE, problems: list[str], inner: ppp.PppFrame, stack: str = ""
+) -> None:
     """A call, one broken GRE packet from the client, then valid GRE both ways."""
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
     call.gre(True, ppp.lcp_configure(identifier=1))
     inner_fields = {} if stack else inner.truth()
-    raw_gre(cap, CLIENT, SERVER, bytes(packet), {**packet.truth(), **inner_fields}, problems, stack or inner.stack)
+    raw_gre(
+        cap,
+        CLIENT,
+        SERVER,
+        bytes(packet),
+        {**packet.truth(), **inner_fields},
+        problems,
+        stack or inner.stack,
+    )
     call.gre(False, ppp.lcp_configure(identifier=1))
     call.gre(True, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1))
     call.clear_by_client()
     conn.stop()
 
 
-@scenario("malformed_gre_no_key", "GRE version 1 without the key bit (no payload length or Call ID)", valid=False)
+@scenario(
+    "malformed_gre_no_key",
+    "GRE version 1 without the key bit (no payload length or Call ID)",
+    valid=False,
+)
 def _malformed_gre_no_key(cap: Capture) -> None:
     frame = ppp.lcp_echo()
     packet = enhanced_gre(2, bytes(frame), seq=1, clear_flags=GRE_FLAG_KEY)
     _malformed_gre(cap, packet, ["gre_key_missing"], frame)
 
 
-@scenario("malformed_gre_wrong_protocol", "GRE version 1 with protocol 0x0800 (IPv4) instead of 0x880B", valid=False)
+@scenario(
+    "malformed_gre_wrong_protocol",
+    "GRE version 1 with protocol 0x0800 (IPv4) instead of 0x880B",
+    valid=False,
+)
 def _malformed_gre_wrong_protocol(cap: Capture) -> None:
     inner = ppp.ipv4_ping("10.0.0.2", "10.0.0.1")
     packet = enhanced_gre(2, inner.info, seq=1, protocol=dpkt.ethernet.ETH_TYPE_IP)
     _malformed_gre(cap, packet, ["gre_wrong_protocol"], inner, stack="ip:icmp:data")
 
 
-@scenario("malformed_gre_payload_length", "GRE payload length fields larger and smaller than the payload", valid=False)
+@scenario(
+    "malformed_gre_payload_length",
+    "GRE payload length fields larger and smaller than the payload",
+    valid=False,
+)
 def _malformed_gre_payload_length(cap: Capture) -> None:
     frame = ppp.lcp_echo()
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
     for claimed, seq in ((len(bytes(frame)) + 50, 0), (len(bytes(frame)) - 4, 1)):
         packet = enhanced_gre(2, bytes(frame), seq=seq, payload_length=claimed)
-        raw_gre(cap, CLIENT, SERVER, bytes(packet), {**packet.truth(), **frame.truth()}, ["gre_payload_length_mismatch"], frame.stack)
+        raw_gre(
+            cap,
+            CLIENT,
+            SERVER,
+            bytes(packet),
+            {**packet.truth(), **frame.truth()},
+            ["gre_payload_length_mismatch"],
+            frame.stack,
+        )
     call.gre(False, ppp.lcp_configure(identifier=1))
     call.clear_by_client()
     conn.stop()
 
 
-@scenario("malformed_gre_ack_only_payload", "An ack-only GRE packet (A without S) that carries a payload", valid=False)
+@scenario(
+    "malformed_gre_ack_only_payload",
+    "An ack-only GRE packet (A without S) that carries a payload",
+    valid=False,
+)
 def _malformed_gre_ack_only_payload(cap: Capture) -> None:
     frame = ppp.lcp_echo()
     packet = enhanced_gre(2, bytes(frame), seq=None, ack=0)
     _malformed_gre(cap, packet, ["gre_ack_only_with_payload"], frame)
 
 
-@scenario("malformed_gre_reserved_flags", "GRE version 1 with the strict-source-route bit and recursion set", valid=False)
+@scenario(
+    "malformed_gre_reserved_flags",
+    "GRE version 1 with the strict-source-route bit and recursion set",
+    valid=False,
+)
 def _malformed_gre_reserved_flags(cap: Capture) -> None:
     frame = ppp.lcp_echo()
     packet = enhanced_gre(2, bytes(frame), seq=1, extra_flags=GRE_FLAG_STRICT_ROUTE | 0x0100)
@@ -403,5 +518,3 @@ def names(valid: bool | None = None) -> list[str]:
 
 def build(name: str) -> Capture:
     return SCENARIOS[name].capture()
-
-

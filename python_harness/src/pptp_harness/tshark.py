@@ -31,7 +31,7 @@ def tshark_path() -> str:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _isolated_home() -> str:
     return tempfile.mkdtemp(prefix="pptp-harness-tshark-")
 
@@ -44,7 +44,7 @@ def environment() -> dict[str, str]:
     return env
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def known_fields(lua_scripts: tuple[str, ...] = ()) -> frozenset[str]:
     """Every field name tshark knows (with the given Lua scripts loaded)."""
     args = [tshark_path(), *_lua_args(lua_scripts), "-G", "fields"]
@@ -52,9 +52,11 @@ def known_fields(lua_scripts: tuple[str, ...] = ()) -> frozenset[str]:
     return frozenset(line.split("\t")[2] for line in out.splitlines() if line.count("\t") >= 2)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def version() -> str:
-    out = subprocess.run([tshark_path(), "--version"], capture_output=True, text=True, env=environment(), check=True).stdout
+    out = subprocess.run(
+        [tshark_path(), "--version"], capture_output=True, text=True, env=environment(), check=True
+    ).stdout
     return out.splitlines()[0]
 
 
@@ -95,7 +97,16 @@ def decode(
     usable = [f for f in wanted if f in known]
     missing = frozenset(f for f in wanted if f not in usable)
     args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(scripts), "-T", "fields"]
-    args += ["-E", "header=n", "-E", "separator=/t", "-E", "occurrence=a", "-E", f"aggregator={AGGREGATOR}"]
+    args += [
+        "-E",
+        "header=n",
+        "-E",
+        "separator=/t",
+        "-E",
+        "occurrence=a",
+        "-E",
+        f"aggregator={AGGREGATOR}",
+    ]
     for pref in prefs:
         args += ["-o", pref]
     if two_pass:
@@ -103,7 +114,9 @@ def decode(
     for field in usable:
         args += ["-e", field]
     try:
-        run = subprocess.run(args, capture_output=True, text=True, env=environment(), timeout=timeout)
+        run = subprocess.run(
+            args, capture_output=True, text=True, env=environment(), timeout=timeout
+        )
     except subprocess.TimeoutExpired as exc:
         raise TsharkError(f"tshark timed out after {timeout} s on {pcap}") from exc
     if run.returncode != 0:
@@ -116,17 +129,34 @@ def decode(
     return Decode(frames, missing, run.stderr)
 
 
-def summary_lines(pcap: str | Path, lua_scripts: Sequence[str] = (), display_filter: str = "") -> str:
+def summary_lines(
+    pcap: str | Path, lua_scripts: Sequence[str] = (), display_filter: str = ""
+) -> str:
     """tshark's one-line-per-frame summary, for people."""
     args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(lua_scripts)]
     if display_filter:
         args += ["-Y", display_filter]
-    return subprocess.run(args, capture_output=True, text=True, env=environment(), check=True).stdout
+    return subprocess.run(
+        args, capture_output=True, text=True, env=environment(), check=True
+    ).stdout
 
 
-def tree(pcap: str | Path, frame: int, lua_scripts: Sequence[str] = (), layers: Sequence[str] = ()) -> str:
+def tree(
+    pcap: str | Path, frame: int, lua_scripts: Sequence[str] = (), layers: Sequence[str] = ()
+) -> str:
     """The full decode tree of one frame (``-V``), optionally only some layers (``-O``)."""
-    args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(lua_scripts), "-V", "-Y", f"frame.number == {frame}"]
+    args = [
+        tshark_path(),
+        "-n",
+        "-r",
+        str(pcap),
+        *_lua_args(lua_scripts),
+        "-V",
+        "-Y",
+        f"frame.number == {frame}",
+    ]
     if layers:
         args += ["-O", ",".join(layers)]
-    return subprocess.run(args, capture_output=True, text=True, env=environment(), check=True).stdout
+    return subprocess.run(
+        args, capture_output=True, text=True, env=environment(), check=True
+    ).stdout

@@ -1,0 +1,155 @@
+"""Hypothesis strategies for control messages, enhanced GRE packets and whole sessions.
+
+Each strategy draws the simplest case first (small numbers, empty strings), so failures shrink
+to readable examples. ``*_capture`` helpers turn drawn values into one capture with ground truth,
+so a whole list of examples costs one tshark run.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+from . import control as ctl
+from . import ppp
+from .capture import Capture, ControlConnection, raw_gre
+from .constants import (
+    AUTH_CHAP_MD5,
+    AUTH_EAP,
+    AUTH_MSCHAP_V1,
+    AUTH_MSCHAP_V2,
+    AUTH_PAP,
+    CpCode,
+    MsgType,
+)
+from .gre import EnhancedGRE, enhanced_gre
+from .scenarios import CLIENT, SERVER
+
+# Printable text without backslash (tshark escapes it) and short of the field so a NUL ends it.
+TEXT = st.text(alphabet=string.ascii_letters + string.digits + ".-_ ", max_size=63)
+UINT = {"B": st.integers(0, 0xFF), "H": st.integers(0, 0xFFFF), "I": st.integers(0, 0xFFFFFFFF)}
+ALL_TYPES = st.sampled_from(list(MsgType))
+AUTHS = (AUTH_PAP, AUTH_CHAP_MD5, AUTH_MSCHAP_V1, AUTH_MSCHAP_V2, AUTH_EAP)
+
+
+def _field_value(fmt: str) -> st.SearchStrategy:
+    if fmt in UINT:
+        return UINT[fmt]
+    return TEXT.map(str.encode)
+
+
+@st.composite
+def control_messages(draw, types: st.SearchStrategy[MsgType] = ALL_TYPES) -> ctl.ControlMessage:
+    """Any of the 15 control messages with every field drawn; reserved fields stay zero."""
+    cls = ctl.MESSAGE_CLASSES[draw(types)]
+    values = {
+        name: draw(_field_value(fmt))
+        for name, fmt, _ in cls.__hdr__[5:]
+        if not name.startswith("reserved")
+    }
+    return cls(**values)
+
+
+def ppp_frames() -> st.SearchStrategy[ppp.PppFrame]:
+    """PPP frames of every kind the harness builds, with and without ACFC/PFC."""
+    ids = st.integers(0, 0xFF)
+    frames = st.one_of(
+        st.builds(ppp.lcp_echo, identifier=ids),
+        st.builds(ppp.lcp_configure, identifier=ids, auth=st.sampled_from((None, *AUTHS))),
+        st.builds(ppp.lcp_terminate, ack=st.booleans()),
+        st.builds(ppp.pap_request),
+        st.sampled_from(AUTHS).flatmap(
+            lambda auth: st.sampled_from([f for _, f in ppp.auth_exchange(auth)])
+        ),
+        st.builds(
+            ppp.ccp_mppe, code=st.sampled_from((CpCode.CONFIGURE_REQUEST, CpCode.CONFIGURE_ACK))
+        ),
+        st.builds(ppp.ipcp_configure, identifier=ids),
+        st.builds(
+            ppp.ipv4_ping, st.just("10.0.0.2"), st.just("10.0.0.1"), seq=st.integers(0, 0xFFFF)
+        ),
+        st.builds(
+            ppp.mppe_data, st.integers(0, 0xFFF), flushed=st.booleans(), size=st.integers(1, 200)
+        ),
+    )
+    return st.tuples(frames, st.booleans()).map(lambda fc: fc[0].compressed() if fc[1] else fc[0])
+
+
+@st.composite
+def gre_packets(draw) -> tuple[EnhancedGRE, ppp.PppFrame | None]:
+    """A valid enhanced GRE packet: payload with sequence number (and maybe ack), or ack-only."""
+    call_id = draw(UINT["H"])
+    if draw(st.booleans()):
+        frame = draw(ppp_frames())
+        ack = draw(st.none() | UINT["I"])
+        return enhanced_gre(call_id, bytes(frame), draw(UINT["I"]), ack), frame
+    return enhanced_gre(call_id, b"", None, draw(UINT["I"])), None
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What a drawn session does; ``build`` turns it into a capture."""
+
+    incoming: bool
+    auth: str
+    mppe: bool
+    compression: bool
+    client_call_id: int
+    server_call_id: int
+    data_packets: int
+    client_tears_down: bool
+
+    def build(self) -> Capture:
+        cap = Capture("hypothesis_session", repr(self))
+        conn = ControlConnection(cap, CLIENT, SERVER, 40000)
+        conn.start()
+        if self.incoming:
+            call = conn.incoming_call(self.client_call_id, self.server_call_id)
+        else:
+            call = conn.outgoing_call(self.client_call_id, self.server_call_id)
+        call.ppp_session(
+            self.auth, mppe=self.mppe, data_packets=self.data_packets, compression=self.compression
+        )
+        call.lcp_terminate(by_client=self.client_tears_down)
+        if self.client_tears_down:
+            call.clear_by_client()
+        else:
+            call.disconnect_by_server()
+        conn.stop(by_client=self.client_tears_down)
+        return cap
+
+
+@st.composite
+def sessions(draw) -> SessionPlan:
+    """A whole PPTP session: control setup, one call, PPP negotiation, data, teardown."""
+    return SessionPlan(
+        incoming=draw(st.booleans()),
+        auth=draw(st.sampled_from(AUTHS)),
+        mppe=draw(st.booleans()),
+        compression=draw(st.booleans()),
+        client_call_id=draw(UINT["H"]),
+        server_call_id=draw(UINT["H"]),
+        data_packets=draw(st.integers(0, 8)),
+        client_tears_down=draw(st.booleans()),
+    )
+
+
+def messages_capture(messages: list[ctl.ControlMessage]) -> Capture:
+    """One control connection carrying ``messages``, one per TCP segment."""
+    cap = Capture("hypothesis_messages", f"{len(messages)} drawn control messages")
+    conn = ControlConnection(cap, CLIENT, SERVER, 40000)
+    conn.tcp.open()
+    for message in messages:
+        conn.send(True, message)
+    return cap
+
+
+def gre_capture(packets: list[tuple[EnhancedGRE, ppp.PppFrame | None]]) -> Capture:
+    """Every drawn GRE packet in its own IP packet, client to server."""
+    cap = Capture("hypothesis_gre", f"{len(packets)} drawn enhanced GRE packets")
+    for packet, frame in packets:
+        fields = {**packet.truth(), **(frame.truth() if frame else {})}
+        raw_gre(cap, CLIENT, SERVER, bytes(packet), fields, (), frame.stack if frame else "")
+    return cap
