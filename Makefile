@@ -1,0 +1,80 @@
+# pptp-analysis: Wireshark plugin, Zeek package and the Python harness that proves them.
+# `make help` lists the targets. Every target that needs tools depends on `setup`, which
+# installs what is missing and nothing else.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PYTHON    ?= python3
+HARNESS   := python_harness
+VENV_OK   := $(VENV)/.installed
+BIN       := $(VENV)/bin
+DEMO_DIR  ?= build/demo
+PYTEST_ARGS ?=
+
+# Run apt-get as root, through sudo, or explain what to do.
+define apt_install
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "error: $(1) is missing and installing it needs root: run 'sudo apt-get install $(2)' and retry" >&2; exit 1; fi; \
+	echo "Installing $(2) with apt-get ..."; \
+	echo "wireshark-common wireshark-common/install-setuid boolean false" | $$SUDO debconf-set-selections 2>/dev/null || true; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null
+endef
+
+.PHONY: help
+help:  ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-17s%s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: setup
+setup: tools $(VENV_OK)  ## install tshark, luacheck, the venv with the harness and its tools (only what is missing)
+
+.PHONY: tools
+tools:  ## install the system tools (tshark, luacheck) if they are missing
+	@command -v tshark >/dev/null 2>&1 || { $(call apt_install,tshark,tshark); }
+	@command -v luacheck >/dev/null 2>&1 || { $(call apt_install,luacheck,lua-check); }
+
+$(VENV_OK): $(HARNESS)/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '$(HARNESS)[test,lint]'
+	@touch $@
+
+.PHONY: demo
+demo: setup  ## synthesize a sample PPTP session and show how tshark decodes it
+	$(BIN)/pptp-harness demo -o $(DEMO_DIR)
+
+.PHONY: test
+test: setup lint  ## lint, then every test (unit, tshark integration, property tests)
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest $(HARNESS)/tests $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: setup  ## ruff, luacheck and zeek-format over their code
+	$(BIN)/ruff check $(HARNESS)
+	$(BIN)/ruff format --check $(HARNESS)
+	@lua=$$(find lua_dissector -name '*.lua' 2>/dev/null); \
+	if [ -n "$$lua" ]; then luacheck $$lua; else echo "luacheck: no Lua sources yet"; fi
+	@zeek=$$(find zeek_scripts -name '*.zeek' 2>/dev/null); \
+	if [ -z "$$zeek" ]; then echo "zeek-format: no Zeek scripts yet"; fi; \
+	for f in $$zeek; do $(BIN)/zeek-format "$$f" | diff -u "$$f" - || { echo "zeek-format: $$f is not formatted" >&2; exit 1; }; done
+
+.PHONY: testdata
+testdata: setup  ## regenerate testdata/scenarios (every scenario pcap and its ground truth)
+	rm -f testdata/scenarios/*.pcap testdata/scenarios/*.truth.json
+	$(BIN)/pptp-harness generate all -o testdata/scenarios
+
+.PHONY: check
+check: setup  ## check every pcap in testdata/scenarios against its ground truth (built-ins)
+	$(BIN)/pptp-harness check testdata/scenarios/*.pcap
+
+.PHONY: clean
+clean:  ## remove build output and caches (keeps the venv)
+	rm -rf build .pytest_cache $(HARNESS)/.pytest_cache .ruff_cache $(HARNESS)/.ruff_cache .hypothesis $(HARNESS)/.hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+.PHONY: distclean
+distclean: clean  ## also remove the venv
+	rm -rf $(VENV)
