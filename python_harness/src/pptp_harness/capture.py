@@ -93,18 +93,22 @@ class Capture:
         self.description = description
         self.valid = valid
         self.frames: list[Frame] = []
-        self.time = BASE_TIME
+        self._clock_us = int(BASE_TIME * 1_000_000)  # whole microseconds: no float drift
         self.connections: list[ControlConnection] = []
         self.calls: list[Call] = []
         self._ip_id: dict[str, int] = {}
 
     # -- clock and frames ------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return self._clock_us / 1_000_000
+
     def wait(self, seconds: float) -> None:
-        self.time += seconds
+        self._clock_us += round(seconds * 1_000_000)
 
     def add(self, data: bytes, truth: dict | None = None, gap: float = 0.001) -> Frame:
-        self.time += gap
-        frame = Frame(len(self.frames) + 1, round(self.time, 6), data, truth or {"kind": "other"})
+        self.wait(gap)
+        frame = Frame(len(self.frames) + 1, self.time, data, truth or {"kind": "other"})
         self.frames.append(frame)
         return frame
 

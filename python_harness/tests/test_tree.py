@@ -1,0 +1,29 @@
+"""Tree-level checks through pyshark: the names Wireshark shows agree with our tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyshark
+
+from pptp_harness import scenarios
+from pptp_harness.constants import MESSAGE_NAMES, MsgType
+
+
+def test_builtin_message_names_match_ours(tmp_path: Path):
+    """packet-pptp.c is the naming source of truth: every message name shown equals ours."""
+    pcap = tmp_path / "all.pcap"
+    scenarios.build("all_message_types").write(pcap)
+    shown = {}
+    capture = pyshark.FileCapture(str(pcap), display_filter="pptp", keep_packets=False)
+    try:
+        for packet in capture:
+            field = packet.pptp.get_field("control_message_type")
+            shown[MsgType(int(field.show))] = field.showname_value.rsplit(" (", 1)[0]
+            version = packet.pptp.get_field("protocol_version")
+            if version is not None:
+                assert version.showname_value == "1.0"
+            assert packet.pptp.get_field("magic_cookie").showname_value.endswith("(correct)")
+    finally:
+        capture.close()
+    assert shown == {mtype: name for mtype, name in MESSAGE_NAMES.items()}
