@@ -29,7 +29,7 @@ from .constants import (
     MsgType,
     PppProto,
 )
-from .gre import EnhancedGRE, enhanced_gre
+from .gre import enhanced_gre
 
 BASE_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed so captures are reproducible
 SNAPLEN = 65535
@@ -525,15 +525,13 @@ class Call:
         *,
         seq: int | None = None,
         ack: bool | int | None = True,
-        packet: EnhancedGRE | None = None,
-        problems: Sequence[str] = (),
         gap: float = 0.002,
     ) -> Frame:
         """Send one GRE packet: a PPP frame (sequenced) or, with ``frame=None``, an ack-only packet.
 
         ``seq`` overrides the next sequence number (for loss/duplicate/reorder scenarios);
         ``ack=True`` acknowledges the highest number received so far if there is a new one,
-        ``ack=None`` sends none; ``packet`` replaces the built packet (broken variants).
+        ``ack=None`` sends none.
         """
         side, peer = self.sides[from_client], self.sides[not from_client]
         payload = b"" if frame is None else bytes(frame.compressed() if self.compressed else frame)
@@ -552,9 +550,7 @@ class Call:
         if ack_value is not None:
             side.acked = ack_value
         key_call_id = self.call_id[not from_client]
-        gre = packet or enhanced_gre(
-            key_call_id, payload, seq if frame is not None else None, ack_value
-        )
+        gre = enhanced_gre(key_call_id, payload, seq if frame is not None else None, ack_value)
         src = self.client_ip if from_client else self.conn.server
         dst = self.conn.server if from_client else self.client_ip
         fields: dict[str, list] = {}
@@ -562,7 +558,7 @@ class Call:
             add_field(fields, name, value)
         add_field(fields, "pptp_gre.call_frame", self.id_frames[not from_client].number)
         stack = ""
-        if packet is None and frame is not None:
+        if frame is not None:
             shown = frame.compressed() if self.compressed else frame
             for name, value in shown.truth().items():
                 add_field(fields, name, value)
@@ -580,7 +576,7 @@ class Call:
             "kind": "pptp_gre",
             "fields": fields,
             "inner_stack": stack,
-            "problems": list(problems),
+            "problems": [],
             "from_client": from_client,
         }
         data = self.cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre))
@@ -742,23 +738,6 @@ class Call:
             "cleared_by": self.cleared_by,
             "notices": self.notices(),
         }
-
-
-def gre_without_call(
-    cap: Capture, src: Host, dst: Host, call_id: int, frame: ppp.PppFrame, seq: int
-) -> Frame:
-    """GRE for a Call ID no control connection in the capture set up (capture started mid-call)."""
-    gre = enhanced_gre(call_id, bytes(frame), seq, None)
-    fields: dict[str, list] = {}
-    for name, value in {**gre.truth(), **frame.truth()}.items():
-        add_field(fields, name, value)
-    truth = {
-        "kind": "pptp_gre",
-        "fields": fields,
-        "inner_stack": frame.stack,
-        "problems": ["gre_without_call"],
-    }
-    return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre)), truth)
 
 
 def raw_gre(
