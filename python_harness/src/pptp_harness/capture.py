@@ -524,54 +524,44 @@ class Call:
         frame: ppp.PppFrame | None = None,
         *,
         seq: int | None = None,
-        ack: bool | int | None = True,
+        ack: bool = True,
         gap: float = 0.002,
     ) -> Frame:
         """Send one GRE packet: a PPP frame (sequenced) or, with ``frame=None``, an ack-only packet.
 
         ``seq`` overrides the next sequence number (for loss/duplicate/reorder scenarios);
         ``ack=True`` acknowledges the highest number received so far if there is a new one,
-        ``ack=None`` sends none.
+        ``ack=False`` sends none.
         """
         side, peer = self.sides[from_client], self.sides[not from_client]
-        payload = b"" if frame is None else bytes(frame.compressed() if self.compressed else frame)
-        if frame is not None and seq is None:
-            seq = side.next_seq
-        if frame is not None:
+        shown = None if frame is None else (frame.compressed() if self.compressed else frame)
+        if shown is not None:
+            seq = side.next_seq if seq is None else seq
             side.next_seq = (seq + 1) % SEQ_MOD
+        else:
+            seq = None
         ack_value = None
-        if ack is True:
-            if side.highest_received is not None and (
-                frame is None or side.highest_received != side.acked
-            ):
-                ack_value = side.highest_received
-        elif ack is not None and ack is not False:
-            ack_value = int(ack)
-        if ack_value is not None:
-            side.acked = ack_value
-        key_call_id = self.call_id[not from_client]
-        gre = enhanced_gre(key_call_id, payload, seq if frame is not None else None, ack_value)
+        # Piggyback an ack only when there is something new to acknowledge; ack-only always acks.
+        new_to_ack = side.highest_received != side.acked
+        if ack and side.highest_received is not None and (shown is None or new_to_ack):
+            ack_value = side.acked = side.highest_received
+        gre = enhanced_gre(self.call_id[not from_client], bytes(shown or b""), seq, ack_value)
         src = self.client_ip if from_client else self.conn.server
         dst = self.conn.server if from_client else self.client_ip
         fields: dict[str, list] = {}
         for name, value in gre.truth().items():
             add_field(fields, name, value)
         add_field(fields, "pptp_gre.call_frame", self.id_frames[not from_client].number)
-        stack = ""
-        if frame is not None:
-            shown = frame.compressed() if self.compressed else frame
-            for name, value in shown.truth().items():
+        if shown is not None:
+            for name, value in {**shown.truth(), **side.tracker.observe(seq)}.items():
                 add_field(fields, name, value)
-            stack = shown.stack
-            for name, value in side.tracker.observe(seq).items():
-                add_field(fields, name, value)
-            peer_side = peer
-            if (
-                peer_side.highest_received is None
-                or 0 < (seq - peer_side.highest_received) % SEQ_MOD < SEQ_MOD // 2
-            ):
-                peer_side.highest_received = seq
-            self._note_ppp(frame)
+            ahead = (
+                None if peer.highest_received is None else (seq - peer.highest_received) % SEQ_MOD
+            )
+            if ahead is None or 0 < ahead < SEQ_MOD // 2:
+                peer.highest_received = seq
+            self._note_ppp(shown)
+        stack = shown.stack if shown is not None else ""
         truth = {
             "kind": "pptp_gre",
             "fields": fields,

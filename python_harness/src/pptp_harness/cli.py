@@ -59,7 +59,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lua = (args.lua,) if args.lua else ()
     who = "our plugin" if args.lua else "Wireshark's built-in pptp/gre/ppp dissectors"
     print(f"# {scenarios.SCENARIOS[DEMO_SCENARIO].description}")
-    print(f"# {pcap}, {len(cap.frames)} frames, decoded by {tshark.version()} with {who}\n")
+    print(f"# {pcap}: {len(cap.frames)} frames")
+    print(f"# decoded by {tshark.version()}\n# with {who}\n")
     print(tshark.summary_lines(pcap, lua))
     first_gre = next(f.number for f in cap.frames if f.truth["kind"] == "pptp_gre")
     print(

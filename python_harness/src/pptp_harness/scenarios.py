@@ -64,7 +64,7 @@ def connect(cap: Capture, client=CLIENT, port: int = 40000) -> ControlConnection
 
 def lcp_echo(call: Call, from_client: bool, seq: int) -> None:
     """A sequenced GRE packet carrying an LCP Echo-Request (the usual PPP keep-alive)."""
-    call.gre(from_client, ppp.lcp_echo(identifier=seq & 0xFF), seq=seq, ack=None)
+    call.gre(from_client, ppp.lcp_echo(identifier=seq & 0xFF), seq=seq, ack=False)
 
 
 # -- valid scenarios ---------------------------------------------------------------------------
@@ -168,10 +168,10 @@ def _segmented_control(cap: Capture) -> None:
 def _gre_flags(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(3, 4)
-    call.gre(True, ppp.lcp_configure(identifier=1), ack=None)  # K+S: nothing to acknowledge yet
+    call.gre(True, ppp.lcp_configure(identifier=1), ack=False)  # K+S: nothing to acknowledge yet
     call.gre(False, ppp.lcp_configure(identifier=1))  # K+S+A
     call.gre(True, None)  # K+A: ack-only
-    call.gre(False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1), ack=None)  # K+S from the server
+    call.gre(False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1), ack=False)  # K+S from the server
     call.gre(True, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1))  # K+S+A from the client
     call.gre(False, None)  # K+A from the server
     call.clear_by_client()
