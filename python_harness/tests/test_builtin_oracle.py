@@ -16,19 +16,26 @@ from pptp_harness.control import FIXED_LENGTH
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def builtin(tmp_path_factory):
+    """Per scenario: its ground truth and the built-ins' decode, one tshark run each."""
     folder = tmp_path_factory.mktemp("scenarios")
-    paths = {}
-    for name in scenarios.names():
-        paths[name] = folder / f"{name}.pcap"
-        scenarios.build(name).write(paths[name])
-    return paths
+    runs = {}
+
+    def run(name):
+        if name not in runs:
+            pcap = folder / f"{name}.pcap"
+            scenarios.build(name).write(pcap)
+            truth = oracle.load_truth(pcap)
+            runs[name] = truth, oracle.decode_for(pcap, truth, oracle.BUILTIN, ["gre.key"])
+        return runs[name]
+
+    return run
 
 
 @pytest.mark.parametrize("name", scenarios.names(valid=True))
-def test_builtin_decodes_valid_scenario_as_ground_truth(generated, name):
+def test_builtin_decodes_valid_scenario_as_ground_truth(builtin, name):
     """Every named field of every frame equals the truth; zero malformed frames."""
-    report = oracle.check_pcap(generated[name])
+    report = oracle.compare(*builtin(name), oracle.BUILTIN)
     assert report.ok, report.format()
     assert report.fields_checked > report.frames_checked
     assert not report.missing_fields
@@ -41,12 +48,10 @@ def test_builtin_decodes_valid_scenario_as_ground_truth(generated, name):
     assert bool(reasons) == (name == "segmented_control")
 
 
-def test_builtin_does_not_reassemble_the_control_stream(generated):
+def test_builtin_does_not_reassemble_the_control_stream(builtin):
     """Built-in pptp: one message per segment from offset 0. A second message in a segment is
     dropped; a segment starting inside a message is read as a header (wrong cookie) or throws."""
-    pcap = generated["segmented_control"]
-    truth = oracle.load_truth(pcap)
-    decoded = tshark.decode(pcap, ["pptp.control_message_type", "pptp.magic_cookie"])
+    truth, decoded = builtin("segmented_control")
     checked = 0
     for frame in truth["frames"]:
         why = oracle.builtin_limit(frame)
@@ -86,13 +91,11 @@ def _bad_frames(truth: dict) -> list[dict]:
 
 
 @pytest.mark.parametrize("name", scenarios.names(valid=False))
-def test_builtin_on_malformed_scenario(generated, name):
+def test_builtin_on_malformed_scenario(builtin, name):
     """What the built-in makes of each broken frame, and that every other frame still decodes."""
-    pcap = generated[name]
-    truth = oracle.load_truth(pcap)
-    report = oracle.check_pcap(pcap)
+    truth, decoded = builtin(name)
+    report = oracle.compare(truth, decoded, oracle.BUILTIN)
     assert report.ok, report.format()
-    decoded = tshark.decode(pcap, ["gre.key"])
     bad = _bad_frames(truth)
     assert bad, "a malformed scenario must contain a frame with a named problem"
     for frame in bad:

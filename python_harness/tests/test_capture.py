@@ -82,14 +82,11 @@ def test_messages_go_from_the_side_the_rfc_names():
 
     by_name = {name: SENDER[mtype] for mtype, name in MESSAGE_NAMES.items()}
     cap = scenarios.build("all_message_types")
-    client_ip = dpkt.utils.inet_to_str(scenarios.CLIENT.ip_bytes)
     seen = set()
     for frame in cap.frames:
         if frame.truth["kind"] != "pptp_ctrl":
             continue
-        from_client = (
-            dpkt.utils.inet_to_str(dpkt.ethernet.Ethernet(frame.data).data.src) == client_ip
-        )
+        from_client = dpkt.ethernet.Ethernet(frame.data).data.src == scenarios.CLIENT.ip_bytes
         for name in frame.truth["messages"]:
             seen.add(name)
             role = by_name[name]

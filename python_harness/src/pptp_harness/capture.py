@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +23,14 @@ from .constants import (
     CCP_OPT_MPPE,
     IP_PROTO_GRE,
     MESSAGE_NAMES,
+    PROTOCOL_VERSION,
     TCP_PORT,
     WEAK_AUTH,
     CpCode,
     MsgType,
     PppProto,
 )
-from .gre import enhanced_gre
+from .gre import EnhancedGRE, enhanced_gre
 
 BASE_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed so captures are reproducible
 SNAPLEN = 65535
@@ -83,6 +84,13 @@ def pdu(message: ctl.ControlMessage, problems: Iterable[str] = ()) -> Pdu:
 
 def add_field(fields: dict[str, list], name: str, value: object) -> None:
     fields.setdefault(name, []).append(value)
+
+
+def add_fields(fields: dict[str, list], values: Mapping[str, object]) -> dict[str, list]:
+    """Append every value of ``values`` to ``fields`` (name -> values in tree order)."""
+    for name, value in values.items():
+        add_field(fields, name, value)
+    return fields
 
 
 class Capture:
@@ -234,8 +242,7 @@ class TcpConnection:
                 if start < end <= stop:
                     names.append(p.name)
                     problems.extend(p.problems)
-                    for name, value in p.fields.items():
-                        add_field(fields, name, value)
+                    add_fields(fields, p.fields)
             truth = {
                 "kind": "pptp_ctrl",
                 "messages": names,
@@ -265,8 +272,13 @@ class TcpConnection:
 def link(request: Frame, reply: Frame) -> None:
     """Record the request/reply link an analyzer must show on both frames."""
     add_field(request.truth["fields"], "pptp_ctrl.response_in", reply.number)
-    add_field(reply.truth["fields"], "pptp_ctrl.response_to", request.number)
-    add_field(reply.truth["fields"], "pptp_ctrl.response_time", round(reply.time - request.time, 6))
+    add_fields(
+        reply.truth["fields"],
+        {
+            "pptp_ctrl.response_to": request.number,
+            "pptp_ctrl.response_time": round(reply.time - request.time, 6),
+        },
+    )
 
 
 class ControlConnection:
@@ -392,7 +404,7 @@ class ControlConnection:
             "client": f"{self.client.ip}:{self.client_port}",
             "server": f"{self.server.ip}:{TCP_PORT}",
             **self.names,
-            "protocol_version": 0x0100,
+            "protocol_version": PROTOCOL_VERSION,
             "start_result": self.start_result,
             "stop_reason": self.stop_reason,
             "stop_result": self.stop_result,
@@ -546,31 +558,23 @@ class Call:
         if ack and side.highest_received is not None and (shown is None or new_to_ack):
             ack_value = side.acked = side.highest_received
         gre = enhanced_gre(self.call_id[not from_client], bytes(shown or b""), seq, ack_value)
-        src = self.client_ip if from_client else self.conn.server
-        dst = self.conn.server if from_client else self.client_ip
-        fields: dict[str, list] = {}
-        for name, value in gre.truth().items():
-            add_field(fields, name, value)
-        add_field(fields, "pptp_gre.call_frame", self.id_frames[not from_client].number)
+        fields = {**gre.truth(), "pptp_gre.call_frame": self.id_frames[not from_client].number}
         if shown is not None:
-            for name, value in {**shown.truth(), **side.tracker.observe(seq)}.items():
-                add_field(fields, name, value)
+            fields.update(shown.truth())
+            fields.update(side.tracker.observe(seq))
             ahead = (
                 None if peer.highest_received is None else (seq - peer.highest_received) % SEQ_MOD
             )
             if ahead is None or 0 < ahead < SEQ_MOD // 2:
                 peer.highest_received = seq
             self._note_ppp(shown)
+        src, dst = (
+            (self.client_ip, self.conn.server)
+            if from_client
+            else (self.conn.server, self.client_ip)
+        )
         stack = shown.stack if shown is not None else ""
-        truth = {
-            "kind": "pptp_gre",
-            "fields": fields,
-            "inner_stack": stack,
-            "problems": [],
-            "from_client": from_client,
-        }
-        data = self.cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(gre))
-        out = self.cap.add(data, truth, gap)
+        out = gre_frame(self.cap, src, dst, gre, fields, stack=stack, gap=gap)
         side.packets += 1
         side.bytes += len(gre.data)
         self.last_frame, self.end_time = out.number, out.time
@@ -730,23 +734,22 @@ class Call:
         }
 
 
-def raw_gre(
+def gre_frame(
     cap: Capture,
     src: Host,
     dst: Host,
-    data: bytes,
-    fields: dict[str, object],
-    problems: Sequence[str],
+    packet: EnhancedGRE | bytes,
+    fields: Mapping[str, object],
+    problems: Sequence[str] = (),
     stack: str = "",
+    gap: float = 0.001,
 ) -> Frame:
-    """A GRE packet given as bytes, with the decode it must get."""
-    collected: dict[str, list] = {}
-    for name, value in fields.items():
-        add_field(collected, name, value)
+    """One GRE packet from ``src`` to ``dst`` with the decode it must get: each field of
+    ``fields`` once, ``stack`` the layers after GRE, ``problems`` what is wrong with it."""
     truth = {
         "kind": "pptp_gre",
-        "fields": collected,
+        "fields": add_fields({}, fields),
         "inner_stack": stack,
         "problems": list(problems),
     }
-    return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, data), truth)
+    return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(packet)), truth, gap)

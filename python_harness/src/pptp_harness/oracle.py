@@ -49,16 +49,22 @@ class Analyzer:
     name: str
     field_name: Callable[[str], str | None]
     gre_layer: str
+    # Frames this analyzer is known not to decode as the truth says, with the reason.
+    limit: Callable[[dict], str | None] = lambda frame: None
     lua_scripts: tuple[str, ...] = ()
     prefs: tuple[str, ...] = ()
     two_pass: bool = False
 
 
-BUILTIN = Analyzer("built-in", builtin_name, "gre")
-
-
 def plugin(script: str | Path, prefs: Sequence[str] = ()) -> Analyzer:
-    return Analyzer("plugin", lambda n: n, "pptp_gre", (str(script),), tuple(prefs), True)
+    return Analyzer(
+        "plugin",
+        lambda n: n,
+        "pptp_gre",
+        lua_scripts=(str(script),),
+        prefs=tuple(prefs),
+        two_pass=True,
+    )
 
 
 def load_truth(pcap: str | Path) -> dict:
@@ -109,6 +115,9 @@ def builtin_limit(frame: dict) -> str | None:
         if lengths[0] < fixed:
             return "length shorter than the message type needs"
     return None
+
+
+BUILTIN = Analyzer("built-in", builtin_name, "gre", builtin_limit)
 
 
 @dataclass
@@ -168,18 +177,14 @@ def inner_stack(protocols: str, gre_layer: str) -> str | None:
     return ":".join(layers[layers.index(gre_layer) + 1 :])
 
 
-def compare(
-    truth: dict,
-    decoded: tshark.Decode,
-    analyzer: Analyzer,
-    limit: Callable[[dict], str | None] = lambda f: None,
-) -> Report:
-    """Check every frame of ``truth`` against ``decoded``; frames ``limit`` names are skipped."""
+def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer) -> Report:
+    """Check every frame of ``truth`` against ``decoded``; frames the analyzer's ``limit``
+    names are skipped."""
     report = Report(truth["scenario"], analyzer.name, missing_fields=decoded.missing_fields)
     report.malformed = decoded.malformed()
     for frame in truth["frames"]:
         number = frame["number"]
-        why = limit(frame)
+        why = analyzer.limit(frame)
         if why:
             report.skipped[number] = why
             report.malformed = [n for n in report.malformed if n != number]
@@ -221,15 +226,20 @@ def compare(
     return report
 
 
-def check_pcap(pcap: str | Path, analyzer: Analyzer = BUILTIN) -> Report:
-    """Decode ``pcap`` with one tshark run and compare it with the truth written beside it."""
-    truth = load_truth(pcap)
-    decoded = tshark.decode(
+def decode_for(
+    pcap: str | Path, truth: dict, analyzer: Analyzer, extra: Sequence[str] = ()
+) -> tshark.Decode:
+    """One tshark run over ``pcap`` giving every field the truth names (plus ``extra``)."""
+    return tshark.decode(
         pcap,
-        wanted_fields(truth, analyzer),
+        [*wanted_fields(truth, analyzer), *extra],
         lua_scripts=analyzer.lua_scripts,
         prefs=analyzer.prefs,
         two_pass=analyzer.two_pass,
     )
-    limit = builtin_limit if analyzer is BUILTIN else (lambda f: None)
-    return compare(truth, decoded, analyzer, limit)
+
+
+def check_pcap(pcap: str | Path, analyzer: Analyzer = BUILTIN) -> Report:
+    """Decode ``pcap`` with one tshark run and compare it with the truth written beside it."""
+    truth = load_truth(pcap)
+    return compare(truth, decode_for(pcap, truth, analyzer), analyzer)

@@ -13,7 +13,7 @@ import dpkt
 
 from . import control as ctl
 from . import ppp
-from .capture import Call, Capture, ControlConnection, Pdu, host, link, pdu, raw_gre
+from .capture import Call, Capture, ControlConnection, Pdu, gre_frame, host, link, pdu
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -414,7 +414,7 @@ def _malformed_gre(
     call = conn.outgoing_call(1, 2)
     call.gre(True, ppp.lcp_configure(identifier=1))
     inner_fields = {} if stack else inner.truth()
-    raw_gre(
+    gre_frame(
         cap,
         CLIENT,
         SERVER,
@@ -462,7 +462,7 @@ def _malformed_gre_payload_length(cap: Capture) -> None:
     call = conn.outgoing_call(1, 2)
     for claimed, seq in ((len(bytes(frame)) + 50, 0), (len(bytes(frame)) - 4, 1)):
         packet = enhanced_gre(2, bytes(frame), seq=seq, payload_length=claimed)
-        raw_gre(
+        gre_frame(
             cap,
             CLIENT,
             SERVER,

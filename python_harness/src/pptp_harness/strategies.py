@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from . import control as ctl
 from . import ppp
-from .capture import Capture, ControlConnection, raw_gre
+from .capture import Capture, ControlConnection, gre_frame
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -151,5 +151,5 @@ def gre_capture(packets: list[tuple[EnhancedGRE, ppp.PppFrame | None]]) -> Captu
     cap = Capture("hypothesis_gre", f"{len(packets)} drawn enhanced GRE packets")
     for packet, frame in packets:
         fields = {**packet.truth(), **(frame.truth() if frame else {})}
-        raw_gre(cap, CLIENT, SERVER, bytes(packet), fields, (), frame.stack if frame else "")
+        gre_frame(cap, CLIENT, SERVER, bytes(packet), fields, (), frame.stack if frame else "")
     return cap

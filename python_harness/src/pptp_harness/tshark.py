@@ -44,20 +44,30 @@ def environment() -> dict[str, str]:
     return env
 
 
+def run(args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """tshark with ``args`` in the isolated environment; a non-zero exit or timeout raises."""
+    command = [tshark_path(), *args]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=environment(), timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TsharkError(f"tshark timed out after {timeout} s: {' '.join(args)}") from exc
+    if done.returncode != 0:
+        raise TsharkError(f"tshark exited {done.returncode}: {done.stderr.strip()}")
+    return done
+
+
 @functools.cache
 def known_fields(lua_scripts: tuple[str, ...] = ()) -> frozenset[str]:
     """Every field name tshark knows (with the given Lua scripts loaded)."""
-    args = [tshark_path(), *_lua_args(lua_scripts), "-G", "fields"]
-    out = subprocess.run(args, capture_output=True, text=True, env=environment(), check=True).stdout
+    out = run([*_lua_args(lua_scripts), "-G", "fields"]).stdout
     return frozenset(line.split("\t")[2] for line in out.splitlines() if line.count("\t") >= 2)
 
 
 @functools.cache
 def version() -> str:
-    out = subprocess.run(
-        [tshark_path(), "--version"], capture_output=True, text=True, env=environment(), check=True
-    ).stdout
-    return out.splitlines()[0]
+    return run(["--version"]).stdout.splitlines()[0]
 
 
 def _lua_args(lua_scripts: Iterable[str]) -> list[str]:
@@ -96,7 +106,7 @@ def decode(
     wanted = list(dict.fromkeys([*ALWAYS, *fields]))
     usable = [f for f in wanted if f in known]
     missing = frozenset(f for f in wanted if f not in usable)
-    args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(scripts), "-T", "fields"]
+    args = ["-n", "-r", str(pcap), *_lua_args(scripts), "-T", "fields"]
     args += [
         "-E",
         "header=n",
@@ -113,50 +123,30 @@ def decode(
         args.append("-2")
     for field in usable:
         args += ["-e", field]
-    try:
-        run = subprocess.run(
-            args, capture_output=True, text=True, env=environment(), timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TsharkError(f"tshark timed out after {timeout} s on {pcap}") from exc
-    if run.returncode != 0:
-        raise TsharkError(f"tshark exited {run.returncode} on {pcap}: {run.stderr.strip()}")
+    done = run(args, timeout)
     frames: dict[int, dict[str, list[str]]] = {}
-    for line in run.stdout.splitlines():
+    for line in done.stdout.splitlines():
         columns = line.split("\t")
         row = {name: value.split(AGGREGATOR) for name, value in zip(usable, columns) if value != ""}
         frames[int(columns[0])] = row
-    return Decode(frames, missing, run.stderr)
+    return Decode(frames, missing, done.stderr)
 
 
 def summary_lines(
     pcap: str | Path, lua_scripts: Sequence[str] = (), display_filter: str = ""
 ) -> str:
     """tshark's one-line-per-frame summary, for people."""
-    args = [tshark_path(), "-n", "-r", str(pcap), *_lua_args(lua_scripts)]
+    args = ["-n", "-r", str(pcap), *_lua_args(lua_scripts)]
     if display_filter:
         args += ["-Y", display_filter]
-    return subprocess.run(
-        args, capture_output=True, text=True, env=environment(), check=True
-    ).stdout
+    return run(args).stdout
 
 
 def tree(
     pcap: str | Path, frame: int, lua_scripts: Sequence[str] = (), layers: Sequence[str] = ()
 ) -> str:
     """The full decode tree of one frame (``-V``), optionally only some layers (``-O``)."""
-    args = [
-        tshark_path(),
-        "-n",
-        "-r",
-        str(pcap),
-        *_lua_args(lua_scripts),
-        "-V",
-        "-Y",
-        f"frame.number == {frame}",
-    ]
+    args = ["-n", "-r", str(pcap), *_lua_args(lua_scripts), "-V", "-Y", f"frame.number == {frame}"]
     if layers:
         args += ["-O", ",".join(layers)]
-    return subprocess.run(
-        args, capture_output=True, text=True, env=environment(), check=True
-    ).stdout
+    return run(args).stdout
