@@ -13,7 +13,9 @@ DEMO_SCENARIO = "mschapv2_mppe"
 
 
 def _analyzer(args: argparse.Namespace) -> oracle.Analyzer:
-    return oracle.plugin(args.lua) if args.lua else oracle.BUILTIN
+    if not args.lua:
+        return oracle.BUILTIN
+    return oracle.plugin(args.lua, reassemble=not getattr(args, "no_reassembly", False))
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -99,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("pcap", nargs="+")
     check.add_argument(
         "--lua", help="load this Wireshark Lua plugin and check its fields (default: the built-ins)"
+    )
+    check.add_argument(
+        "--no-reassembly", action="store_true", help="with --lua: turn the plugin's reassembly off"
     )
     check.set_defaults(func=cmd_check)
     demo = sub.add_parser("demo", help="synthesize a sample session and show how tshark decodes it")

@@ -51,18 +51,58 @@ class Analyzer:
     gre_layer: str
     # Frames this analyzer is known not to decode as the truth says, with the reason.
     limit: Callable[[dict], str | None] = lambda frame: None
+    # Field and value that name a ground-truth problem; None: problems are not compared.
+    # Every value of those fields must be a problem the truth names for that frame.
+    problem_field: Callable[[str], tuple[str, str]] | None = None
+    # Problems this analyzer may show beyond the truth (consequences of its known limits).
+    tolerated_problems: frozenset[str] = frozenset()
     lua_scripts: tuple[str, ...] = ()
     prefs: tuple[str, ...] = ()
     two_pass: bool = False
 
 
-def plugin(script: str | Path, prefs: Sequence[str] = ()) -> Analyzer:
+def plugin_problem(problem: str) -> tuple[str, str]:
+    """Where the plugin names a ground-truth problem: gre_* in pptp_gre.problem, the rest in
+    pptp_ctrl.problem (each raised with the ProtoExpert pptp_*.expert.<name>)."""
+    if problem.startswith("gre_"):
+        return "pptp_gre.problem", problem[len("gre_") :]
+    return "pptp_ctrl.problem", problem
+
+
+def _split_message(frame: dict) -> str | None:
+    segment = frame.get("segment")
+    if segment and (segment["starts_mid_message"] or segment["ends_mid_message"]):
+        return "message split across segments, reassembly off"
+    return None
+
+
+def _never_delivered(frame: dict) -> str | None:
+    if "truncated" in frame.get("problems", ()):
+        return "a message cut off by the connection's close never reaches a reassembling dissector"
+    return None
+
+
+def _decode_fields_only(name: str) -> str | None:
+    return None if name.startswith(ANALYSIS_PREFIXES) else name
+
+
+def plugin(script: str | Path, reassemble: bool = True) -> Analyzer:
+    """Our Lua plugin, with its message reassembly on (the default) or off.
+
+    With reassembly off, messages split across segments are not decoded, so the links, call
+    state and GRE-to-call ties that depend on them are not compared: only decoded fields and
+    the problems of what it does see."""
     return Analyzer(
-        "plugin",
-        lambda n: n,
+        "plugin" if reassemble else "plugin, reassembly off",
+        (lambda n: n) if reassemble else _decode_fields_only,
         "pptp_gre",
+        limit=_never_delivered if reassemble else _split_message,
+        problem_field=plugin_problem,
+        tolerated_problems=frozenset()
+        if reassemble
+        else frozenset({"without_call", "out_of_state"}),
         lua_scripts=(str(script),),
-        prefs=tuple(prefs),
+        prefs=() if reassemble else ("pptp_ctrl.reassemble:FALSE",),
         two_pass=True,
     )
 
@@ -141,14 +181,16 @@ class Report:
     malformed: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
     missing_fields: frozenset[str] = frozenset()
+    lua_errors: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches and not self.malformed
+        return not self.mismatches and not self.malformed and not self.lua_errors
 
     def format(self) -> str:
         lines = [str(m) for m in self.mismatches]
         lines += [f"frame {n}: malformed" for n in self.malformed]
+        lines += [f"frame {n}: Lua error" for n in self.lua_errors]
         lines += [f"frame {n}: not compared ({why})" for n, why in sorted(self.skipped.items())]
         if self.missing_fields:
             lines.append(
@@ -166,7 +208,12 @@ class Report:
 def wanted_fields(truth: dict, analyzer: Analyzer) -> list[str]:
     names = {name for frame in truth["frames"] for name in frame.get("fields", {})}
     mapped = (analyzer.field_name(n) for n in sorted(names))
-    return [n for n in mapped if n]
+    problem_fields = (
+        [analyzer.problem_field("gre_"), analyzer.problem_field("")]
+        if analyzer.problem_field
+        else []
+    )
+    return [n for n in mapped if n] + [name for name, _ in problem_fields]
 
 
 def inner_stack(protocols: str, gre_layer: str) -> str | None:
@@ -181,7 +228,10 @@ def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer) -> Report:
     """Check every frame of ``truth`` against ``decoded``; frames the analyzer's ``limit``
     names are skipped."""
     report = Report(truth["scenario"], analyzer.name, missing_fields=decoded.missing_fields)
-    report.malformed = decoded.malformed()
+    report.lua_errors = decoded.lua_errors()
+    # A malformed frame is a failure unless the truth says the frame is broken.
+    broken = {f["number"] for f in truth["frames"] if f.get("problems")}
+    report.malformed = [n for n in decoded.malformed() if n not in broken]
     for frame in truth["frames"]:
         number = frame["number"]
         why = analyzer.limit(frame)
@@ -207,6 +257,20 @@ def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer) -> Report:
             report.mismatches.append(
                 Mismatch(number, "frame.protocols", "no PPTP layer", [protocols])
             )
+        if analyzer.problem_field:
+            report.fields_checked += 1
+            expected_problems = {analyzer.problem_field(p) for p in frame.get("problems", ())}
+            fields = {analyzer.problem_field("gre_")[0], analyzer.problem_field("")[0]}
+            shown = {(f, v) for f in fields for v in decoded.values(number, f)}
+            shown = {
+                p
+                for p in shown
+                if p in expected_problems or p[1] not in analyzer.tolerated_problems
+            }
+            if shown != expected_problems:
+                report.mismatches.append(
+                    Mismatch(number, "problems", sorted(expected_problems), sorted(shown))
+                )
         for name, expected in frame.get("fields", {}).items():
             shown_as = analyzer.field_name(name)
             if not shown_as:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 AGGREGATOR = "\x1f"  # between occurrences of one field; never inside our strings
-ALWAYS = ("frame.number", "frame.protocols", "_ws.malformed", "_ws.expert.message")
+ALWAYS = ("frame.number", "frame.protocols", "_ws.malformed", "_ws.expert.message", "_ws.lua.error")
 
 
 class TsharkError(RuntimeError):
@@ -61,7 +61,7 @@ def run(args: Sequence[str], timeout: float | None = None) -> subprocess.Complet
 @functools.cache
 def known_fields(lua_scripts: tuple[str, ...] = ()) -> frozenset[str]:
     """Every field name tshark knows (with the given Lua scripts loaded)."""
-    out = run([*_lua_args(lua_scripts), "-G", "fields"]).stdout
+    out = run(["-G", "fields", *_lua_args(lua_scripts)]).stdout
     return frozenset(line.split("\t")[2] for line in out.splitlines() if line.count("\t") >= 2)
 
 
@@ -88,6 +88,9 @@ class Decode:
     def malformed(self) -> list[int]:
         return [n for n, f in self.frames.items() if f.get("_ws.malformed")]
 
+    def lua_errors(self) -> list[int]:
+        return [n for n, f in self.frames.items() if f.get("_ws.lua.error")]
+
 
 def decode(
     pcap: str | Path,
@@ -105,7 +108,7 @@ def decode(
     known = known_fields(scripts)
     wanted = list(dict.fromkeys([*ALWAYS, *fields]))
     usable = [f for f in wanted if f in known]
-    missing = frozenset(f for f in wanted if f not in usable)
+    missing = frozenset(f for f in fields if f not in known)
     args = ["-n", "-r", str(pcap), *_lua_args(scripts), "-T", "fields"]
     args += [
         "-E",

@@ -1,0 +1,1106 @@
+--[[
+pptp-analysis: PPTP (RFC 2637) control and enhanced-GRE analysis for Wireshark.
+
+Dissects:
+  pptp_ctrl  PPTP control messages on TCP 1723 (any port through the heuristic or Decode As),
+             reassembled across TCP segments, with request/reply links and a state machine;
+  pptp_gre   enhanced GRE (IP protocol 47, version 1): header, the call each packet belongs to,
+             sequence analysis per call and direction, MPPE header, security posture. Other
+             GRE versions go on to Wireshark's own "gre" dissector untouched; the PPP payload
+             goes to the dissector Wireshark's GRE uses for protocol 0x880B.
+
+Load:   copy into the personal Lua plugin folder (`make install`), or
+        tshark -X lua_script:pptp.lua -r capture.pcap
+Stats:  tshark -q -z pptp,calls -r capture.pcap  (Statistics > PPTP Calls in the GUI)
+Try it: `make demo` writes and decodes a sample session.
+
+Runs on Lua 5.2 (Wireshark 4.0) and later: no bitwise operators, only arithmetic.
+]]
+
+set_plugin_info({
+    version = "0.1.0",
+    description = "PPTP control and enhanced-GRE analysis",
+    repository = "pptp-analysis",
+})
+
+local pptp_ctrl = Proto("pptp_ctrl", "PPTP Control (pptp-analysis)")
+local pptp_gre = Proto("pptp_gre", "Enhanced GRE for PPTP (pptp-analysis)")
+
+----------------------------------------------------------------------------------------------
+-- Settings
+----------------------------------------------------------------------------------------------
+local default_settings = {
+    ports = "1723",
+    reassemble = true,
+    heuristic = true,
+    sequence_analysis = true,
+}
+local settings = {}
+for key, value in pairs(default_settings) do settings[key] = value end
+
+pptp_ctrl.prefs.ports = Pref.range("TCP ports", default_settings.ports,
+    "TCP ports of the PPTP control connection", 65535)
+pptp_ctrl.prefs.reassemble = Pref.bool("Reassemble messages spanning TCP segments",
+    default_settings.reassemble, "Needs TCP's \"Allow subdissector to reassemble\" too")
+pptp_ctrl.prefs.heuristic = Pref.bool("Find PPTP on other ports", default_settings.heuristic,
+    "Recognize control messages by their magic cookie on any TCP port")
+pptp_gre.prefs.sequence_analysis = Pref.bool("Analyze GRE sequence numbers",
+    default_settings.sequence_analysis, "Flag lost, duplicate and out-of-order GRE packets")
+
+----------------------------------------------------------------------------------------------
+-- Constants and value strings
+----------------------------------------------------------------------------------------------
+local MAGIC_COOKIE = 0x1A2B3C4D
+local HEADER_LENGTH = 12
+local MAX_LENGTH = 1024 -- no defined message is longer than 220 octets
+local PROTOCOL_VERSION = 0x0100
+local GRE_PROTO_PPP = 0x880B
+local SEQ_MOD = 4294967296
+local SEQ_HALF = 2147483648
+local SEEN_LIMIT = 8192 -- sequence numbers remembered per call direction
+
+local MsgType = {
+    SCCRQ = 1, SCCRP = 2, STOPCCRQ = 3, STOPCCRP = 4, ECHORQ = 5, ECHORP = 6,
+    OCRQ = 7, OCRP = 8, ICRQ = 9, ICRP = 10, ICCN = 11, CCRQ = 12, CDN = 13, WEN = 14, SLI = 15,
+}
+local message_names = {
+    [MsgType.SCCRQ] = "Start-Control-Connection-Request",
+    [MsgType.SCCRP] = "Start-Control-Connection-Reply",
+    [MsgType.STOPCCRQ] = "Stop-Control-Connection-Request",
+    [MsgType.STOPCCRP] = "Stop-Control-Connection-Reply",
+    [MsgType.ECHORQ] = "Echo-Request",
+    [MsgType.ECHORP] = "Echo-Reply",
+    [MsgType.OCRQ] = "Outgoing-Call-Request",
+    [MsgType.OCRP] = "Outgoing-Call-Reply",
+    [MsgType.ICRQ] = "Incoming-Call-Request",
+    [MsgType.ICRP] = "Incoming-Call-Reply",
+    [MsgType.ICCN] = "Incoming-Call-Connected",
+    [MsgType.CCRQ] = "Call-Clear-Request",
+    [MsgType.CDN] = "Call-Disconnect-Notify",
+    [MsgType.WEN] = "WAN-Error-Notify",
+    [MsgType.SLI] = "Set-Link-Info",
+}
+local pptp_types = { [1] = "Control Message", [2] = "Management Message" }
+local capability_names = { [1] = "Asynchronous", [2] = "Synchronous", [3] = "Either" }
+local bearer_names = { [1] = "Analog", [2] = "Digital", [3] = "Either" }
+local sccrp_results = {
+    [1] = "Successful channel establishment", [2] = "General error",
+    [3] = "Command channel already exists", [4] = "Requester is not authorized",
+    [5] = "Protocol version not supported",
+}
+local stop_reasons = { [1] = "None", [2] = "Stop-Protocol", [3] = "Stop-Local-Shutdown" }
+local ok_results = { [1] = "OK", [2] = "General error" }
+local ocrp_results = {
+    [1] = "Connected", [2] = "General Error", [3] = "No Carrier", [4] = "Busy",
+    [5] = "No Dial Tone", [6] = "Time-out", [7] = "Do Not Accept",
+}
+local icrp_results = { [1] = "Connect", [2] = "General Error", [3] = "Do Not Accept" }
+local cdn_results = {
+    [0] = "None (as Windows sends)", [1] = "Lost Carrier", [2] = "General Error",
+    [3] = "Admin Shutdown", [4] = "Request",
+}
+local error_codes = {
+    [0] = "None", [1] = "Not-Connected", [2] = "Bad-Format", [3] = "Bad-Value",
+    [4] = "No-Resource", [5] = "Bad-Call ID", [6] = "PAC-Error",
+}
+
+local PppProto = {
+    IP = 0x0021, MPPE = 0x00FD, IPCP = 0x8021, CCP = 0x80FD, LCP = 0xC021,
+    PAP = 0xC023, CHAP = 0xC223, EAP = 0xC227,
+}
+local ppp_names = {
+    [PppProto.IP] = "IP", [PppProto.MPPE] = "MPPE", [PppProto.IPCP] = "IPCP",
+    [PppProto.CCP] = "CCP", [PppProto.LCP] = "LCP", [PppProto.PAP] = "PAP",
+    [PppProto.CHAP] = "CHAP", [PppProto.EAP] = "EAP", [0x0057] = "IPv6", [0x8057] = "IPV6CP",
+}
+local CONFIGURE_ACK = 2
+local LCP_OPT_AUTH = 3
+local CCP_OPT_MPPE = 18
+local chap_algorithms = { [5] = "CHAP-MD5", [0x80] = "MS-CHAPv1", [0x81] = "MS-CHAPv2" }
+local weak_auth = {
+    ["PAP"] = true, ["CHAP-MD5"] = true, ["MS-CHAPv1"] = true, ["MS-CHAPv2"] = true,
+}
+
+----------------------------------------------------------------------------------------------
+-- Fields: pptp_ctrl (names mirror Wireshark's pptp.* fields)
+----------------------------------------------------------------------------------------------
+local cf = {
+    length = ProtoField.uint16("pptp_ctrl.length", "Length", base.DEC),
+    type = ProtoField.uint16("pptp_ctrl.type", "Message type", base.DEC, pptp_types),
+    magic_cookie = ProtoField.uint32("pptp_ctrl.magic_cookie", "Magic Cookie", base.HEX),
+    control_message_type = ProtoField.uint16("pptp_ctrl.control_message_type",
+        "Control Message Type", base.DEC, message_names),
+    reserved = ProtoField.bytes("pptp_ctrl.reserved", "Reserved"),
+    protocol_version = ProtoField.uint16("pptp_ctrl.protocol_version", "Protocol version",
+        base.HEX),
+    framing_capabilities = ProtoField.uint32("pptp_ctrl.framing_capabilities",
+        "Framing Capabilities", base.DEC, capability_names),
+    framing_async = ProtoField.bool("pptp_ctrl.framing_capabilities.async", "Asynchronous", 32,
+        nil, 0x1),
+    framing_sync = ProtoField.bool("pptp_ctrl.framing_capabilities.sync", "Synchronous", 32,
+        nil, 0x2),
+    bearer_capabilities = ProtoField.uint32("pptp_ctrl.bearer_capabilities",
+        "Bearer Capabilities", base.DEC, bearer_names),
+    bearer_analog = ProtoField.bool("pptp_ctrl.bearer_capabilities.analog", "Analog", 32, nil, 0x1),
+    bearer_digital = ProtoField.bool("pptp_ctrl.bearer_capabilities.digital", "Digital", 32,
+        nil, 0x2),
+    maximum_channels = ProtoField.uint16("pptp_ctrl.maximum_channels", "Maximum Channels"),
+    firmware_revision = ProtoField.uint16("pptp_ctrl.firmware_revision", "Firmware Revision"),
+    host_name = ProtoField.string("pptp_ctrl.host_name", "Host Name"),
+    vendor_name = ProtoField.string("pptp_ctrl.vendor_name", "Vendor Name"),
+    control_result = ProtoField.uint8("pptp_ctrl.control_result", "Result Code", base.DEC,
+        sccrp_results),
+    error = ProtoField.uint8("pptp_ctrl.error", "Error Code", base.DEC, error_codes),
+    reason = ProtoField.uint8("pptp_ctrl.reason", "Reason", base.DEC, stop_reasons),
+    stop_result = ProtoField.uint8("pptp_ctrl.stop_result", "Result Code", base.DEC, ok_results),
+    identifier = ProtoField.uint32("pptp_ctrl.identifier", "Identifier"),
+    echo_result = ProtoField.uint8("pptp_ctrl.echo_result", "Result Code", base.DEC, ok_results),
+    call_id = ProtoField.uint16("pptp_ctrl.call_id", "Call ID"),
+    call_serial_number = ProtoField.uint16("pptp_ctrl.call_serial_number", "Call Serial Number"),
+    minimum_bps = ProtoField.uint32("pptp_ctrl.minimum_bps", "Minimum BPS"),
+    maximum_bps = ProtoField.uint32("pptp_ctrl.maximum_bps", "Maximum BPS"),
+    bearer_type = ProtoField.uint32("pptp_ctrl.bearer_type", "Bearer Type", base.DEC, bearer_names),
+    framing_type = ProtoField.uint32("pptp_ctrl.framing_type", "Framing Type", base.DEC,
+        capability_names),
+    packet_receive_window_size = ProtoField.uint16("pptp_ctrl.packet_receive_window_size",
+        "Packet Receive Window Size"),
+    packet_processing_delay = ProtoField.uint16("pptp_ctrl.packet_processing_delay",
+        "Packet Processing Delay"),
+    phone_number_length = ProtoField.uint16("pptp_ctrl.phone_number_length", "Phone Number Length"),
+    phone_number = ProtoField.string("pptp_ctrl.phone_number", "Phone Number"),
+    subaddress = ProtoField.string("pptp_ctrl.subaddress", "Subaddress"),
+    peer_call_id = ProtoField.uint16("pptp_ctrl.peer_call_id", "Peer Call ID"),
+    out_result = ProtoField.uint8("pptp_ctrl.out_result", "Result Code", base.DEC, ocrp_results),
+    cause = ProtoField.uint16("pptp_ctrl.cause", "Cause Code"),
+    connect_speed = ProtoField.uint32("pptp_ctrl.connect_speed", "Connect Speed"),
+    physical_channel_id = ProtoField.uint32("pptp_ctrl.physical_channel_id", "Physical Channel ID"),
+    dialed_number_length = ProtoField.uint16("pptp_ctrl.dialed_number_length",
+        "Dialed Number Length"),
+    dialed_number = ProtoField.string("pptp_ctrl.dialed_number", "Dialed Number"),
+    dialing_number_length = ProtoField.uint16("pptp_ctrl.dialing_number_length",
+        "Dialing Number Length"),
+    dialing_number = ProtoField.string("pptp_ctrl.dialing_number", "Dialing Number"),
+    in_result = ProtoField.uint8("pptp_ctrl.in_result", "Result Code", base.DEC, icrp_results),
+    disc_result = ProtoField.uint8("pptp_ctrl.disc_result", "Result Code", base.DEC, cdn_results),
+    call_statistics = ProtoField.string("pptp_ctrl.call_statistics", "Call Statistics"),
+    crc_errors = ProtoField.uint32("pptp_ctrl.crc_errors", "CRC Errors"),
+    framing_errors = ProtoField.uint32("pptp_ctrl.framing_errors", "Framing Errors"),
+    hardware_overruns = ProtoField.uint32("pptp_ctrl.hardware_overruns", "Hardware overruns"),
+    buffer_overruns = ProtoField.uint32("pptp_ctrl.buffer_overruns", "Buffer overruns"),
+    timeout_errors = ProtoField.uint32("pptp_ctrl.timeout_errors", "Time-out Errors"),
+    alignment_errors = ProtoField.uint32("pptp_ctrl.alignment_errors", "Alignment Errors"),
+    send_accm = ProtoField.uint32("pptp_ctrl.send_accm", "Send ACCM", base.HEX),
+    receive_accm = ProtoField.uint32("pptp_ctrl.receive_accm", "Receive ACCM", base.HEX),
+    response_in = ProtoField.framenum("pptp_ctrl.response_in", "Response In", base.NONE,
+        frametype.RESPONSE),
+    response_to = ProtoField.framenum("pptp_ctrl.response_to", "Request In", base.NONE,
+        frametype.REQUEST),
+    response_time = ProtoField.relative_time("pptp_ctrl.response_time", "Response Time"),
+    tcp_stream = ProtoField.uint32("pptp_ctrl.tcp_stream", "Control connection (TCP stream)"),
+    problem = ProtoField.string("pptp_ctrl.problem", "Problem"),
+}
+local field_key = {} -- ProtoField -> its key in cf, to name decoded values
+for key, field in pairs(cf) do
+    table.insert(pptp_ctrl.fields, field)
+    field_key[field] = key
+end
+
+----------------------------------------------------------------------------------------------
+-- Fields: pptp_gre (names mirror Wireshark's gre.* fields where it has them)
+----------------------------------------------------------------------------------------------
+local gf = {
+    flags = ProtoField.uint16("pptp_gre.flags", "Flags and Version", base.HEX),
+    checksum_bit = ProtoField.bool("pptp_gre.flags.checksum", "Checksum Present", 16, nil, 0x8000),
+    routing_bit = ProtoField.bool("pptp_gre.flags.routing", "Routing Present", 16, nil, 0x4000),
+    key_bit = ProtoField.bool("pptp_gre.flags.key", "Key Present", 16, nil, 0x2000),
+    seq_bit = ProtoField.bool("pptp_gre.flags.sequence_number", "Sequence Number Present", 16,
+        nil, 0x1000),
+    strict_bit = ProtoField.bool("pptp_gre.flags.strict_source_route", "Strict Source Route", 16,
+        nil, 0x0800),
+    recursion = ProtoField.uint16("pptp_gre.flags.recursion_control", "Recursion Control",
+        base.DEC, nil, 0x0700),
+    ack_bit = ProtoField.bool("pptp_gre.flags.ack", "Acknowledgment Present", 16, nil, 0x0080),
+    reserved_flags = ProtoField.uint16("pptp_gre.flags.reserved", "Flags (Reserved)", base.DEC,
+        nil, 0x0078),
+    version = ProtoField.uint16("pptp_gre.version", "Version", base.DEC, nil, 0x0007),
+    protocol = ProtoField.uint16("pptp_gre.protocol", "Protocol Type", base.HEX),
+    payload_length = ProtoField.uint16("pptp_gre.payload_length", "Payload Length"),
+    call_id = ProtoField.uint16("pptp_gre.call_id", "Call ID"),
+    seq = ProtoField.uint32("pptp_gre.seq", "Sequence Number"),
+    ack = ProtoField.uint32("pptp_gre.ack", "Acknowledgment Number"),
+    call_frame = ProtoField.framenum("pptp_gre.call_frame", "Call ID assigned in"),
+    tcp_stream = ProtoField.uint32("pptp_gre.tcp_stream", "Control connection (TCP stream)"),
+    sender_call_id = ProtoField.uint16("pptp_gre.sender_call_id", "Sender's own Call ID"),
+    auth = ProtoField.string("pptp_gre.call.auth", "Authentication"),
+    encrypted = ProtoField.bool("pptp_gre.call.encrypted", "MPPE negotiated"),
+    lost = ProtoField.uint32("pptp_gre.analysis.lost", "Sequence numbers lost before this packet"),
+    duplicate = ProtoField.bool("pptp_gre.analysis.duplicate", "Duplicate sequence number"),
+    out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
+    mppe_header = ProtoField.uint16("pptp_gre.mppe", "MPPE header", base.HEX),
+    mppe_flushed = ProtoField.bool("pptp_gre.mppe.flushed", "Flushed (A)", 16, nil, 0x8000),
+    mppe_b = ProtoField.bool("pptp_gre.mppe.b", "B", 16, nil, 0x4000),
+    mppe_compressed = ProtoField.bool("pptp_gre.mppe.compressed", "Compressed (C)", 16, nil,
+        0x2000),
+    mppe_encrypted = ProtoField.bool("pptp_gre.mppe.encrypted", "Encrypted (D)", 16, nil, 0x1000),
+    mppe_coherency = ProtoField.uint16("pptp_gre.mppe.coherency_count", "Coherency Count",
+        base.DEC, nil, 0x0FFF),
+    problem = ProtoField.string("pptp_gre.problem", "Problem"),
+}
+for _, field in pairs(gf) do table.insert(pptp_gre.fields, field) end
+
+----------------------------------------------------------------------------------------------
+-- Experts: every problem has a stable name, pptp_ctrl.expert.* or pptp_gre.expert.*
+----------------------------------------------------------------------------------------------
+local expert_lists = { [pptp_ctrl] = {}, [pptp_gre] = {} }
+local function new_expert(proto, name, text, group, severity)
+    local e = ProtoExpert.new(proto.name .. ".expert." .. name, text, group, severity)
+    table.insert(expert_lists[proto], e)
+    return e
+end
+local g, s = expert.group, expert.severity
+local ce = {
+    bad_magic_cookie = new_expert(pptp_ctrl, "bad_magic_cookie", "Magic cookie is not 0x1A2B3C4D",
+        g.MALFORMED, s.ERROR),
+    length_mismatch = new_expert(pptp_ctrl, "length_mismatch",
+        "Length does not fit the message type", g.MALFORMED, s.ERROR),
+    truncated = new_expert(pptp_ctrl, "truncated", "Message cut off before its length",
+        g.MALFORMED, s.ERROR),
+    unknown_message_type = new_expert(pptp_ctrl, "unknown_message_type",
+        "Control message type not defined by RFC 2637", g.MALFORMED, s.WARN),
+    reserved_nonzero = new_expert(pptp_ctrl, "reserved_nonzero", "Reserved field is not zero",
+        g.PROTOCOL, s.WARN),
+    bad_version = new_expert(pptp_ctrl, "bad_version", "Unsupported protocol version",
+        g.PROTOCOL, s.WARN),
+    not_control = new_expert(pptp_ctrl, "not_control", "PPTP message type is not 1 (control)",
+        g.PROTOCOL, s.WARN),
+    out_of_state = new_expert(pptp_ctrl, "out_of_state",
+        "Message not expected in this state of the connection or call", g.SEQUENCE, s.WARN),
+    call_id_collision = new_expert(pptp_ctrl, "call_id_collision",
+        "Another control connection from this address uses this Call ID (no PPTP NAT editor?)",
+        g.SECURITY, s.WARN),
+}
+local ge = {
+    key_missing = new_expert(pptp_gre, "key_missing", "GRE version 1 without the key bit",
+        g.MALFORMED, s.ERROR),
+    reserved_flags = new_expert(pptp_gre, "reserved_flags",
+        "C, R, s, recursion or reserved flag bits set (must be 0 in enhanced GRE)",
+        g.PROTOCOL, s.WARN),
+    wrong_protocol = new_expert(pptp_gre, "wrong_protocol",
+        "Enhanced GRE carries protocol 0x880B (PPP)", g.PROTOCOL, s.WARN),
+    payload_length_mismatch = new_expert(pptp_gre, "payload_length_mismatch",
+        "Payload length differs from the bytes carried", g.MALFORMED, s.WARN),
+    ack_only_with_payload = new_expert(pptp_gre, "ack_only_with_payload",
+        "Acknowledgment-only packet (no sequence number) carries payload", g.PROTOCOL, s.WARN),
+    without_call = new_expert(pptp_gre, "without_call",
+        "No control connection in this capture established this Call ID", g.SEQUENCE, s.NOTE),
+    lost = new_expert(pptp_gre, "lost", "Previous GRE packets of this call direction not seen",
+        g.SEQUENCE, s.WARN),
+    duplicate = new_expert(pptp_gre, "duplicate", "Duplicate GRE sequence number",
+        g.SEQUENCE, s.WARN),
+    out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",
+        g.SEQUENCE, s.WARN),
+    ack_unseen = new_expert(pptp_gre, "ack_unseen",
+        "Acknowledges a sequence number the peer was not seen sending", g.SEQUENCE, s.NOTE),
+    coherency_gap = new_expert(pptp_gre, "coherency_gap", "MPPE coherency count skips",
+        g.SEQUENCE, s.WARN),
+    weak_auth = new_expert(pptp_gre, "weak_auth",
+        "Weak PPP authentication negotiated (PAP, CHAP-MD5 or MS-CHAP)", g.SECURITY, s.WARN),
+    cleartext = new_expert(pptp_gre, "cleartext",
+        "IP inside the tunnel without MPPE encryption", g.SECURITY, s.WARN),
+    ppp_error = new_expert(pptp_gre, "ppp_error", "PPP payload could not be dissected",
+        g.MALFORMED, s.ERROR),
+}
+-- Proto.experts registers the experts only when assigned a whole table.
+pptp_ctrl.experts = expert_lists[pptp_ctrl]
+pptp_gre.experts = expert_lists[pptp_gre]
+
+-- Raises the expert ``name`` on ``item`` and, since Lua experts cannot be filtered on in
+-- Wireshark 4.0, names the problem in a field too (pptp_ctrl.problem == "truncated").
+local function problem(item, name, text)
+    local e, field = ce[name], cf.problem
+    if not e then e, field = ge[name], gf.problem end
+    if text then item:add_proto_expert_info(e, text) else item:add_proto_expert_info(e) end
+    item:add(field, name):set_generated()
+end
+
+----------------------------------------------------------------------------------------------
+-- Message layouts (RFC 2637 §2): field, size in octets, kind
+----------------------------------------------------------------------------------------------
+local U, STR, RES = "uint", "string", "reserved"
+local layouts = {
+    [MsgType.SCCRQ] = {
+        { cf.protocol_version, 2, U }, { cf.reserved, 2, RES },
+        { cf.framing_capabilities, 4, U }, { cf.bearer_capabilities, 4, U },
+        { cf.maximum_channels, 2, U }, { cf.firmware_revision, 2, U },
+        { cf.host_name, 64, STR }, { cf.vendor_name, 64, STR },
+    },
+    [MsgType.SCCRP] = {
+        { cf.protocol_version, 2, U }, { cf.control_result, 1, U }, { cf.error, 1, U },
+        { cf.framing_capabilities, 4, U }, { cf.bearer_capabilities, 4, U },
+        { cf.maximum_channels, 2, U }, { cf.firmware_revision, 2, U },
+        { cf.host_name, 64, STR }, { cf.vendor_name, 64, STR },
+    },
+    [MsgType.STOPCCRQ] = { { cf.reason, 1, U }, { cf.reserved, 1, RES }, { cf.reserved, 2, RES } },
+    [MsgType.STOPCCRP] = { { cf.stop_result, 1, U }, { cf.error, 1, U }, { cf.reserved, 2, RES } },
+    [MsgType.ECHORQ] = { { cf.identifier, 4, U } },
+    [MsgType.ECHORP] = {
+        { cf.identifier, 4, U }, { cf.echo_result, 1, U }, { cf.error, 1, U },
+        { cf.reserved, 2, RES },
+    },
+    [MsgType.OCRQ] = {
+        { cf.call_id, 2, U }, { cf.call_serial_number, 2, U }, { cf.minimum_bps, 4, U },
+        { cf.maximum_bps, 4, U }, { cf.bearer_type, 4, U }, { cf.framing_type, 4, U },
+        { cf.packet_receive_window_size, 2, U }, { cf.packet_processing_delay, 2, U },
+        { cf.phone_number_length, 2, U }, { cf.reserved, 2, RES },
+        { cf.phone_number, 64, STR }, { cf.subaddress, 64, STR },
+    },
+    [MsgType.OCRP] = {
+        { cf.call_id, 2, U }, { cf.peer_call_id, 2, U }, { cf.out_result, 1, U },
+        { cf.error, 1, U }, { cf.cause, 2, U }, { cf.connect_speed, 4, U },
+        { cf.packet_receive_window_size, 2, U }, { cf.packet_processing_delay, 2, U },
+        { cf.physical_channel_id, 4, U },
+    },
+    [MsgType.ICRQ] = {
+        { cf.call_id, 2, U }, { cf.call_serial_number, 2, U }, { cf.bearer_type, 4, U },
+        { cf.physical_channel_id, 4, U }, { cf.dialed_number_length, 2, U },
+        { cf.dialing_number_length, 2, U }, { cf.dialed_number, 64, STR },
+        { cf.dialing_number, 64, STR }, { cf.subaddress, 64, STR },
+    },
+    [MsgType.ICRP] = {
+        { cf.call_id, 2, U }, { cf.peer_call_id, 2, U }, { cf.in_result, 1, U },
+        { cf.error, 1, U }, { cf.packet_receive_window_size, 2, U },
+        { cf.packet_processing_delay, 2, U }, { cf.reserved, 2, RES },
+    },
+    [MsgType.ICCN] = {
+        { cf.peer_call_id, 2, U }, { cf.reserved, 2, RES }, { cf.connect_speed, 4, U },
+        { cf.packet_receive_window_size, 2, U }, { cf.packet_processing_delay, 2, U },
+        { cf.framing_type, 4, U },
+    },
+    [MsgType.CCRQ] = { { cf.call_id, 2, U }, { cf.reserved, 2, RES } },
+    [MsgType.CDN] = {
+        { cf.call_id, 2, U }, { cf.disc_result, 1, U }, { cf.error, 1, U }, { cf.cause, 2, U },
+        { cf.reserved, 2, RES }, { cf.call_statistics, 128, STR },
+    },
+    [MsgType.WEN] = {
+        { cf.peer_call_id, 2, U }, { cf.reserved, 2, RES }, { cf.crc_errors, 4, U },
+        { cf.framing_errors, 4, U }, { cf.hardware_overruns, 4, U },
+        { cf.buffer_overruns, 4, U }, { cf.timeout_errors, 4, U }, { cf.alignment_errors, 4, U },
+    },
+    [MsgType.SLI] = {
+        { cf.peer_call_id, 2, U }, { cf.reserved, 2, RES }, { cf.send_accm, 4, U },
+        { cf.receive_accm, 4, U },
+    },
+}
+local fixed_length = {}
+for mtype, layout in pairs(layouts) do
+    local size = HEADER_LENGTH
+    for _, entry in ipairs(layout) do size = size + entry[2] end
+    fixed_length[mtype] = size
+end
+
+----------------------------------------------------------------------------------------------
+-- Per-capture state, reset in init(): built on the first pass, read on later ones
+----------------------------------------------------------------------------------------------
+local state
+
+local function reset_state()
+    state = {
+        connections = {}, -- tcp stream -> { started, state, pending = {}, calls = {} }
+        receivers = {},   -- "receiver address:Call ID" -> call (what GRE to that address means)
+        calls = {},       -- every call, in the order set up
+        messages = {},    -- "frame/type/key" -> { response_in, response_to, response_time, ... }
+        gre = {},         -- frame -> analysis of that GRE packet
+    }
+end
+reset_state()
+
+local function bit_set(value, mask)
+    return math.floor(value / mask) % 2 == 1
+end
+
+local function endpoint(address, port)
+    return tostring(address) .. ":" .. tostring(port)
+end
+
+local function nstime(seconds)
+    local whole = math.floor(seconds)
+    return NSTime.new(whole, math.floor((seconds - whole) * 1e9 + 0.5))
+end
+
+----------------------------------------------------------------------------------------------
+-- Control connection and call state (first pass only)
+----------------------------------------------------------------------------------------------
+local tcp_stream_field = Field.new("tcp.stream")
+
+-- The control connection of this packet, keyed by its two endpoints (tcp.stream is not
+-- filled on tshark's first pass, so it is only learnt when a later pass shows it).
+local function connection_for(pinfo)
+    local a, b = endpoint(pinfo.src, pinfo.src_port), endpoint(pinfo.dst, pinfo.dst_port)
+    local key = a < b and (a .. "-" .. b) or (b .. "-" .. a)
+    local conn = state.connections[key]
+    if not conn then
+        conn = { started = false, state = "unknown", pending = {}, calls = {} }
+        state.connections[key] = conn
+    end
+    return conn
+end
+
+-- Records a request so the matching reply can link to it.
+local function expect_reply(conn, key, note, pinfo)
+    conn.pending[key] = { note = note, frame = pinfo.number, time = pinfo.abs_ts }
+end
+
+local function take_reply(conn, key, note, pinfo)
+    local request = conn.pending[key]
+    if not request then return false end
+    conn.pending[key] = nil
+    request.note.response_in = pinfo.number
+    note.response_to = request.frame
+    note.response_time = pinfo.abs_ts - request.time
+    return true
+end
+
+local function register_receiver(call, side, address, call_id, frame)
+    call[side .. "_id"] = call_id
+    call[side .. "_frame"] = frame
+    call[side .. "_address"] = tostring(address)
+    state.receivers[tostring(address) .. ":" .. call_id] = call
+end
+
+local function new_call(conn, kind, pinfo)
+    local call = {
+        conn = conn, kind = kind, first_frame = pinfo.number, last_frame = pinfo.number,
+        start = pinfo.abs_ts, finish = pinfo.abs_ts, dirs = {}, protocols = {}, auth = "none",
+        mppe = false, cleartext = false, pns = endpoint(pinfo.src, pinfo.src_port),
+    }
+    table.insert(state.calls, call)
+    return call
+end
+
+local function find_call(conn, side, call_id)
+    for _, call in ipairs(conn.calls) do
+        if call[side .. "_id"] == call_id and not call.cleared then return call end
+    end
+end
+
+-- Applies one control message to the state; returns false if it arrived out of state.
+local function track_message(mtype, values, pinfo, note)
+    local conn = note.conn
+    local in_order = true
+    local function touch(call)
+        if call then
+            call.last_frame, call.finish = pinfo.number, pinfo.abs_ts
+        end
+    end
+    if mtype == MsgType.SCCRQ then
+        in_order = not conn.started
+        conn.started, conn.state = true, "requested"
+        expect_reply(conn, "start", note, pinfo)
+    elseif mtype == MsgType.SCCRP then
+        in_order = take_reply(conn, "start", note, pinfo) or not conn.started
+        conn.state = "established"
+    elseif mtype == MsgType.STOPCCRQ then
+        conn.state = "stopping"
+        expect_reply(conn, "stop", note, pinfo)
+        for _, call in ipairs(conn.calls) do call.cleared = true end
+    elseif mtype == MsgType.STOPCCRP then
+        in_order = take_reply(conn, "stop", note, pinfo) or not conn.started
+        conn.state = "closed"
+    elseif mtype == MsgType.ECHORQ then
+        local to = endpoint(pinfo.dst, pinfo.dst_port)
+        expect_reply(conn, "echo:" .. values.identifier .. ">" .. to, note, pinfo)
+    elseif mtype == MsgType.ECHORP then
+        in_order = take_reply(conn, "echo:" .. values.identifier .. ">"
+            .. endpoint(pinfo.src, pinfo.src_port), note, pinfo) or not conn.started
+    elseif mtype == MsgType.OCRQ then
+        local call = new_call(conn, "outgoing", pinfo)
+        local key = tostring(pinfo.src) .. ":" .. values.call_id
+        local other = state.receivers[key]
+        if other and other.conn ~= conn and not other.cleared then
+            note.collision = true
+        end
+        register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number)
+        table.insert(conn.calls, call)
+        expect_reply(conn, "call:" .. values.call_id, note, pinfo)
+        in_order = conn.state == "established" or not conn.started
+    elseif mtype == MsgType.OCRP or mtype == MsgType.ICRP then
+        local call = find_call(conn, mtype == MsgType.OCRP and "pns" or "pac", values.peer_call_id)
+        in_order = take_reply(conn, "call:" .. values.peer_call_id, note, pinfo) or not conn.started
+        if call then
+            if mtype == MsgType.OCRP then
+                register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number)
+                call.result = values.out_result
+            else
+                register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number)
+                call.result = values.in_result
+                expect_reply(conn, "connect:" .. values.call_id, note, pinfo)
+            end
+            touch(call)
+        end
+    elseif mtype == MsgType.ICRQ then
+        local call = new_call(conn, "incoming", pinfo)
+        call.pns = endpoint(pinfo.dst, pinfo.dst_port)
+        register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number)
+        table.insert(conn.calls, call)
+        expect_reply(conn, "call:" .. values.call_id, note, pinfo)
+        in_order = conn.state == "established" or not conn.started
+    elseif mtype == MsgType.ICCN then
+        in_order = take_reply(conn, "connect:" .. values.peer_call_id, note, pinfo)
+            or not conn.started
+        touch(find_call(conn, "pns", values.peer_call_id))
+    elseif mtype == MsgType.CCRQ then
+        local call = find_call(conn, "pns", values.call_id)
+        in_order = call ~= nil or not conn.started
+        if call then
+            expect_reply(conn, "clear:" .. (call.pac_id or -1), note, pinfo)
+            touch(call)
+        end
+    elseif mtype == MsgType.CDN then
+        local call = find_call(conn, "pac", values.call_id)
+        take_reply(conn, "clear:" .. values.call_id, note, pinfo)
+        in_order = call ~= nil or not conn.started
+        if call then
+            call.cleared, call.disconnect_result = true, values.disc_result
+            touch(call)
+        end
+    elseif mtype == MsgType.WEN or mtype == MsgType.SLI then
+        local side = mtype == MsgType.WEN and "pns" or "pac"
+        -- Real PACs send Set-Link-Info too, carrying the PNS's Call ID.
+        local call = find_call(conn, side, values.peer_call_id)
+            or (mtype == MsgType.SLI and find_call(conn, "pns", values.peer_call_id))
+        in_order = call ~= nil or not conn.started
+        touch(call)
+    end
+    if mtype >= MsgType.OCRQ and conn.started and conn.state ~= "established" then
+        in_order = false
+    end
+    return in_order
+end
+
+----------------------------------------------------------------------------------------------
+-- pptp_ctrl dissector
+----------------------------------------------------------------------------------------------
+local info_frame = -1
+
+local function set_info(pinfo, text)
+    pinfo.cols.protocol = "PPTP"
+    if info_frame ~= pinfo.number then
+        pinfo.cols.info = text
+        info_frame = pinfo.number
+    else
+        pinfo.cols.info:append(", " .. text)
+    end
+end
+
+-- Adds one message of ``tvb`` (declared length, maybe fewer octets) to the tree.
+local function dissect_message(tvb, pinfo, tree, key)
+    local available = tvb:len()
+    local item = tree:add(pptp_ctrl, tvb())
+    if available < HEADER_LENGTH then
+        problem(item, "truncated", "Only " .. available .. " octets of a header")
+        set_info(pinfo, "PPTP fragment")
+        return
+    end
+    local length = tvb(0, 2):uint()
+    local mtype = tvb(8, 2):uint()
+    local name = message_names[mtype] or ("Unknown control type (" .. mtype .. ")")
+    item:append_text(": " .. name)
+    set_info(pinfo, name)
+
+    item:add(cf.length, tvb(0, 2))
+    local type_item = item:add(cf.type, tvb(2, 2))
+    if tvb(2, 2):uint() ~= 1 then problem(type_item, "not_control") end
+    local cookie_item = item:add(cf.magic_cookie, tvb(4, 4))
+    if tvb(4, 4):uint() ~= MAGIC_COOKIE then
+        problem(cookie_item, "bad_magic_cookie")
+    end
+    item:add(cf.control_message_type, tvb(8, 2))
+    local reserved_item = item:add(cf.reserved, tvb(10, 2))
+    if tvb(10, 2):uint() ~= 0 then problem(reserved_item, "reserved_nonzero") end
+
+    local layout = layouts[mtype]
+    if not layout then
+        problem(item, "unknown_message_type")
+        return
+    end
+    if length ~= fixed_length[mtype] then
+        problem(item, "length_mismatch", string.format(
+            "Length %d, but a %s has %d octets", length, name, fixed_length[mtype]))
+    end
+    if available < length and available < fixed_length[mtype] then
+        problem(item, "truncated", string.format(
+            "Only %d of %d octets", available, length))
+    end
+
+    local values = {}
+    local offset = HEADER_LENGTH
+    local body_end = math.min(available, length)
+    for _, entry in ipairs(layout) do
+        local field, size, kind = entry[1], entry[2], entry[3]
+        if offset + size > body_end then break end
+        local range = tvb(offset, size)
+        if kind == STR then
+            item:add(field, range, range:stringz())
+        else
+            local field_item = item:add(field, range)
+            if kind == RES then
+                for i = 0, size - 1 do
+                    if range(i, 1):uint() ~= 0 then
+                        problem(field_item, "reserved_nonzero")
+                        break
+                    end
+                end
+            else
+                values[field_key[field]] = range:uint()
+                if field == cf.protocol_version then
+                    field_item:append_text(string.format(" (%d.%d)", range(0, 1):uint(),
+                        range(1, 1):uint()))
+                    if range:uint() ~= PROTOCOL_VERSION then
+                        problem(field_item, "bad_version")
+                    end
+                elseif field == cf.framing_capabilities then
+                    field_item:add(cf.framing_async, range)
+                    field_item:add(cf.framing_sync, range)
+                elseif field == cf.bearer_capabilities then
+                    field_item:add(cf.bearer_analog, range)
+                    field_item:add(cf.bearer_digital, range)
+                end
+            end
+        end
+        offset = offset + size
+    end
+    key = key .. "/" .. mtype
+    local note = state.messages[key]
+    if not pinfo.visited and not note then
+        note = { conn = connection_for(pinfo) }
+        state.messages[key] = note
+        note.in_order = track_message(mtype, values, pinfo, note)
+    end
+    if not note then return end
+    local stream_field = tcp_stream_field()
+    if stream_field then note.conn.stream = stream_field.value end
+    if note.conn.stream then item:add(cf.tcp_stream, note.conn.stream):set_generated() end
+    if note.response_in then
+        item:add(cf.response_in, note.response_in):set_generated()
+    end
+    if note.response_to then
+        item:add(cf.response_to, note.response_to):set_generated()
+        item:add(cf.response_time, nstime(note.response_time)):set_generated()
+    end
+    if note.in_order == false then
+        problem(item, "out_of_state", name .. " is not expected here")
+    end
+    if note.collision then
+        problem(item, "call_id_collision")
+    end
+end
+
+-- Octets the PDU at ``offset`` claims, capped so garbage cannot swallow the stream.
+local function pdu_length(tvb, offset)
+    local length = tvb(offset, 2):uint()
+    if length < HEADER_LENGTH or length > MAX_LENGTH then return nil end
+    return length
+end
+
+function pptp_ctrl.dissector(tvb, pinfo, tree)
+    local total = tvb:len()
+    local offset = 0
+    -- Each message's state is keyed by where it lies in this frame, stable across passes.
+    -- (tvb:offset() tells a reassembled buffer, at 0, from the rest of the segment.)
+    local function key() return pinfo.number .. "/" .. tvb:offset() .. "/" .. offset end
+    while offset < total do
+        local remaining = total - offset
+        local wants_more = settings.reassemble and pinfo.can_desegment > 0
+        if remaining < 2 then
+            if wants_more then
+                pinfo.desegment_offset = offset
+                pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
+                return total
+            end
+            dissect_message(tvb(offset):tvb(), pinfo, tree, key())
+            return total
+        end
+        local length = pdu_length(tvb, offset)
+        if not length then
+            -- An impossible length: show what is there and give up on this segment.
+            dissect_message(tvb(offset):tvb(), pinfo, tree, key())
+            return total
+        end
+        if remaining < length then
+            if wants_more then
+                pinfo.desegment_offset = offset
+                pinfo.desegment_len = length - remaining
+                return total
+            end
+            dissect_message(tvb(offset):tvb(), pinfo, tree, key())
+            return total
+        end
+        dissect_message(tvb(offset, length):tvb(), pinfo, tree, key())
+        offset = offset + length
+    end
+    return total
+end
+
+local function heuristic(tvb, pinfo, tree)
+    if not settings.heuristic or tvb:len() < HEADER_LENGTH then return false end
+    if tvb(4, 4):uint() ~= MAGIC_COOKIE then return false end
+    local length, ptype = tvb(0, 2):uint(), tvb(2, 2):uint()
+    if length < HEADER_LENGTH or length > MAX_LENGTH or (ptype ~= 1 and ptype ~= 2) then
+        return false
+    end
+    pinfo.conversation = pptp_ctrl
+    pptp_ctrl.dissector(tvb, pinfo, tree)
+    return true
+end
+
+----------------------------------------------------------------------------------------------
+-- pptp_gre dissector
+----------------------------------------------------------------------------------------------
+local ip_proto_table = DissectorTable.get("ip.proto")
+local gre_proto_table = DissectorTable.get("gre.proto")
+local builtin_gre = ip_proto_table:get_dissector(47)
+local ppp_handle = gre_proto_table:get_dissector(GRE_PROTO_PPP)
+
+-- The PPP protocol number of a frame inside GRE, and where its information field starts.
+local function ppp_protocol(tvb, offset)
+    local available = tvb:len() - offset
+    if available >= 2 and tvb(offset, 2):uint() == 0xFF03 then
+        offset, available = offset + 2, available - 2
+    end
+    if available < 1 then return nil end
+    local first = tvb(offset, 1):uint()
+    if first % 2 == 1 then return first, offset + 1 end -- protocol field compressed
+    if available < 2 then return nil end
+    return tvb(offset, 2):uint(), offset + 2
+end
+
+-- Configuration options of an LCP/CCP packet starting at ``offset`` (code id length options).
+local function options_of(tvb, offset)
+    local found = {}
+    local available = tvb:len() - offset
+    if available < 4 then return tvb(offset, 1):uint(), found end
+    local code = tvb(offset, 1):uint()
+    local stop = offset + math.min(tvb(offset + 2, 2):uint(), available)
+    local at = offset + 4
+    while at + 2 <= stop do
+        local kind, size = tvb(at, 1):uint(), tvb(at + 1, 1):uint()
+        if size < 2 or at + size > stop then break end
+        found[kind] = tvb(at + 2, size - 2)
+        at = at + size
+    end
+    return code, found
+end
+
+local function auth_of(option)
+    if option:len() < 2 then return nil end
+    local proto = option(0, 2):uint()
+    if proto == PppProto.PAP then return "PAP" end
+    if proto == PppProto.EAP then return "EAP" end
+    if proto == PppProto.CHAP and option:len() >= 3 then
+        return chap_algorithms[option(2, 1):uint()] or "CHAP"
+    end
+    return string.format("0x%04x", proto)
+end
+
+-- Sequence analysis of one call direction (the same rules as the harness's ground truth).
+local function observe_sequence(dir, seq, result)
+    if not dir.highest then
+        dir.first, dir.highest, dir.seen, dir.seen_count = seq, seq, { [seq] = true }, 1
+        return
+    end
+    if dir.seen[seq] then
+        result.duplicate = true
+        dir.duplicates = (dir.duplicates or 0) + 1
+        return
+    end
+    dir.seen[seq] = true
+    dir.seen_count = dir.seen_count + 1
+    local ahead = (seq - dir.highest) % SEQ_MOD
+    if ahead > 0 and ahead < SEQ_HALF then
+        if ahead > 1 then result.lost = ahead - 1 end
+        dir.highest = seq
+    else
+        result.out_of_order = true
+        dir.out_of_order = (dir.out_of_order or 0) + 1
+    end
+    if dir.seen_count > SEEN_LIMIT then
+        -- Keep only the recent window so long calls use bounded memory.
+        local kept, count = {}, 0
+        for number in pairs(dir.seen) do
+            if (dir.highest - number) % SEQ_MOD < SEEN_LIMIT / 2 then
+                kept[number], count = true, count + 1
+            end
+        end
+        dir.seen, dir.seen_count = kept, count
+    end
+end
+
+local function direction_of(call, receiver)
+    local dir = call.dirs[receiver]
+    if not dir then
+        dir = { packets = 0, bytes = 0 }
+        call.dirs[receiver] = dir
+    end
+    return dir
+end
+
+-- First-pass analysis of one GRE packet; the result is kept per frame.
+local function analyze_gre(pinfo, h, payload_tvb)
+    local result = {}
+    if not h.call_id then return result end
+    local receiver = tostring(pinfo.dst)
+    local call = state.receivers[receiver .. ":" .. h.call_id]
+    if not call then
+        result.without_call = true
+        return result
+    end
+    result.call = call
+    local to_pns = receiver == call.pns_address and h.call_id == call.pns_id
+    result.call_frame = to_pns and call.pns_frame or call.pac_frame
+    result.sender_call_id = to_pns and call.pac_id or call.pns_id
+    local dir = direction_of(call, to_pns and "to_pns" or "to_pac")
+    local back = direction_of(call, to_pns and "to_pac" or "to_pns")
+    dir.packets = dir.packets + 1
+    dir.bytes = dir.bytes + payload_tvb:len()
+    call.last_frame, call.finish = pinfo.number, pinfo.abs_ts
+    if h.seq and settings.sequence_analysis then observe_sequence(dir, h.seq, result) end
+    if h.ack and back.highest and (h.ack - back.highest) % SEQ_MOD > 0
+        and (h.ack - back.highest) % SEQ_MOD < SEQ_HALF then
+        result.ack_unseen = true
+    end
+    if payload_tvb:len() > 0 then
+        local proto, info = ppp_protocol(payload_tvb, 0)
+        if proto then
+            call.protocols[ppp_names[proto] or string.format("0x%04x", proto)] = true
+            if proto == PppProto.LCP then
+                local code, options = options_of(payload_tvb, info)
+                if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
+                    call.auth = auth_of(options[LCP_OPT_AUTH])
+                    result.weak_auth = weak_auth[call.auth]
+                end
+            elseif proto == PppProto.CCP then
+                local code, options = options_of(payload_tvb, info)
+                if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] then call.mppe = true end
+            elseif proto == PppProto.IP then
+                call.cleartext = true
+                result.cleartext = not call.mppe
+            elseif proto == PppProto.MPPE and payload_tvb:len() >= info + 2 then
+                call.mppe_packets = (call.mppe_packets or 0) + 1
+                local count = payload_tvb(info, 2):uint() % 4096
+                if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
+                    result.coherency_gap = true
+                end
+                dir.coherency = count
+                result.mppe_at = info
+            end
+        end
+    end
+    result.auth, result.mppe = call.auth, call.mppe
+    return result
+end
+
+function pptp_gre.dissector(tvb, pinfo, tree)
+    if tvb:len() < 4 then return builtin_gre:call(tvb, pinfo, tree) end
+    local flags = tvb(0, 2):uint()
+    if flags % 8 ~= 1 then return builtin_gre:call(tvb, pinfo, tree) end
+
+    pinfo.cols.protocol = "PPTP GRE"
+    local item = tree:add(pptp_gre, tvb())
+    local flags_item = item:add(gf.flags, tvb(0, 2))
+    for _, field in ipairs({ gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit,
+        gf.strict_bit, gf.recursion, gf.ack_bit, gf.reserved_flags }) do
+        flags_item:add(field, tvb(0, 2))
+    end
+    item:add(gf.version, tvb(0, 2))
+    -- Only K, S, A and the version may be set: C, R, s, recursion and flags must be 0.
+    local high = math.floor(flags / 256)
+    local others = high - (bit_set(flags, 0x2000) and 0x20 or 0)
+        - (bit_set(flags, 0x1000) and 0x10 or 0)
+    if others ~= 0 or math.floor(flags / 8) % 16 ~= 0 then
+        problem(flags_item, "reserved_flags")
+    end
+    local protocol = tvb(2, 2):uint()
+    local protocol_item = item:add(gf.protocol, tvb(2, 2))
+    if protocol ~= GRE_PROTO_PPP then problem(protocol_item, "wrong_protocol") end
+
+    local h, offset = {}, 4
+    local function take(size)
+        if offset + size > tvb:len() then return nil end
+        local range = tvb(offset, size)
+        offset = offset + size
+        return range
+    end
+    if bit_set(flags, 0x8000) or bit_set(flags, 0x4000) then take(4) end -- checksum, offset
+    local key_range
+    if bit_set(flags, 0x2000) then
+        key_range = take(4)
+        if key_range then
+            h.payload_length, h.call_id = key_range(0, 2):uint(), key_range(2, 2):uint()
+            item:add(gf.payload_length, key_range(0, 2))
+            item:add(gf.call_id, key_range(2, 2))
+        end
+    else
+        problem(flags_item, "key_missing")
+    end
+    if bit_set(flags, 0x1000) then
+        local range = take(4)
+        if range then
+            h.seq = range:uint()
+            item:add(gf.seq, range)
+        end
+    end
+    if bit_set(flags, 0x0080) then
+        local range = take(4)
+        if range then
+            h.ack = range:uint()
+            item:add(gf.ack, range)
+        end
+    end
+    local payload = tvb(offset):tvb()
+    local payload_size = tvb:len() - offset
+    item:set_len(offset)
+    if h.payload_length and h.payload_length ~= payload_size then
+        problem(item, "payload_length_mismatch", string.format(
+            "Payload length %d, but %d octets follow", h.payload_length, payload_size))
+    end
+    if payload_size > 0 and not h.seq and h.ack then
+        problem(item, "ack_only_with_payload")
+    end
+    if payload_size == 0 then
+        pinfo.cols.info = "Ack-only" .. (h.ack and (" " .. h.ack) or "")
+    end
+
+    local result = state.gre[pinfo.number]
+    if not result then
+        result = analyze_gre(pinfo, h, payload)
+        if not pinfo.visited then state.gre[pinfo.number] = result end
+    end
+    if result.call then
+        item:add(gf.call_frame, result.call_frame):set_generated()
+        if result.call.conn.stream then
+            item:add(gf.tcp_stream, result.call.conn.stream):set_generated()
+        end
+        if result.sender_call_id then
+            item:add(gf.sender_call_id, result.sender_call_id):set_generated()
+        end
+        item:add(gf.auth, result.auth):set_generated()
+        item:add(gf.encrypted, result.mppe):set_generated()
+    elseif result.without_call then
+        problem(item, "without_call")
+    end
+    if result.lost then
+        item:add(gf.lost, result.lost):set_generated()
+        item:add_proto_expert_info(ge.lost, result.lost .. " sequence number(s) skipped")
+    end
+    if result.duplicate then
+        item:add(gf.duplicate, true):set_generated()
+        item:add_proto_expert_info(ge.duplicate)
+    end
+    if result.out_of_order then
+        item:add(gf.out_of_order, true):set_generated()
+        item:add_proto_expert_info(ge.out_of_order)
+    end
+    if result.ack_unseen then problem(item, "ack_unseen") end
+    if result.weak_auth then item:add_proto_expert_info(ge.weak_auth, "Weak authentication: "
+        .. result.auth) end
+    if result.cleartext then item:add_proto_expert_info(ge.cleartext) end
+    if result.mppe_at then
+        local header = payload(result.mppe_at, 2)
+        local mppe_item = item:add(gf.mppe_header, header)
+        for _, field in ipairs({ gf.mppe_flushed, gf.mppe_b, gf.mppe_compressed,
+            gf.mppe_encrypted, gf.mppe_coherency }) do
+            mppe_item:add(field, header)
+        end
+        if result.coherency_gap then problem(mppe_item, "coherency_gap") end
+    end
+
+    if payload_size > 0 then
+        local handle = protocol == GRE_PROTO_PPP and ppp_handle
+            or gre_proto_table:get_dissector(protocol)
+        if handle then
+            local ok = pcall(function() handle:call(payload, pinfo, tree) end)
+            if not ok then problem(item, "ppp_error") end
+        end
+    end
+    return tvb:len()
+end
+
+----------------------------------------------------------------------------------------------
+-- Per-call summary: tshark -z pptp,calls and Statistics > PPTP Calls
+----------------------------------------------------------------------------------------------
+local function protocols_text(set)
+    local names = {}
+    for name in pairs(set) do table.insert(names, name) end
+    table.sort(names)
+    return #names > 0 and table.concat(names, ",") or "-"
+end
+
+local function dir_text(dir)
+    if not dir then return "0/0/0/0/0" end
+    return string.format("%d/%d/%d/%d/%d", dir.packets, dir.bytes,
+        dir.first and ((dir.highest - dir.first) % SEQ_MOD + 1 - dir.seen_count) or 0,
+        dir.duplicates or 0, dir.out_of_order or 0)
+end
+
+local function calls_report()
+    local lines = {
+        "PPTP calls (per direction: packets/bytes/lost/duplicate/out-of-order)",
+        string.format("%-6s %-8s %-21s %-7s %-7s %-7s %-7s %-9s %-26s %-26s %-10s %-10s %-5s %s",
+            "stream", "kind", "client (PNS)", "pns_id", "pac_id", "first", "last", "duration",
+            "PAC->PNS", "PNS->PAC", "auth", "encrypted", "cause", "ppp"),
+    }
+    for _, call in ipairs(state.calls) do
+        table.insert(lines, string.format(
+            "%-6d %-8s %-21s %-7s %-7s %-7d %-7d %-9.3f %-26s %-26s %-10s %-10s %-5s %s",
+            call.conn.stream or -1, call.kind, call.pns, tostring(call.pns_id or "-"),
+            tostring(call.pac_id or "-"), call.first_frame, call.last_frame,
+            call.finish - call.start, dir_text(call.dirs.to_pns), dir_text(call.dirs.to_pac),
+            call.auth, tostring(call.mppe and (call.mppe_packets or 0) > 0),
+            tostring(call.disconnect_result or "-"), protocols_text(call.protocols)))
+    end
+    return table.concat(lines, "\n")
+end
+
+local function register_calls_tap()
+    local tap = Listener.new("frame", "pptp_gre || pptp_ctrl")
+    function tap.draw()
+        print(calls_report())
+    end
+end
+
+if register_stat_cmd_arg then
+    register_stat_cmd_arg("pptp,calls", function() register_calls_tap() end)
+end
+
+if gui_enabled and gui_enabled() then
+    register_menu("PPTP Calls", function()
+        local window = TextWindow.new("PPTP Calls")
+        window:set(calls_report())
+    end, MENU_STAT_GENERIC)
+end
+
+----------------------------------------------------------------------------------------------
+-- Registration and preferences
+----------------------------------------------------------------------------------------------
+local tcp_port_table = DissectorTable.get("tcp.port")
+
+function pptp_ctrl.init()
+    reset_state()
+    info_frame = -1
+end
+
+function pptp_ctrl.prefs_changed()
+    tcp_port_table:remove(settings.ports, pptp_ctrl)
+    settings.ports = pptp_ctrl.prefs.ports
+    settings.reassemble = pptp_ctrl.prefs.reassemble
+    settings.heuristic = pptp_ctrl.prefs.heuristic
+    tcp_port_table:add(settings.ports, pptp_ctrl)
+end
+
+function pptp_gre.prefs_changed()
+    settings.sequence_analysis = pptp_gre.prefs.sequence_analysis
+end
+
+tcp_port_table:add(settings.ports, pptp_ctrl)
+ip_proto_table:add(47, pptp_gre)
+pptp_ctrl:register_heuristic("tcp", heuristic)

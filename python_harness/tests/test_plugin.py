@@ -1,0 +1,144 @@
+"""Our Wireshark plugin, held to the same ground truth as the built-ins, and beyond it.
+
+Every scenario is decoded once per mode (reassembly on, off) in one tshark run per pcap: every
+contract field, analysis field (request/reply links, call links, sequence analysis) and problem
+must equal the truth, with no Lua error and no malformed frame the truth does not call broken.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pptp_harness import oracle, scenarios, tshark
+
+PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
+REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
+
+
+@pytest.fixture(scope="module")
+def pcaps(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plugin")
+    paths = {}
+    for name in scenarios.names():
+        paths[name] = folder / f"{name}.pcap"
+        scenarios.build(name).write(paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("reassemble", [True, False], ids=["reassembly", "no-reassembly"])
+@pytest.mark.parametrize("name", scenarios.names())
+def test_plugin_decodes_scenario_as_ground_truth(pcaps, name, reassemble):
+    """Fields, links, call ties, sequence analysis and problems all equal the truth."""
+    report = oracle.check_pcap(pcaps[name], oracle.plugin(PLUGIN, reassemble))
+    assert report.ok, report.format()
+    assert not report.missing_fields, report.missing_fields
+    if reassemble:
+        # With reassembly only a message the connection's close cut off stays unseen.
+        assert set(report.skipped.values()) <= {
+            oracle._never_delivered({"problems": ["truncated"]})
+        }
+
+
+def _calls_table(pcap: Path) -> list[list[str]]:
+    out = tshark.run(
+        ["-n", "-q", "-2", "-X", f"lua_script:{PLUGIN}", "-z", "pptp,calls", "-r", str(pcap)]
+    )
+    lines = out.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("stream "))
+    return [line.split() for line in lines[start + 1 :] if line.strip()]
+
+
+def _direction(summary: dict) -> str:
+    keys = ("packets", "bytes", "lost", "duplicate", "out_of_order")
+    return "/".join(str(summary[k]) for k in keys)
+
+
+@pytest.mark.parametrize("name", scenarios.names(valid=True))
+def test_per_call_summary_matches_ground_truth(pcaps, name):
+    """`tshark -z pptp,calls`: one row per call, as the truth's per-call summary says."""
+    truth = oracle.load_truth(pcaps[name])
+    rows = _calls_table(pcaps[name])
+    assert len(rows) == len(truth["calls"])
+    for row, call in zip(rows, truth["calls"]):
+        stream, kind, client, pns_id, pac_id, first, last, duration, to_pns, to_pac = row[:10]
+        auth, encrypted, cause, protocols = row[10:14]
+        assert (int(stream), kind, client) == (call["tcp_stream"], call["kind"], call["client"])
+        assert (int(pns_id), int(pac_id)) == (call["client_call_id"], call["server_call_id"])
+        assert (int(first), int(last)) == (call["first_frame"], call["last_frame"])
+        assert abs(float(duration) - call["duration"]) < 0.001
+        assert to_pns == _direction(call["server_to_client"])
+        assert to_pac == _direction(call["client_to_server"])
+        assert (auth, encrypted == "true") == (call["auth"], call["encrypted"])
+        assert cause == str(call["disconnect_result"] or "-")
+        assert protocols == (",".join(call["ppp_protocols"]) or "-")
+
+
+@pytest.mark.parametrize("name", scenarios.names(valid=True))
+def test_security_experts_match_call_notices(pcaps, name):
+    """Weak authentication and cleartext tunnel data are flagged exactly for the calls that
+    deserve those notices."""
+    truth = oracle.load_truth(pcaps[name])
+    decoded = tshark.decode(pcaps[name], [], lua_scripts=[str(PLUGIN)], two_pass=True)
+    messages = {m for f in decoded.frames.values() for m in f.get("_ws.expert.message", [])}
+    notices = {n for call in truth["calls"] for n in call["notices"]}
+    assert any(m.startswith("Weak authentication") for m in messages) == (
+        "Weak_Authentication" in notices
+    )
+    assert ("IP inside the tunnel without MPPE encryption" in messages) == (
+        "Cleartext_Tunnel" in notices
+    )
+
+
+REAL = [
+    "chapcrack-sample.pcap",
+    "packetlife-PPTP_negotiation.pcap",
+    "tcpdump-pptp.pcap",
+    "zeek-gre-pptp.pcap",
+]
+
+
+@pytest.mark.skipif(
+    not REAL_CAPTURES.is_dir(), reason="real captures (../shared/captures) not present"
+)
+@pytest.mark.parametrize("name", REAL)
+def test_real_capture(name):
+    """Real pptpd/pptp-linux/Windows traffic: no Lua error; GRE of a call set up in the capture
+    is tied to it; the control fields equal the built-in's wherever it decodes them."""
+    pcap = REAL_CAPTURES / name
+    control = [
+        *sorted(n for n in oracle._BUILTIN_NAMES if n.startswith("pptp_gre.")),
+        "pptp_ctrl.control_message_type",
+        "pptp_ctrl.call_id",
+        "pptp_ctrl.peer_call_id",
+        "pptp_ctrl.host_name",
+        "pptp_ctrl.vendor_name",
+        "pptp_ctrl.identifier",
+    ]
+    ours = tshark.decode(
+        pcap,
+        [*control, "pptp_gre.call_frame", "pptp_gre.problem"],
+        lua_scripts=[str(PLUGIN)],
+        two_pass=True,
+    )
+    builtin = tshark.decode(pcap, [oracle.builtin_name(n) for n in control])
+    assert not ours.lua_errors()
+    assert not ours.malformed()
+    compared = 0
+    for number, frame in builtin.frames.items():
+        if number in builtin.malformed():
+            continue
+        for name_ in control:
+            theirs = frame.get(oracle.builtin_name(name_), [])
+            mine = ours.values(number, name_)
+            if theirs and len(theirs) == 1:
+                compared += 1
+                assert mine[:1] == theirs or int(mine[0], 0) == int(theirs[0], 0), (number, name_)
+    assert compared > 0
+    has_control = any(ours.values(n, "pptp_ctrl.control_message_type") for n in ours.frames)
+    for number, frame in ours.frames.items():
+        if frame.get("pptp_gre.call_id"):
+            linked = bool(frame.get("pptp_gre.call_frame"))
+            assert linked == has_control, number
+            assert ("without_call" in frame.get("pptp_gre.problem", [])) == (not has_control)
