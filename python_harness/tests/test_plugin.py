@@ -7,11 +7,14 @@ must equal the truth, with no Lua error and no malformed frame the truth does no
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pptp_harness import oracle, scenarios, tshark
+from pptp_harness import oracle, scenarios, strategies, tshark
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
 REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
@@ -142,3 +145,23 @@ def test_real_capture(name):
             linked = bool(frame.get("pptp_gre.call_frame"))
             assert linked == has_control, number
             assert ("without_call" in frame.get("pptp_gre.problem", [])) == (not has_control)
+
+
+@settings(max_examples=20)
+@given(strategies.hostile_control_stream(), st.lists(strategies.hostile_gre(), max_size=20))
+def test_hostile_input_never_breaks_the_plugin(control, gre):
+    """Mutated and garbage control streams and GRE packets: no Lua error, and every packet is
+    still dissected (the plugin never gives up on the capture)."""
+    cap = strategies.hostile_capture(control, gre)
+    with tempfile.TemporaryDirectory() as folder:
+        pcap = Path(folder) / "hostile.pcap"
+        cap.write(pcap)
+        for reassemble in (True, False):
+            prefs = () if reassemble else ("pptp_ctrl.reassemble:FALSE",)
+            decoded = tshark.decode(
+                pcap, ["pptp_gre.flags"], lua_scripts=[str(PLUGIN)], prefs=prefs, two_pass=True
+            )
+            assert not decoded.lua_errors(), decoded.lua_errors()
+            assert len(decoded.frames) == len(cap.frames)
+            gre_frames = [n for n, f in decoded.frames.items() if "gre" in f["frame.protocols"][0]]
+            assert all(decoded.values(n, "pptp_gre.flags") for n in gre_frames)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from . import control as ctl
 from . import ppp
-from .capture import Capture, ControlConnection, gre_frame
+from .capture import Capture, ControlConnection, Pdu, gre_frame
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -152,4 +152,44 @@ def gre_capture(packets: list[tuple[EnhancedGRE, ppp.PppFrame | None]]) -> Captu
     for packet, frame in packets:
         fields = {**packet.truth(), **(frame.truth() if frame else {})}
         gre_frame(cap, CLIENT, SERVER, bytes(packet), fields, (), frame.stack if frame else "")
+    return cap
+
+
+@st.composite
+def hostile_control_stream(draw) -> list[bytes]:
+    """TCP payloads for port 1723: drawn messages with octets overwritten, cut or extended,
+    and plain garbage, so the dissector meets lengths, types and cookies it cannot trust."""
+    chunks = []
+    for _ in range(draw(st.integers(1, 12))):
+        raw = bytearray(bytes(draw(control_messages())))
+        for _ in range(draw(st.integers(0, 4))):
+            raw[draw(st.integers(0, len(raw) - 1))] = draw(UINT["B"])
+        raw = raw[: draw(st.integers(0, len(raw)))] + draw(st.binary(max_size=24))
+        chunks.append(bytes(raw))
+    return chunks
+
+
+@st.composite
+def hostile_gre(draw) -> bytes:
+    """A GRE version 1 packet with drawn flags, protocol, key, numbers and payload."""
+    flags = (draw(UINT["H"]) & ~0x7) | 1
+    return (
+        flags.to_bytes(2, "big")
+        + draw(st.sampled_from([0x880B, 0x0800, draw(UINT["H"])])).to_bytes(2, "big")
+        + draw(st.binary(max_size=16))
+        + bytes(draw(ppp_frames()))[: draw(st.integers(0, 80))]
+    )
+
+
+def hostile_capture(control: list[bytes], gre: list[bytes]) -> Capture:
+    """One control connection carrying ``control`` (one chunk per segment) and the GRE
+    packets ``gre`` between the same hosts; no ground truth beyond "nothing crashes"."""
+    cap = Capture("hostile", f"{len(control)} control chunks, {len(gre)} GRE packets", valid=False)
+    conn = ControlConnection(cap, CLIENT, SERVER, 40000)
+    conn.tcp.open()
+    for chunk in control:
+        if chunk:
+            conn.tcp.send(True, [Pdu(chunk, {}, "hostile")])
+    for packet in gre:
+        gre_frame(cap, CLIENT, SERVER, packet, {})
     return cap
