@@ -12,6 +12,10 @@ HARNESS   := python_harness
 VENV_OK   := $(VENV)/.installed
 BIN       := $(VENV)/bin
 DEMO_DIR  ?= build/demo
+PLUGIN    := lua_dissector/pptp.lua
+# Wireshark's personal Lua plugin folder (Help > About Wireshark > Folders).
+LUA_PLUGIN_DIR ?= $(HOME)/.local/lib/wireshark/plugins
+PLUGIN_NAME := pptp-analysis.lua
 PYTEST_ARGS ?=
 
 # Run apt-get as root, through sudo, or explain what to do.
@@ -44,8 +48,18 @@ $(VENV_OK): $(HARNESS)/pyproject.toml
 	@touch $@
 
 .PHONY: demo
-demo: setup  ## synthesize a sample PPTP session and show how tshark decodes it
-	$(BIN)/pptp-harness demo -o $(DEMO_DIR)
+demo: setup  ## synthesize a sample PPTP session and show how tshark and our plugin decode it
+	$(BIN)/pptp-harness demo -o $(DEMO_DIR) --lua $(PLUGIN)
+
+.PHONY: install
+install:  ## copy the Wireshark plugin into LUA_PLUGIN_DIR (honours DESTDIR)
+	install -d '$(DESTDIR)$(LUA_PLUGIN_DIR)'
+	install -m 644 $(PLUGIN) '$(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME)'
+	@echo "installed $(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME): restart Wireshark to load it"
+
+.PHONY: uninstall
+uninstall:  ## remove the Wireshark plugin from LUA_PLUGIN_DIR (honours DESTDIR)
+	rm -f '$(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME)'
 
 .PHONY: test
 test: setup lint  ## lint, then every test (unit, tshark integration, property tests)

@@ -445,9 +445,10 @@ local function connection_for(pinfo)
     return conn
 end
 
--- Records a request so the matching reply can link to it.
+-- Records a request so the matching reply can link to it. Times are relative to the first
+-- frame: small numbers keep nanosecond precision in a Lua double.
 local function expect_reply(conn, key, note, pinfo)
-    conn.pending[key] = { note = note, frame = pinfo.number, time = pinfo.abs_ts }
+    conn.pending[key] = { note = note, frame = pinfo.number, time = pinfo.rel_ts }
 end
 
 local function take_reply(conn, key, note, pinfo)
@@ -456,7 +457,7 @@ local function take_reply(conn, key, note, pinfo)
     conn.pending[key] = nil
     request.note.response_in = pinfo.number
     note.response_to = request.frame
-    note.response_time = pinfo.abs_ts - request.time
+    note.response_time = pinfo.rel_ts - request.time
     return true
 end
 
@@ -470,7 +471,7 @@ end
 local function new_call(conn, kind, pinfo)
     local call = {
         conn = conn, kind = kind, first_frame = pinfo.number, last_frame = pinfo.number,
-        start = pinfo.abs_ts, finish = pinfo.abs_ts, dirs = {}, protocols = {}, auth = "none",
+        start = pinfo.rel_ts, finish = pinfo.rel_ts, dirs = {}, protocols = {}, auth = "none",
         mppe = false, cleartext = false, pns = endpoint(pinfo.src, pinfo.src_port),
     }
     table.insert(state.calls, call)
@@ -489,7 +490,7 @@ local function track_message(mtype, values, pinfo, note)
     local in_order = true
     local function touch(call)
         if call then
-            call.last_frame, call.finish = pinfo.number, pinfo.abs_ts
+            call.last_frame, call.finish = pinfo.number, pinfo.rel_ts
         end
     end
     if mtype == MsgType.SCCRQ then
@@ -862,7 +863,7 @@ local function analyze_gre(pinfo, h, payload_tvb)
     local back = direction_of(call, to_pns and "to_pac" or "to_pns")
     dir.packets = dir.packets + 1
     dir.bytes = dir.bytes + payload_tvb:len()
-    call.last_frame, call.finish = pinfo.number, pinfo.abs_ts
+    call.last_frame, call.finish = pinfo.number, pinfo.rel_ts
     if h.seq and settings.sequence_analysis then observe_sequence(dir, h.seq, result) end
     if h.ack and back.highest and (h.ack - back.highest) % SEQ_MOD > 0
         and (h.ack - back.highest) % SEQ_MOD < SEQ_HALF then

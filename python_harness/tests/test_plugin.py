@@ -7,6 +7,8 @@ must equal the truth, with no Lua error and no malformed frame the truth does no
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -165,3 +167,47 @@ def test_hostile_input_never_breaks_the_plugin(control, gre):
             assert len(decoded.frames) == len(cap.frames)
             gre_frames = [n for n, f in decoded.frames.items() if "gre" in f["frame.protocols"][0]]
             assert all(decoded.values(n, "pptp_gre.flags") for n in gre_frames)
+
+
+def test_make_install_puts_the_plugin_where_wireshark_loads_it(tmp_path):
+    """`make install` into a personal plugin folder: tshark (with that HOME) then knows our
+    protocols without -X; `make uninstall` takes them away again."""
+    home = tmp_path / "home"
+    folder = home / ".local" / "lib" / "wireshark" / "plugins"
+    repo = PLUGIN.parents[1]
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+
+    def protocols() -> str:
+        return subprocess.run(
+            ["tshark", "-G", "protocols"], capture_output=True, text=True, env=env
+        ).stdout
+
+    subprocess.run(
+        ["make", "-s", "-C", str(repo), "install", f"LUA_PLUGIN_DIR={folder}"],
+        check=True,
+        capture_output=True,
+    )
+    assert (folder / "pptp-analysis.lua").read_bytes() == PLUGIN.read_bytes()
+    assert "\tpptp_ctrl\n" in protocols() and "\tpptp_gre\n" in protocols()
+    subprocess.run(
+        ["make", "-s", "-C", str(repo), "uninstall", f"LUA_PLUGIN_DIR={folder}"],
+        check=True,
+        capture_output=True,
+    )
+    assert not (folder / "pptp-analysis.lua").exists()
+    assert "\tpptp_ctrl\n" not in protocols()
+    staged = tmp_path / "stage"
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(repo),
+            "install",
+            f"DESTDIR={staged}",
+            "LUA_PLUGIN_DIR=/usr/lib/wireshark/plugins",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (staged / "usr/lib/wireshark/plugins/pptp-analysis.lua").exists()

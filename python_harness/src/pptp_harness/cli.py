@@ -64,17 +64,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"# {pcap}: {len(cap.frames)} frames")
     print(f"# decoded by {tshark.version()}\n# with {who}\n")
     print(tshark.summary_lines(pcap, lua))
-    first_gre = next(f.number for f in cap.frames if f.truth["kind"] == "pptp_gre")
-    print(
-        f"# One control message (frame 4) and the first GRE packet (frame {first_gre}) in full:\n"
-    )
-    layers = ("pptp_ctrl", "pptp_gre", "ppp", "lcp") if args.lua else ("pptp", "gre", "ppp", "lcp")
-    print(tshark.tree(pcap, 4, lua, layers))
-    print(tshark.tree(pcap, first_gre, lua, layers))
-    print("# The ground truth's per-call summary:\n")
-    for call in cap.ground_truth()["calls"]:
-        for key, value in call.items():
-            print(f"  {key:<20} {value}")
+    mppe = next(f.number for f in cap.frames if f.truth.get("inner_stack") == "ppp:comp_data")
+    print(f"# A reply (frame 5) and an encrypted data packet (frame {mppe}) in full:\n")
+    layers = ("pptp_ctrl", "pptp_gre", "ppp") if args.lua else ("pptp", "gre", "ppp")
+    for frame in (5, mppe):
+        print(tshark.tree(pcap, frame, lua, layers, two_pass=bool(args.lua)))
+    if args.lua:
+        print("# tshark -q -z pptp,calls:\n")
+        print(tshark.statistics(pcap, "pptp,calls", lua))
+    else:
+        print("# The ground truth's per-call summary:\n")
+        for call in cap.ground_truth()["calls"]:
+            for key, value in call.items():
+                print(f"  {key:<20} {value}")
     print("\n# Checking every frame against the ground truth:\n")
     report = oracle.check_pcap(pcap, _analyzer(args))
     print(report.format())

@@ -146,10 +146,21 @@ def summary_lines(
 
 
 def tree(
-    pcap: str | Path, frame: int, lua_scripts: Sequence[str] = (), layers: Sequence[str] = ()
+    pcap: str | Path,
+    frame: int,
+    lua_scripts: Sequence[str] = (),
+    layers: Sequence[str] = (),
+    two_pass: bool = False,
 ) -> str:
     """The full decode tree of one frame (``-V``), optionally only some layers (``-O``)."""
     args = ["-n", "-r", str(pcap), *_lua_args(lua_scripts), "-V", "-Y", f"frame.number == {frame}"]
     if layers:
         args += ["-O", ",".join(layers)]
+    if two_pass:
+        args.append("-2")
     return run(args).stdout
+
+
+def statistics(pcap: str | Path, stat: str, lua_scripts: Sequence[str] = ()) -> str:
+    """What ``-z STAT`` prints after a two-pass read (e.g. the plugin's ``pptp,calls``)."""
+    return run(["-n", "-q", "-2", "-r", str(pcap), *_lua_args(lua_scripts), "-z", stat]).stdout
