@@ -65,6 +65,10 @@ uninstall:  ## remove the Wireshark plugin from LUA_PLUGIN_DIR (honours DESTDIR)
 test: setup lint  ## lint, then every test (unit, tshark integration, property tests)
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest $(HARNESS)/tests $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: setup  ## time and measure tshark with the plugin against the built-ins (ratios)
+	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench
+
 .PHONY: lint
 lint: setup  ## ruff, luacheck and zeek-format over their code
 	$(BIN)/ruff check $(HARNESS)

@@ -409,14 +409,12 @@ local function reset_state()
         receivers = {},   -- "receiver address:Call ID" -> call (what GRE to that address means)
         calls = {},       -- every call, in the order set up
         messages = {},    -- "frame/type/key" -> { response_in, response_to, response_time, ... }
-        gre = {},         -- frame -> analysis of that GRE packet
+        gre_call = {},    -- frame -> the call of that GRE packet (a shared table, not a copy)
+        gre_to_pns = {},  -- frame -> true if that packet went to the PNS
+        gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
     }
 end
 reset_state()
-
-local function bit_set(value, mask)
-    return math.floor(value / mask) % 2 == 1
-end
 
 local function endpoint(address, port)
     return tostring(address) .. ":" .. tostring(port)
@@ -471,8 +469,11 @@ end
 local function new_call(conn, kind, pinfo)
     local call = {
         conn = conn, kind = kind, first_frame = pinfo.number, last_frame = pinfo.number,
-        start = pinfo.rel_ts, finish = pinfo.rel_ts, dirs = {}, protocols = {}, auth = "none",
-        mppe = false, cleartext = false, pns = endpoint(pinfo.src, pinfo.src_port),
+        start = pinfo.rel_ts, finish = pinfo.rel_ts, protocols = {}, auth = "none",
+        mppe = false, cleartext = false, mppe_packets = 0,
+        to_pns = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0 },
+        to_pac = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0 },
+        pns = endpoint(pinfo.src, pinfo.src_port),
     }
     table.insert(state.calls, call)
     return call
@@ -762,17 +763,16 @@ local gre_proto_table = DissectorTable.get("gre.proto")
 local builtin_gre = ip_proto_table:get_dissector(47)
 local ppp_handle = gre_proto_table:get_dissector(GRE_PROTO_PPP)
 
--- The PPP protocol number of a frame inside GRE, and where its information field starts.
-local function ppp_protocol(tvb, offset)
-    local available = tvb:len() - offset
-    if available >= 2 and tvb(offset, 2):uint() == 0xFF03 then
-        offset, available = offset + 2, available - 2
-    end
-    if available < 1 then return nil end
-    local first = tvb(offset, 1):uint()
-    if first % 2 == 1 then return first, offset + 1 end -- protocol field compressed
-    if available < 2 then return nil end
-    return tvb(offset, 2):uint(), offset + 2
+-- The PPP protocol number of a frame inside GRE, and where (0-based) its information field
+-- starts, from the first octets of the payload as a string.
+local function ppp_protocol(raw)
+    local a, b, c, d = raw:byte(1, 4)
+    local at = 0
+    if a == 0xFF and b == 0x03 then a, b, at = c, d, 2 end
+    if not a then return nil end
+    if a % 2 == 1 then return a, at + 1 end -- protocol field compressed to one octet
+    if not b then return nil end
+    return a * 256 + b, at + 2
 end
 
 -- Configuration options of an LCP/CCP packet starting at ``offset`` (code id length options).
@@ -803,27 +803,19 @@ local function auth_of(option)
     return string.format("0x%04x", proto)
 end
 
--- Sequence analysis of one call direction (the same rules as the harness's ground truth).
-local function observe_sequence(dir, seq, result)
+-- Sequence analysis of one call direction (the same rules as the harness's ground truth);
+-- returns a table of findings, or nil for a packet in order.
+local function observe_sequence(dir, seq)
     if not dir.highest then
         dir.first, dir.highest, dir.seen, dir.seen_count = seq, seq, { [seq] = true }, 1
-        return
+        return nil
     end
     if dir.seen[seq] then
-        result.duplicate = true
-        dir.duplicates = (dir.duplicates or 0) + 1
-        return
+        dir.duplicates = dir.duplicates + 1
+        return { duplicate = true }
     end
     dir.seen[seq] = true
     dir.seen_count = dir.seen_count + 1
-    local ahead = (seq - dir.highest) % SEQ_MOD
-    if ahead > 0 and ahead < SEQ_HALF then
-        if ahead > 1 then result.lost = ahead - 1 end
-        dir.highest = seq
-    else
-        result.out_of_order = true
-        dir.out_of_order = (dir.out_of_order or 0) + 1
-    end
     if dir.seen_count > SEEN_LIMIT then
         -- Keep only the recent window so long calls use bounded memory.
         local kept, count = {}, 0
@@ -834,196 +826,220 @@ local function observe_sequence(dir, seq, result)
         end
         dir.seen, dir.seen_count = kept, count
     end
-end
-
-local function direction_of(call, receiver)
-    local dir = call.dirs[receiver]
-    if not dir then
-        dir = { packets = 0, bytes = 0 }
-        call.dirs[receiver] = dir
+    local ahead = (seq - dir.highest) % SEQ_MOD
+    if ahead > 0 and ahead < SEQ_HALF then
+        dir.highest = seq
+        if ahead > 1 then return { lost = ahead - 1 } end
+        return nil
     end
-    return dir
+    dir.out_of_order = dir.out_of_order + 1
+    return { out_of_order = true }
 end
 
--- First-pass analysis of one GRE packet; the result is kept per frame.
-local function analyze_gre(pinfo, h, payload_tvb)
-    local result = {}
-    if not h.call_id then return result end
+
+-- First-pass analysis of one GRE packet. Per frame only the call and the direction are
+-- kept, plus a table of findings for the few packets that have any: 100k small tables
+-- would cost the Lua collector more than the whole dissection.
+local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
+    local number = pinfo.number
+    if not call_id then return end
     local receiver = tostring(pinfo.dst)
-    local call = state.receivers[receiver .. ":" .. h.call_id]
+    local call = state.receivers[receiver .. ":" .. call_id]
     if not call then
-        result.without_call = true
-        return result
+        state.gre_notes[number] = { without_call = true }
+        return
     end
-    result.call = call
-    local to_pns = receiver == call.pns_address and h.call_id == call.pns_id
-    result.call_frame = to_pns and call.pns_frame or call.pac_frame
-    result.sender_call_id = to_pns and call.pac_id or call.pns_id
-    local dir = direction_of(call, to_pns and "to_pns" or "to_pac")
-    local back = direction_of(call, to_pns and "to_pac" or "to_pns")
+    local to_pns = receiver == call.pns_address and call_id == call.pns_id
+    state.gre_call[number], state.gre_to_pns[number] = call, to_pns
+    local dir, back = call.to_pac, call.to_pns
+    if to_pns then dir, back = back, dir end
     dir.packets = dir.packets + 1
-    dir.bytes = dir.bytes + payload_tvb:len()
-    call.last_frame, call.finish = pinfo.number, pinfo.rel_ts
-    if h.seq and settings.sequence_analysis then observe_sequence(dir, h.seq, result) end
-    if h.ack and back.highest and (h.ack - back.highest) % SEQ_MOD > 0
-        and (h.ack - back.highest) % SEQ_MOD < SEQ_HALF then
-        result.ack_unseen = true
+    dir.bytes = dir.bytes + payload_size
+    call.last_frame, call.finish = number, pinfo.rel_ts
+    local notes
+    if seq and settings.sequence_analysis then notes = observe_sequence(dir, seq) end
+    if ack and back.highest then
+        local ahead = (ack - back.highest) % SEQ_MOD
+        if ahead > 0 and ahead < SEQ_HALF then
+            notes = notes or {}
+            notes.ack_unseen = true
+        end
     end
-    if payload_tvb:len() > 0 then
-        local proto, info = ppp_protocol(payload_tvb, 0)
+    if payload_size > 0 then
+        local raw = payload_tvb:raw(0, payload_size < 8 and payload_size or 8)
+        local proto, info = ppp_protocol(raw)
         if proto then
-            call.protocols[ppp_names[proto] or string.format("0x%04x", proto)] = true
-            if proto == PppProto.LCP then
+            if not call.protocols[proto] then
+                call.protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
+            end
+            if proto == PppProto.MPPE then
+                local high, low = raw:byte(info + 1, info + 2)
+                if low then
+                    call.mppe_packets = call.mppe_packets + 1
+                    local count = (high % 16) * 256 + low
+                    if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
+                        notes = notes or {}
+                        notes.coherency_gap = true
+                    end
+                    dir.coherency = count
+                end
+            elseif proto == PppProto.IP then
+                call.cleartext = true
+                if not call.mppe then
+                    notes = notes or {}
+                    notes.cleartext = true
+                end
+            elseif proto == PppProto.LCP then
                 local code, options = options_of(payload_tvb, info)
                 if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
-                    call.auth = auth_of(options[LCP_OPT_AUTH])
-                    result.weak_auth = weak_auth[call.auth]
+                    call.auth, call.auth_frame = auth_of(options[LCP_OPT_AUTH]), number
+                    if weak_auth[call.auth] then
+                        notes = notes or {}
+                        notes.weak_auth = call.auth
+                    end
                 end
             elseif proto == PppProto.CCP then
                 local code, options = options_of(payload_tvb, info)
-                if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] then call.mppe = true end
-            elseif proto == PppProto.IP then
-                call.cleartext = true
-                result.cleartext = not call.mppe
-            elseif proto == PppProto.MPPE and payload_tvb:len() >= info + 2 then
-                call.mppe_packets = (call.mppe_packets or 0) + 1
-                local count = payload_tvb(info, 2):uint() % 4096
-                if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
-                    result.coherency_gap = true
+                if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] and not call.mppe then
+                    call.mppe, call.mppe_frame = true, number
                 end
-                dir.coherency = count
-                result.mppe_at = info
             end
         end
     end
-    result.auth, result.mppe = call.auth, call.mppe
-    return result
+    if notes then state.gre_notes[number] = notes end
 end
 
+local function u32(a, b, c, d)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+-- Whether Wireshark builds a tree for this packet: not for a plain `tshark -r`, where the
+-- tree items are skipped (the analysis never is). Wireshark hands Lua a hidden "fake item"
+-- when it builds one; a NULL tree shows no text and is neither hidden nor visible.
+local function builds_tree(tree)
+    return tree.hidden or tree.visible or tree.text ~= nil
+end
+
+local flag_fields = { gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit, gf.strict_bit,
+    gf.recursion, gf.ack_bit, gf.reserved_flags }
+local mppe_fields = { gf.mppe_flushed, gf.mppe_b, gf.mppe_compressed, gf.mppe_encrypted,
+    gf.mppe_coherency }
+
 function pptp_gre.dissector(tvb, pinfo, tree)
-    if tvb:len() < 4 then return builtin_gre:call(tvb, pinfo, tree) end
-    local flags = tvb(0, 2):uint()
-    if flags % 8 ~= 1 then return builtin_gre:call(tvb, pinfo, tree) end
-
+    local size = tvb:len()
+    if size < 4 then return builtin_gre:call(tvb, pinfo, tree) end
+    -- The whole header is at most 20 octets: read it once as a string.
+    local head = tvb:raw(0, size < 20 and size or 20)
+    local f1, f2, p1, p2 = head:byte(1, 4)
+    if f2 % 8 ~= 1 then return builtin_gre:call(tvb, pinfo, tree) end
     pinfo.cols.protocol = "PPTP GRE"
-    local item = tree:add(pptp_gre, tvb())
-    local flags_item = item:add(gf.flags, tvb(0, 2))
-    for _, field in ipairs({ gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit,
-        gf.strict_bit, gf.recursion, gf.ack_bit, gf.reserved_flags }) do
-        flags_item:add(field, tvb(0, 2))
-    end
-    item:add(gf.version, tvb(0, 2))
-    -- Only K, S, A and the version may be set: C, R, s, recursion and flags must be 0.
-    local high = math.floor(flags / 256)
-    local others = high - (bit_set(flags, 0x2000) and 0x20 or 0)
-        - (bit_set(flags, 0x1000) and 0x10 or 0)
-    if others ~= 0 or math.floor(flags / 8) % 16 ~= 0 then
-        problem(flags_item, "reserved_flags")
-    end
-    local protocol = tvb(2, 2):uint()
-    local protocol_item = item:add(gf.protocol, tvb(2, 2))
-    if protocol ~= GRE_PROTO_PPP then problem(protocol_item, "wrong_protocol") end
 
-    local h, offset = {}, 4
-    local function take(size)
-        if offset + size > tvb:len() then return nil end
-        local range = tvb(offset, size)
-        offset = offset + size
-        return range
+    local has_key, has_seq, has_ack = f1 % 64 >= 32, f1 % 32 >= 16, f2 >= 128
+    local protocol = p1 * 256 + p2
+    local offset = 4
+    if f1 >= 64 then offset = offset + 4 end -- C or R: checksum and offset words
+    local key_at, seq_at, ack_at, call_id, payload_length, seq, ack
+    if has_key and offset + 4 <= size then
+        key_at = offset
+        local a, b, c, d = head:byte(offset + 1, offset + 4)
+        payload_length, call_id = a * 256 + b, c * 256 + d
+        offset = offset + 4
     end
-    if bit_set(flags, 0x8000) or bit_set(flags, 0x4000) then take(4) end -- checksum, offset
-    local key_range
-    if bit_set(flags, 0x2000) then
-        key_range = take(4)
-        if key_range then
-            h.payload_length, h.call_id = key_range(0, 2):uint(), key_range(2, 2):uint()
-            item:add(gf.payload_length, key_range(0, 2))
-            item:add(gf.call_id, key_range(2, 2))
-        end
-    else
-        problem(flags_item, "key_missing")
+    if has_seq and offset + 4 <= size then
+        seq_at, seq = offset, u32(head:byte(offset + 1, offset + 4))
+        offset = offset + 4
     end
-    if bit_set(flags, 0x1000) then
-        local range = take(4)
-        if range then
-            h.seq = range:uint()
-            item:add(gf.seq, range)
-        end
+    if has_ack and offset + 4 <= size then
+        ack_at, ack = offset, u32(head:byte(offset + 1, offset + 4))
+        offset = offset + 4
     end
-    if bit_set(flags, 0x0080) then
-        local range = take(4)
-        if range then
-            h.ack = range:uint()
-            item:add(gf.ack, range)
-        end
-    end
+    local payload_size = size - offset
     local payload = tvb(offset):tvb()
-    local payload_size = tvb:len() - offset
-    item:set_len(offset)
-    if h.payload_length and h.payload_length ~= payload_size then
-        problem(item, "payload_length_mismatch", string.format(
-            "Payload length %d, but %d octets follow", h.payload_length, payload_size))
-    end
-    if payload_size > 0 and not h.seq and h.ack then
-        problem(item, "ack_only_with_payload")
-    end
-    if payload_size == 0 then
-        pinfo.cols.info = "Ack-only" .. (h.ack and (" " .. h.ack) or "")
-    end
 
-    local result = state.gre[pinfo.number]
-    if not result then
-        result = analyze_gre(pinfo, h, payload)
-        if not pinfo.visited then state.gre[pinfo.number] = result end
-    end
-    if result.call then
-        item:add(gf.call_frame, result.call_frame):set_generated()
-        if result.call.conn.stream then
-            item:add(gf.tcp_stream, result.call.conn.stream):set_generated()
+    local number = pinfo.number
+    if not pinfo.visited then analyze_gre(pinfo, call_id, seq, ack, payload, payload_size) end
+
+    if builds_tree(tree) then
+        local item = tree:add(pptp_gre, tvb(0, offset))
+        local flags_range = tvb(0, 2)
+        local flags_item = item:add(gf.flags, flags_range)
+        for i = 1, #flag_fields do flags_item:add(flag_fields[i], flags_range) end
+        item:add(gf.version, flags_range)
+        -- Only K, S, A and the version may be set: C, R, s, recursion and flags must be 0.
+        local others = f1 - (has_key and 0x20 or 0) - (has_seq and 0x10 or 0)
+        if others ~= 0 or math.floor(f2 / 8) % 16 ~= 0 then
+            problem(flags_item, "reserved_flags")
         end
-        if result.sender_call_id then
-            item:add(gf.sender_call_id, result.sender_call_id):set_generated()
+        local protocol_item = item:add(gf.protocol, tvb(2, 2))
+        if protocol ~= GRE_PROTO_PPP then problem(protocol_item, "wrong_protocol") end
+        if key_at then
+            item:add(gf.payload_length, tvb(key_at, 2))
+            item:add(gf.call_id, tvb(key_at + 2, 2))
+        elseif not has_key then
+            problem(flags_item, "key_missing")
         end
-        item:add(gf.auth, result.auth):set_generated()
-        item:add(gf.encrypted, result.mppe):set_generated()
-    elseif result.without_call then
-        problem(item, "without_call")
-    end
-    if result.lost then
-        item:add(gf.lost, result.lost):set_generated()
-        item:add_proto_expert_info(ge.lost, result.lost .. " sequence number(s) skipped")
-    end
-    if result.duplicate then
-        item:add(gf.duplicate, true):set_generated()
-        item:add_proto_expert_info(ge.duplicate)
-    end
-    if result.out_of_order then
-        item:add(gf.out_of_order, true):set_generated()
-        item:add_proto_expert_info(ge.out_of_order)
-    end
-    if result.ack_unseen then problem(item, "ack_unseen") end
-    if result.weak_auth then item:add_proto_expert_info(ge.weak_auth, "Weak authentication: "
-        .. result.auth) end
-    if result.cleartext then item:add_proto_expert_info(ge.cleartext) end
-    if result.mppe_at then
-        local header = payload(result.mppe_at, 2)
-        local mppe_item = item:add(gf.mppe_header, header)
-        for _, field in ipairs({ gf.mppe_flushed, gf.mppe_b, gf.mppe_compressed,
-            gf.mppe_encrypted, gf.mppe_coherency }) do
-            mppe_item:add(field, header)
+        if seq_at then item:add(gf.seq, tvb(seq_at, 4)) end
+        if ack_at then item:add(gf.ack, tvb(ack_at, 4)) end
+        if payload_length and payload_length ~= payload_size then
+            problem(item, "payload_length_mismatch", string.format(
+                "Payload length %d, but %d octets follow", payload_length, payload_size))
         end
-        if result.coherency_gap then problem(mppe_item, "coherency_gap") end
+        if payload_size > 0 and not has_seq and has_ack then
+            problem(item, "ack_only_with_payload")
+        end
+        local call, notes = state.gre_call[number], state.gre_notes[number] or {}
+        if call then
+            local to_pns = state.gre_to_pns[number]
+            item:add(gf.call_frame, to_pns and call.pns_frame or call.pac_frame):set_generated()
+            if call.conn.stream then item:add(gf.tcp_stream, call.conn.stream):set_generated() end
+            local sender = to_pns and call.pac_id or call.pns_id
+            if sender then item:add(gf.sender_call_id, sender):set_generated() end
+            local auth = call.auth_frame and number >= call.auth_frame and call.auth or "none"
+            item:add(gf.auth, auth):set_generated()
+            local mppe = call.mppe_frame ~= nil and number >= call.mppe_frame
+            item:add(gf.encrypted, mppe):set_generated()
+        elseif notes.without_call then
+            problem(item, "without_call")
+        end
+        local result = notes
+        if result.lost then
+            item:add(gf.lost, result.lost):set_generated()
+            item:add_proto_expert_info(ge.lost, result.lost .. " sequence number(s) skipped")
+        end
+        if result.duplicate then
+            item:add(gf.duplicate, true):set_generated()
+            item:add_proto_expert_info(ge.duplicate)
+        end
+        if result.out_of_order then
+            item:add(gf.out_of_order, true):set_generated()
+            item:add_proto_expert_info(ge.out_of_order)
+        end
+        if result.ack_unseen then problem(item, "ack_unseen") end
+        if result.weak_auth then
+            item:add_proto_expert_info(ge.weak_auth, "Weak authentication: " .. result.weak_auth)
+        end
+        if result.cleartext then item:add_proto_expert_info(ge.cleartext) end
+        local proto, info
+        if payload_size > 0 then
+            proto, info = ppp_protocol(payload:raw(0, payload_size < 4 and payload_size or 4))
+        end
+        if proto == PppProto.MPPE and payload_size >= info + 2 then
+            local header = payload(info, 2)
+            local mppe_item = item:add(gf.mppe_header, header)
+            for i = 1, #mppe_fields do mppe_item:add(mppe_fields[i], header) end
+            if result.coherency_gap then problem(mppe_item, "coherency_gap") end
+        end
+        if payload_size == 0 then pinfo.cols.info = "Ack-only" .. (ack and (" " .. ack) or "") end
     end
 
     if payload_size > 0 then
         local handle = protocol == GRE_PROTO_PPP and ppp_handle
             or gre_proto_table:get_dissector(protocol)
-        if handle then
-            local ok = pcall(function() handle:call(payload, pinfo, tree) end)
-            if not ok then problem(item, "ppp_error") end
+        if handle and not pcall(handle.call, handle, payload, pinfo, tree) then
+            problem(tree:add(pptp_gre, tvb(0, offset)), "ppp_error")
         end
     end
-    return tvb:len()
+    return size
 end
 
 ----------------------------------------------------------------------------------------------
@@ -1031,7 +1047,7 @@ end
 ----------------------------------------------------------------------------------------------
 local function protocols_text(set)
     local names = {}
-    for name in pairs(set) do table.insert(names, name) end
+    for _, name in pairs(set) do table.insert(names, name) end
     table.sort(names)
     return #names > 0 and table.concat(names, ",") or "-"
 end
@@ -1040,7 +1056,7 @@ local function dir_text(dir)
     if not dir then return "0/0/0/0/0" end
     return string.format("%d/%d/%d/%d/%d", dir.packets, dir.bytes,
         dir.first and ((dir.highest - dir.first) % SEQ_MOD + 1 - dir.seen_count) or 0,
-        dir.duplicates or 0, dir.out_of_order or 0)
+        dir.duplicates, dir.out_of_order)
 end
 
 local function calls_report()
@@ -1055,8 +1071,8 @@ local function calls_report()
             "%-6d %-8s %-21s %-7s %-7s %-7d %-7d %-9.3f %-26s %-26s %-10s %-10s %-5s %s",
             call.conn.stream or -1, call.kind, call.pns, tostring(call.pns_id or "-"),
             tostring(call.pac_id or "-"), call.first_frame, call.last_frame,
-            call.finish - call.start, dir_text(call.dirs.to_pns), dir_text(call.dirs.to_pac),
-            call.auth, tostring(call.mppe and (call.mppe_packets or 0) > 0),
+            call.finish - call.start, dir_text(call.to_pns), dir_text(call.to_pac),
+            call.auth, tostring(call.mppe and call.mppe_packets > 0),
             tostring(call.disconnect_result or "-"), protocols_text(call.protocols)))
     end
     return table.concat(lines, "\n")

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import oracle, scenarios, tshark
+from . import bench, oracle, scenarios, tshark
 
 DEMO_SCENARIO = "mschapv2_mppe"
 
@@ -83,6 +83,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    print(bench.run(Path(args.output), args.sessions, Path(args.lua), args.repeat))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pptp-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="folder for the sample capture (default: a temporary one)"
     )
     demo.set_defaults(func=cmd_demo)
+    ben = sub.add_parser("bench", help="time tshark with the plugin against the built-ins")
+    ben.add_argument("--lua", required=True, help="the Wireshark Lua plugin")
+    ben.add_argument(
+        "--sessions", type=int, default=430, help="calls in the capture (~233 frames each)"
+    )
+    ben.add_argument("--repeat", type=int, default=3, help="runs per variant (best time is kept)")
+    ben.add_argument("-o", "--output", default="build/bench", help="folder for the capture")
+    ben.set_defaults(func=cmd_bench)
     return parser
 
 
