@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pptp_harness import oracle, scenarios, strategies, tshark
+from pptp_harness import oracle, ppp, scenarios, strategies, tshark
+from pptp_harness.capture import Capture, ControlConnection
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
 REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
@@ -211,3 +212,35 @@ def test_make_install_puts_the_plugin_where_wireshark_loads_it(tmp_path):
         capture_output=True,
     )
     assert (staged / "usr/lib/wireshark/plugins/pptp-analysis.lua").exists()
+
+
+def _session_on_port(port: int) -> Capture:
+    cap = Capture("other_port", f"A PPTP session with the server on TCP {port}")
+    conn = ControlConnection(cap, scenarios.CLIENT, scenarios.SERVER, 40000, server_port=port)
+    conn.start()
+    conn.echo(True, 7)
+    call = conn.outgoing_call(1, 2)
+    call.gre(True, ppp.lcp_configure(identifier=1))
+    call.clear_by_client()
+    conn.stop()
+    return cap
+
+
+def test_heuristic_and_port_preference_find_pptp_on_other_ports(tmp_path):
+    """PPTP on TCP 5555: found by the magic-cookie heuristic, or by the ports preference;
+    with both off it is left to TCP."""
+    pcap = tmp_path / "port5555.pcap"
+    _session_on_port(5555).write(pcap)
+    truth = oracle.load_truth(pcap)
+
+    def check(*prefs):
+        analyzer = oracle.plugin(PLUGIN)
+        analyzer = oracle.Analyzer(**{**analyzer.__dict__, "prefs": prefs})
+        return oracle.compare(truth, oracle.decode_for(pcap, truth, analyzer), analyzer)
+
+    assert check().ok, check().format()
+    assert check("pptp_ctrl.heuristic:FALSE", "pptp_ctrl.ports:5555").ok
+    off = check("pptp_ctrl.heuristic:FALSE")
+    assert not off.ok and all(
+        m.field.startswith("pptp_ctrl.") for m in off.mismatches if m.frame < 10
+    )

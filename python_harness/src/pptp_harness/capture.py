@@ -285,11 +285,18 @@ class ControlConnection:
     """A PPTP control connection: the TCP client is the PNS, the server (port 1723) the PAC."""
 
     def __init__(
-        self, cap: Capture, client: Host, server: Host, client_port: int = 40000, **names: str
+        self,
+        cap: Capture,
+        client: Host,
+        server: Host,
+        client_port: int = 40000,
+        server_port: int = TCP_PORT,
+        **names: str,
     ) -> None:
         self.cap = cap
         self.client, self.server = client, server
-        self.tcp = TcpConnection(cap, client, server, client_port)
+        self.tcp = TcpConnection(cap, client, server, client_port, server_port)
+        self.server_port = server_port
         self.client_port = client_port
         self.names = {
             "client_host_name": "pns.example",
@@ -402,7 +409,7 @@ class ControlConnection:
         return {
             "tcp_stream": self.stream,
             "client": f"{self.client.ip}:{self.client_port}",
-            "server": f"{self.server.ip}:{TCP_PORT}",
+            "server": f"{self.server.ip}:{self.server_port}",
             **self.names,
             "protocol_version": PROTOCOL_VERSION,
             "start_result": self.start_result,
@@ -713,7 +720,7 @@ class Call:
             "tcp_stream": self.conn.stream,
             "kind": self.kind,
             "client": f"{self.conn.client.ip}:{self.conn.client_port}",
-            "server": f"{self.conn.server.ip}:{TCP_PORT}",
+            "server": f"{self.conn.server.ip}:{self.conn.server_port}",
             "gre_client": self.client_ip.ip,
             "client_call_id": self.call_id[True],
             "server_call_id": self.call_id[False],
