@@ -406,6 +406,18 @@ def _malformed_reserved_nonzero(cap: Capture) -> None:
     conn.close()
 
 
+@scenario(
+    "malformed_out_of_state",
+    "A reply with no request and a clear for a call that does not exist",
+    valid=False,
+)
+def _malformed_out_of_state(cap: Capture) -> None:
+    conn = connect(cap)
+    conn.send(False, pdu(ctl.OutgoingCallReply(call_id=9, peer_call_id=8), ["out_of_state"]))
+    conn.send(True, pdu(ctl.CallClearRequest(call_id=77), ["out_of_state"]))
+    _then_valid_echo(conn)
+
+
 def _malformed_gre(
     cap: Capture, packet: EnhancedGRE, problems: list[str], inner: ppp.PppFrame, stack: str = ""
 ) -> None:
