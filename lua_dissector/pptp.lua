@@ -473,7 +473,7 @@ local function new_call(conn, kind, pinfo)
         mppe = false, cleartext = false, mppe_packets = 0,
         to_pns = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0 },
         to_pac = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0 },
-        pns = endpoint(pinfo.src, pinfo.src_port),
+        pns = endpoint(pinfo.src, pinfo.src_port), pac = endpoint(pinfo.dst, pinfo.dst_port),
     }
     table.insert(state.calls, call)
     return call
@@ -542,6 +542,7 @@ local function track_message(mtype, values, pinfo, note)
     elseif mtype == MsgType.ICRQ then
         local call = new_call(conn, "incoming", pinfo)
         call.pns = endpoint(pinfo.dst, pinfo.dst_port)
+        call.pac = endpoint(pinfo.src, pinfo.src_port)
         register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number)
         table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
@@ -1059,19 +1060,22 @@ local function dir_text(dir)
         dir.duplicates, dir.out_of_order)
 end
 
+local ROW = "%-6s %-8s %-21s %-21s %-7s %-7s %-7s %-7s %-9s %-26s %-26s %-10s %-10s %-5s %s"
+
 local function calls_report()
     local lines = {
         "PPTP calls (per direction: packets/bytes/lost/duplicate/out-of-order)",
-        string.format("%-6s %-8s %-21s %-7s %-7s %-7s %-7s %-9s %-26s %-26s %-10s %-10s %-5s %s",
-            "stream", "kind", "client (PNS)", "pns_id", "pac_id", "first", "last", "duration",
-            "PAC->PNS", "PNS->PAC", "auth", "encrypted", "cause", "ppp"),
+        string.format(ROW, "stream", "kind", "client (PNS)", "server (PAC)", "pns_id", "pac_id",
+            "first", "last", "duration", "PAC->PNS", "PNS->PAC", "auth", "encrypted", "cause",
+            "ppp"),
     }
     for _, call in ipairs(state.calls) do
-        table.insert(lines, string.format(
-            "%-6d %-8s %-21s %-7s %-7s %-7d %-7d %-9.3f %-26s %-26s %-10s %-10s %-5s %s",
-            call.conn.stream or -1, call.kind, call.pns, tostring(call.pns_id or "-"),
-            tostring(call.pac_id or "-"), call.first_frame, call.last_frame,
-            call.finish - call.start, dir_text(call.to_pns), dir_text(call.to_pac),
+        table.insert(lines, string.format(ROW,
+            tostring(call.conn.stream or "-"), call.kind, call.pns, call.pac,
+            tostring(call.pns_id or "-"),
+            tostring(call.pac_id or "-"), tostring(call.first_frame), tostring(call.last_frame),
+            string.format("%.3f", call.finish - call.start), dir_text(call.to_pns),
+            dir_text(call.to_pac),
             call.auth, tostring(call.mppe and call.mppe_packets > 0),
             tostring(call.disconnect_result or "-"), protocols_text(call.protocols)))
     end

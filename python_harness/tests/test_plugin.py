@@ -68,9 +68,10 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
     rows = _calls_table(pcaps[name])
     assert len(rows) == len(truth["calls"])
     for row, call in zip(rows, truth["calls"]):
-        stream, kind, client, pns_id, pac_id, first, last, duration, to_pns, to_pac = row[:10]
-        auth, encrypted, cause, protocols = row[10:14]
-        assert (int(stream), kind, client) == (call["tcp_stream"], call["kind"], call["client"])
+        stream, kind, client, server, pns_id, pac_id, first, last, duration = row[:9]
+        to_pns, to_pac, auth, encrypted, cause, protocols = row[9:15]
+        assert (int(stream), kind) == (call["tcp_stream"], call["kind"])
+        assert (client, server) == (call["client"], call["server"])
         assert (int(pns_id), int(pac_id)) == (call["client_call_id"], call["server_call_id"])
         assert (int(first), int(last)) == (call["first_frame"], call["last_frame"])
         assert abs(float(duration) - call["duration"]) < 0.001
