@@ -69,6 +69,23 @@ test: setup lint  ## lint, then every test (unit, tshark integration, property t
 bench: setup  ## time and measure tshark with the plugin against the built-ins (ratios)
 	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench
 
+# make fuzz CASES=… | PACKETS=… | DURATION=seconds, SEED=…, JOBS=… (default: all cores)
+CASES    ?=
+PACKETS  ?=
+DURATION ?=
+SEED     ?= 0
+JOBS     ?=
+FUZZ_LIMITS = $(if $(CASES),--cases $(CASES)) $(if $(PACKETS),--packets $(PACKETS)) \
+	$(if $(DURATION),--duration $(DURATION))
+
+.PHONY: fuzz
+fuzz: setup  ## fuzz campaign (CASES= PACKETS= DURATION= SEED= JOBS=); failures go to testdata/regressions
+	$(BIN)/pptp-harness fuzz --lua $(PLUGIN) $(FUZZ_LIMITS) --seed $(SEED) $(if $(JOBS),--jobs $(JOBS))
+
+.PHONY: replay
+replay: setup  ## replay every case in testdata/regressions against the plugin
+	$(BIN)/pptp-harness replay --lua $(PLUGIN)
+
 .PHONY: lint
 lint: setup  ## ruff, luacheck and zeek-format over their code
 	$(BIN)/ruff check $(HARNESS)

@@ -309,6 +309,10 @@ local ge = {
         "IP inside the tunnel without MPPE encryption", g.SECURITY, s.WARN),
     ppp_error = new_expert(pptp_gre, "ppp_error", "PPP payload could not be dissected",
         g.MALFORMED, s.ERROR),
+    header_truncated = new_expert(pptp_gre, "header_truncated",
+        "GRE header cut off before its first 4 octets", g.MALFORMED, s.ERROR),
+    gre_error = new_expert(pptp_gre, "gre_error",
+        "Wireshark's GRE dissector could not dissect this packet", g.MALFORMED, s.ERROR),
 }
 -- Proto.experts registers the experts only when assigned a whole table.
 pptp_ctrl.experts = expert_lists[pptp_ctrl]
@@ -926,13 +930,27 @@ local flag_fields = { gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit, g
 local mppe_fields = { gf.mppe_flushed, gf.mppe_b, gf.mppe_compressed, gf.mppe_encrypted,
     gf.mppe_coherency }
 
+-- GRE that is not enhanced GRE goes to Wireshark's own dissector; an exception it raises
+-- would surface as a Lua error, so it becomes our expert instead.
+local function to_builtin_gre(tvb, pinfo, tree)
+    local ok, used = pcall(builtin_gre.call, builtin_gre, tvb, pinfo, tree)
+    if ok then return used end
+    problem(tree:add(pptp_gre, tvb()), "gre_error")
+    return tvb:len()
+end
+
 function pptp_gre.dissector(tvb, pinfo, tree)
     local size = tvb:len()
-    if size < 4 then return builtin_gre:call(tvb, pinfo, tree) end
+    if size < 4 then
+        pinfo.cols.protocol = "GRE"
+        problem(tree:add(pptp_gre, tvb()), "header_truncated",
+            "GRE header cut off after " .. size .. " of 4 octets")
+        return size
+    end
     -- The whole header is at most 20 octets: read it once as a string.
     local head = tvb:raw(0, size < 20 and size or 20)
     local f1, f2, p1, p2 = head:byte(1, 4)
-    if f2 % 8 ~= 1 then return builtin_gre:call(tvb, pinfo, tree) end
+    if f2 % 8 ~= 1 then return to_builtin_gre(tvb, pinfo, tree) end
     pinfo.cols.protocol = "PPTP GRE"
 
     local has_key, has_seq, has_ack = f1 % 64 >= 32, f1 % 32 >= 16, f2 >= 128

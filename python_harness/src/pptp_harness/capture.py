@@ -145,13 +145,18 @@ class Capture:
             "calls": [c.summary() for c in self.calls],
         }
 
-    def write(self, pcap_path: str | Path) -> Path:
-        """Write the pcap and its ground truth beside it; returns the truth file's path."""
+    def write_pcap(self, pcap_path: str | Path) -> Path:
+        """Write only the pcap (the fuzzer keeps the truth in memory)."""
         pcap_path = Path(pcap_path)
         with pcap_path.open("wb") as out:
             writer = dpkt.pcap.Writer(out, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB)
             for frame in self.frames:
                 writer.writepkt(frame.data, ts=frame.time)
+        return pcap_path
+
+    def write(self, pcap_path: str | Path) -> Path:
+        """Write the pcap and its ground truth beside it; returns the truth file's path."""
+        pcap_path = self.write_pcap(pcap_path)
         truth_path = truth_path_for(pcap_path)
         truth_path.write_text(json.dumps(self.ground_truth(), indent=1, sort_keys=True) + "\n")
         return truth_path

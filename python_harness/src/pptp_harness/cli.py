@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import bench, oracle, scenarios, tshark
+from . import bench, fuzz, oracle, scenarios, tshark
 
 DEMO_SCENARIO = "mschapv2_mppe"
 
@@ -88,6 +88,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    print(
+        f"fuzzing {args.lua} with {tshark.version()}: seed {args.seed}, "
+        f"{args.jobs or 'all'} jobs, failures saved into {args.corpus}",
+        file=sys.stderr,
+    )
+    summary = fuzz.campaign(
+        args.lua,
+        cases=args.cases,
+        packets=args.packets,
+        duration=args.duration,
+        seed_value=args.seed,
+        jobs=args.jobs,
+        corpus=Path(args.corpus),
+        progress=None if args.quiet else fuzz.progress_bar,
+    )
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(summary.table())
+    return 1 if summary.failures else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    pcaps = args.pcap or sorted(Path(args.corpus).glob("*.pcap"))
+    failed = 0
+    for pcap in pcaps:
+        problems = fuzz.replay(pcap, args.lua)
+        description = oracle.load_truth(pcap)["description"]
+        print(f"{'FAIL' if problems else 'ok'}  {pcap}: {description}")
+        for problem in problems:
+            print(f"      {problem}")
+        failed += bool(problems)
+    print(f"{len(pcaps) - failed} of {len(pcaps)} regressions pass")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pptp-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--repeat", type=int, default=3, help="runs per variant (best time is kept)")
     ben.add_argument("-o", "--output", default="build/bench", help="folder for the capture")
     ben.set_defaults(func=cmd_bench)
+    fz = sub.add_parser(
+        "fuzz",
+        help="fuzz the plugin: grammar and mutation cases, batched, failures saved as regressions",
+    )
+    fz.add_argument("--lua", required=True, help="the Wireshark Lua plugin")
+    fz.add_argument("--cases", type=int, help="stop after this many cases")
+    fz.add_argument("--packets", type=int, help="stop after this many packets")
+    fz.add_argument("--duration", type=float, help="stop after this many seconds")
+    fz.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    fz.add_argument("--jobs", type=int, help="worker processes (default: all cores)")
+    fz.add_argument("--corpus", default=str(fuzz.REGRESSIONS), help="where failures are saved")
+    fz.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    fz.set_defaults(func=cmd_fuzz)
+    rp = sub.add_parser("replay", help="hold the plugin to every saved regression case")
+    rp.add_argument("pcap", nargs="*", help="regression pcaps (default: the whole corpus)")
+    rp.add_argument("--lua", required=True, help="the Wireshark Lua plugin")
+    rp.add_argument("--corpus", default=str(fuzz.REGRESSIONS), help="the regression folder")
+    rp.set_defaults(func=cmd_replay)
     return parser
 
 

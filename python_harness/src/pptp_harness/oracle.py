@@ -291,7 +291,11 @@ def compare(truth: dict, decoded: tshark.Decode, analyzer: Analyzer) -> Report:
 
 
 def decode_for(
-    pcap: str | Path, truth: dict, analyzer: Analyzer, extra: Sequence[str] = ()
+    pcap: str | Path,
+    truth: dict,
+    analyzer: Analyzer,
+    extra: Sequence[str] = (),
+    timeout: float = 900,
 ) -> tshark.Decode:
     """One tshark run over ``pcap`` giving every field the truth names (plus ``extra``)."""
     return tshark.decode(
@@ -300,6 +304,7 @@ def decode_for(
         lua_scripts=analyzer.lua_scripts,
         prefs=analyzer.prefs,
         two_pass=analyzer.two_pass,
+        timeout=timeout,
     )
 
 

@@ -305,7 +305,7 @@ def _teardown_server_first(cap: Capture) -> None:
 
 
 # -- malformed scenarios -------------------------------------------------------------------------
-def _header_only(message: ctl.ControlMessage) -> dict[str, object]:
+def header_only(message: ctl.ControlMessage) -> dict[str, object]:
     return {
         k: v
         for k, v in message.truth().items()
@@ -337,7 +337,7 @@ def _malformed_length_short(cap: Capture) -> None:
     conn = connect(cap)
     message = ctl.EchoRequest(length=12)
     conn.send(
-        True, Pdu(bytes(message)[:12], _header_only(message), "Echo-Request", ("length_mismatch",))
+        True, Pdu(bytes(message)[:12], header_only(message), "Echo-Request", ("length_mismatch",))
     )
     _then_valid_echo(conn)
 
@@ -367,7 +367,7 @@ def _malformed_truncated(cap: Capture) -> None:
     message = ctl.OutgoingCallRequest(call_id=1)
     conn.send(
         True,
-        Pdu(bytes(message)[:100], _header_only(message), "Outgoing-Call-Request", ("truncated",)),
+        Pdu(bytes(message)[:100], header_only(message), "Outgoing-Call-Request", ("truncated",)),
     )
     conn.close(by_client=True)
 
@@ -384,7 +384,7 @@ def _malformed_unknown_type(cap: Capture) -> None:
         True,
         Pdu(
             bytes(header) + bytes(4),
-            _header_only(header),
+            header_only(header),
             "Unknown (16)",
             ("unknown_message_type",),
         ),

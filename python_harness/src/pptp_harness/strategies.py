@@ -8,13 +8,14 @@ so a whole list of examples costs one tshark run.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
 from . import control as ctl
 from . import ppp
-from .capture import Capture, ControlConnection, Pdu, gre_frame
+from .capture import Call, Capture, ControlConnection, Host, Pdu, gre_frame
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -103,12 +104,25 @@ class SessionPlan:
 
     def build(self) -> Capture:
         cap = Capture("hypothesis_session", repr(self))
-        conn = ControlConnection(cap, CLIENT, SERVER, 40000)
+        self.build_into(cap, CLIENT)
+        return cap
+
+    def build_into(
+        self,
+        cap: Capture,
+        client: Host = CLIENT,
+        after_setup: Callable[[ControlConnection, Call], None] | None = None,
+    ) -> ControlConnection:
+        """Add this session to ``cap`` as a control connection from ``client``;
+        ``after_setup`` runs once the call is set up (the fuzzer breaks a step there)."""
+        conn = ControlConnection(cap, client, SERVER, 40000)
         conn.start()
         if self.incoming:
             call = conn.incoming_call(self.client_call_id, self.server_call_id)
         else:
             call = conn.outgoing_call(self.client_call_id, self.server_call_id)
+        if after_setup:
+            after_setup(conn, call)
         call.ppp_session(
             self.auth, mppe=self.mppe, data_packets=self.data_packets, compression=self.compression
         )
@@ -118,7 +132,7 @@ class SessionPlan:
         else:
             call.disconnect_by_server()
         conn.stop(by_client=self.client_tears_down)
-        return cap
+        return conn
 
 
 @st.composite
