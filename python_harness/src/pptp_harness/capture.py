@@ -104,6 +104,8 @@ class Capture:
         self._clock_us = int(BASE_TIME * 1_000_000)  # whole microseconds: no float drift
         self.connections: list[ControlConnection] = []
         self.calls: list[Call] = []
+        # Notices not tied to one call (floods, failed attempts, GRE without control).
+        self.notices: list[str] = []
         self._ip_id: dict[str, int] = {}
 
     # -- clock and frames ------------------------------------------------------------------
@@ -143,6 +145,7 @@ class Capture:
             "frames": [{"number": f.number, "time": f.time, **f.truth} for f in self.frames],
             "connections": [c.summary() for c in self.connections],
             "calls": [c.summary() for c in self.calls],
+            "notices": self.notices,
         }
 
     def write_pcap(self, pcap_path: str | Path) -> Path:

@@ -304,6 +304,34 @@ def _teardown_server_first(cap: Capture) -> None:
     conn.stop(by_client=False, reason=3)
 
 
+@scenario(
+    "failed_call_attempts",
+    "Six Outgoing-Call-Requests from one client, each refused with result Busy",
+)
+def _failed_call_attempts(cap: Capture) -> None:
+    conn = connect(cap)
+    for n in range(6):
+        conn.outgoing_call(n + 1, 0, result=4)
+    conn.stop()
+    cap.notices.append("Failed_Call_Attempts")
+
+
+@scenario(
+    "echo_flood",
+    "30 Echo-Requests packed into one TCP segment (the CVE-2022-23270 exploit's pattern)",
+)
+def _echo_flood(cap: Capture) -> None:
+    conn = connect(cap)
+    identifiers = range(1, 31)
+    requests = conn.send(True, *(ctl.EchoRequest(identifier=n) for n in identifiers))
+    replies = conn.send(False, *(ctl.EchoReply(identifier=n) for n in identifiers))
+    for request, reply in zip(requests, replies):
+        link(request, reply)
+    conn.echoes += len(identifiers)
+    conn.stop()
+    cap.notices.append("Control_Message_Flood")
+
+
 # -- malformed scenarios -------------------------------------------------------------------------
 def header_only(message: ctl.ControlMessage) -> dict[str, object]:
     return {
@@ -508,6 +536,21 @@ def _malformed_gre_reserved_flags(cap: Capture) -> None:
     frame = ppp.lcp_echo()
     packet = enhanced_gre(2, bytes(frame), seq=1, extra_flags=GRE_FLAG_STRICT_ROUTE | 0x0100)
     _malformed_gre(cap, packet, ["gre_reserved_flags"], frame)
+
+
+@scenario(
+    "gre_without_control",
+    "GRE both ways for a call whose control connection is not in the capture",
+    valid=False,
+)
+def _gre_without_control(cap: Capture) -> None:
+    for seq in range(3):
+        for src, dst, call_id in ((CLIENT, SERVER, 77), (SERVER, CLIENT, 78)):
+            frame = ppp.lcp_echo(identifier=seq)
+            packet = enhanced_gre(call_id, bytes(frame), seq=seq)
+            fields = {**packet.truth(), **frame.truth()}
+            gre_frame(cap, src, dst, packet, fields, ["gre_without_call"], frame.stack)
+    cap.notices.append("GRE_Without_Control")
 
 
 def names(valid: bool | None = None) -> list[str]:

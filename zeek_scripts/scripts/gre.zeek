@@ -1,0 +1,302 @@
+##! Enhanced GRE (RFC 2637 §4) of PPTP calls: ties each GRE packet to its call, counts it,
+##! runs sequence analysis and looks into the PPP frame (authentication, CCP/MPPE, IP).
+##!
+##! Zeek decapsulates GRE itself and hands scripts only the inner IP packets, so this reads
+##! the GRE header of every IP protocol 47 packet in a ``raw_packet`` handler, keeping
+##! Zeek's own GRE tunnel handling unchanged. ``raw_packet`` is an event for every packet
+##! of all traffic: set ``PPTP::analyze_gre = F`` to switch the handler off (its event
+##! group is disabled, so Zeek then does not even raise the event) and pay nothing.
+
+@load ./main
+
+module PPTP;
+
+export {
+	## Whether GRE packets are analyzed (see the cost above).
+	option analyze_gre = T;
+
+	## Sequence numbers remembered per call direction for duplicate detection.
+	option sequence_window = 4096;
+}
+
+## Sequence analysis of one call direction (RFC 1982 serial arithmetic).
+type Sequence: record {
+	highest: count &optional;
+	seen: set[count];
+};
+
+global sequences: table[string, bool] of Sequence
+    &read_expire=call_state_timeout;
+
+## GRE source/destination pairs already reported without a control connection.
+global unknown_gre: set[addr, addr] &create_expire=call_state_timeout;
+
+const half = 2147483648;
+const wrap = 4294967296;
+
+function observe(info: Info, from_client: bool, seq: count)
+	{
+	local key = cat(info$uid, info$client_call_id);
+	if ( [key, from_client] !in sequences )
+		{
+		sequences[key, from_client] = Sequence($highest=seq, $seen=set(seq));
+		return;
+		}
+	local s = sequences[key, from_client];
+	if ( seq in s$seen )
+		{
+		if ( from_client )
+			++info$orig_gre_duplicate;
+		else
+			++info$resp_gre_duplicate;
+		return;
+		}
+	if ( |s$seen| >= sequence_window )
+		s$seen = set();
+	add s$seen[seq];
+	local ahead = ( seq + wrap - s$highest ) % wrap;
+	if ( ahead > 0 && ahead < half )
+		{
+		s$highest = seq;
+		if ( from_client )
+			info$orig_gre_lost += ahead - 1;
+		else
+			info$resp_gre_lost += ahead - 1;
+		return;
+		}
+	# An unseen number behind the highest: it was counted lost and has now arrived.
+	if ( from_client )
+		{
+		++info$orig_gre_out_of_order;
+		if ( info$orig_gre_lost > 0 )
+			--info$orig_gre_lost;
+		}
+	else
+		{
+		++info$resp_gre_out_of_order;
+		if ( info$resp_gre_lost > 0 )
+			--info$resp_gre_lost;
+		}
+	}
+
+## The authentication protocol of an LCP Configure-Ack's options, or "".
+function lcp_auth(options: string): string
+	{
+	local at = 0;
+	while ( at + 2 <= |options| )
+		{
+		local kind = bytestring_to_count(options[at]);
+		local size = bytestring_to_count(options[at + 1]);
+		if ( size < 2 || at + size > |options| )
+			return "";
+		if ( kind == 3 && size >= 4 )
+			{
+			local proto = bytestring_to_count(options[at + 2 : at + 4]);
+			if ( proto == 0xC023 )
+				return "PAP";
+			if ( proto == 0xC227 )
+				return "EAP";
+			if ( proto == 0xC223 && size >= 5 )
+				{
+				local algorithm = bytestring_to_count(options[at + 4]);
+				if ( algorithm == 5 )
+					return "CHAP-MD5";
+				if ( algorithm == 0x80 )
+					return "MS-CHAPv1";
+				if ( algorithm == 0x81 )
+					return "MS-CHAPv2";
+				}
+			return fmt("0x%04x", proto);
+			}
+		at += size;
+		}
+	return "";
+	}
+
+## Whether a CCP Configure-Ack's options carry MPPE (option 18).
+function ccp_mppe(options: string): bool
+	{
+	local at = 0;
+	while ( at + 2 <= |options| )
+		{
+		local size = bytestring_to_count(options[at + 1]);
+		if ( bytestring_to_count(options[at]) == 18 )
+			return T;
+		if ( size < 2 )
+			return F;
+		at += size;
+		}
+	return F;
+	}
+
+function inspect_ppp(info: Info, ppp: string)
+	{
+	local at = 0;
+	if ( |ppp| >= 2 && ppp[0:2] == "\xff\x03" )
+		at = 2; # address and control, unless compressed away (ACFC)
+	if ( at >= |ppp| )
+		return;
+	local proto: count;
+	if ( bytestring_to_count(ppp[at]) % 2 == 1 )
+		{
+		proto = bytestring_to_count(ppp[at]); # protocol field compression (PFC)
+		at += 1;
+		}
+	else
+		{
+		if ( at + 2 > |ppp| )
+			return;
+		proto = bytestring_to_count(ppp[at : at + 2]);
+		at += 2;
+		}
+	if ( ! info?$ppp_protocols )
+		info$ppp_protocols = set();
+	add info$ppp_protocols[ppp_protocols[proto]];
+	local code = at < |ppp| ? bytestring_to_count(ppp[at]) : 0;
+	# Configure-Ack (code 2): options from offset 4 of the control protocol packet.
+	if ( proto == 0xC021 && code == 2 )
+		{
+		local auth = lcp_auth(ppp[at + 4 :]);
+		if ( auth != "" )
+			{
+			info$auth = auth;
+			if ( auth in weak_authentication )
+				notice_once(info, Weak_Authentication, fmt("PPTP call negotiated %s "
+				    + "authentication", auth));
+			}
+		}
+	else if ( proto == 0x80FD && code == 2 && ccp_mppe(ppp[at + 4 :]) )
+		info$mppe_negotiated = T;
+	else if ( proto == 0x00FD )
+		info$mppe_seen = T;
+	else if ( proto == 0x0021 || proto == 0x0057 )
+		{
+		info$cleartext = T;
+		notice_once(info, Cleartext_Tunnel,
+		    "IP inside a PPTP tunnel without MPPE encryption");
+		}
+	}
+
+function gre_weird(src: addr, dst: addr, name: string, detail: string)
+	{
+	Reporter::net_weird(name, fmt("%s -> %s %s", src, dst, detail));
+	}
+
+## Analyzes one enhanced GRE packet (the IP payload, from its GRE header on).
+function analyze_gre_packet(src: addr, dst: addr, gre: string)
+	{
+	if ( |gre| < 4 )
+		return;
+	local flags = bytestring_to_count(gre[0:2]);
+	if ( flags % 8 != 1 )
+		return; # not enhanced GRE: Zeek's own GRE handling only
+	local protocol = bytestring_to_count(gre[2:4]);
+	if ( protocol != gre_protocol_ppp )
+		gre_weird(src, dst, "pptp_gre_wrong_protocol", fmt("0x%04x", protocol));
+	if ( flags / 0x8000 % 2 == 1
+	    || flags / 0x4000 % 2 == 1
+	    || flags / 0x0800 % 2 == 1
+	    || flags / 0x0100 % 8 != 0
+	    || flags / 8 % 16 != 0 )
+		gre_weird(src, dst, "pptp_gre_reserved_flags", fmt("0x%04x", flags));
+	if ( flags / 0x2000 % 2 == 0 )
+		{
+		gre_weird(src, dst, "pptp_gre_key_missing", "");
+		return;
+		}
+	local at = 4;
+	if ( flags / 0x4000 % 4 != 0 )
+		at += 4; # checksum/offset word of C or R
+	if ( |gre| < at + 4 )
+		return;
+	local payload_length = bytestring_to_count(gre[at : at + 2]);
+	local call_id = bytestring_to_count(gre[at + 2 : at + 4]);
+	at += 4;
+	local has_seq = flags / 0x1000 % 2 == 1;
+	local has_ack = flags / 0x80 % 2 == 1;
+	local seq = 0;
+	if ( has_seq )
+		{
+		if ( |gre| < at + 4 )
+			return;
+		seq = bytestring_to_count(gre[at : at + 4]);
+		at += 4;
+		}
+	if ( has_ack )
+		at += 4;
+	if ( |gre| < at )
+		return;
+	local payload = gre[at:];
+	if ( payload_length != |payload| )
+		gre_weird(src, dst, "pptp_gre_payload_length_mismatch", fmt("%d of %d",
+		    payload_length, |payload|));
+	if ( ! has_seq && |payload| > 0 )
+		gre_weird(src, dst, "pptp_gre_ack_only_with_payload", "");
+
+	if ( [src, dst, call_id] !in gre_links )
+		{
+		gre_weird(src, dst, "pptp_gre_without_call", cat(call_id));
+		if ( [src, dst] !in unknown_gre && [dst, src] !in unknown_gre )
+			{
+			add unknown_gre[src, dst];
+			NOTICE([$note=GRE_Without_Control, $src=src, $dst=dst, $msg=fmt("PPTP GRE from %s to %s (Call ID %d) with no control connection "
+			    + "seen", src, dst, call_id), $identifier=cat(src, dst)]);
+			}
+		return;
+		}
+	local link = gre_links[src, dst, call_id];
+	local info = link$info;
+	info$call_end = network_time();
+	if ( link$from_client )
+		{
+		++info$orig_gre_pkts;
+		info$orig_gre_bytes += |payload|;
+		}
+	else
+		{
+		++info$resp_gre_pkts;
+		info$resp_gre_bytes += |payload|;
+		}
+	if ( has_seq )
+		observe(info, link$from_client, seq);
+	if ( |payload| > 0 && protocol == gre_protocol_ppp )
+		inspect_ppp(info, payload);
+	}
+
+event raw_packet(p: raw_pkt_hdr) &group="pptp-gre"
+	{
+	if ( ! p?$ip || p$ip$p != 47 )
+		return;
+	local packet = get_current_packet();
+	# The IP header sits where its total length, counted from the end, says (no trailer
+	# after IP on the link types Zeek reads), less any link padding of short frames.
+	local ip_total = p$ip$len;
+	local l2 = p$l2$len - p$l2$cap_len; # 0 unless the frame was cut short by the snaplen
+	if ( l2 != 0 || |packet$data| < ip_total )
+		return;
+	local ip_start = 0;
+	if ( p$l2$encap == LINK_ETHERNET )
+		ip_start = 14 + ( p$l2?$vlan ? 4 : 0 ) + ( p$l2?$inner_vlan ? 4 : 0 );
+	else
+		ip_start = |packet$data| - ip_total;
+	local gre_start = ip_start + p$ip$hl;
+	local gre_end = ip_start + ip_total;
+	if ( gre_end > |packet$data| || gre_start > gre_end )
+		return;
+	analyze_gre_packet(p$ip$src, p$ip$dst, packet$data[gre_start:gre_end]);
+	}
+
+function gre_switch(id: string, new_value: bool): bool
+	{
+	if ( new_value )
+		enable_event_group("pptp-gre");
+	else
+		disable_event_group("pptp-gre");
+	return new_value;
+	}
+
+event zeek_init()
+	{
+	Option::set_change_handler("PPTP::analyze_gre", gre_switch);
+	gre_switch("PPTP::analyze_gre", analyze_gre);
+	}

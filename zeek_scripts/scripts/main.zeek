@@ -1,0 +1,653 @@
+##! PPTP (RFC 2637) control-channel analysis at script level: framing of the TCP 1723 byte
+##! stream, all 15 control messages as events, connection and call state, and pptp.log with
+##! one row per call (and one per control connection that set up no call).
+
+@load base/frameworks/notice
+@load base/frameworks/cluster
+@load ./consts
+
+module PPTP;
+
+export {
+	redef enum Log::ID += { LOG };
+
+	global log_policy: Log::PolicyHook;
+
+	## One call of a PPTP control connection, or the connection itself if it set up no call.
+	type Info: record {
+		## Time the control connection (or the call) started.
+		ts: time &log;
+		## Unique ID of the control connection.
+		uid: string &log;
+		## The control connection's endpoints (the PNS is the originator).
+		id: conn_id &log;
+		## "outgoing" or "incoming" call; unset for a connection without calls.
+		call_kind: string &log &optional;
+		## Call ID the PNS (client) assigned; the server puts it in its GRE packets.
+		client_call_id: count &log &optional;
+		## Call ID the PAC (server) assigned; the client puts it in its GRE packets.
+		server_call_id: count &log &optional;
+		## Call Serial Number of the call request.
+		call_serial_number: count &log &optional;
+		## Host name from Start-Control-Connection-Request.
+		client_host_name: string &log &optional;
+		## Vendor name from Start-Control-Connection-Request.
+		client_vendor_name: string &log &optional;
+		## Host name from Start-Control-Connection-Reply.
+		server_host_name: string &log &optional;
+		## Vendor name from Start-Control-Connection-Reply.
+		server_vendor_name: string &log &optional;
+		## Protocol version the client announced (0x0100 is version 1.0).
+		protocol_version: count &log &optional;
+		## Result code of Start-Control-Connection-Reply (1 is success).
+		start_result: count &log &optional;
+		## Result code of the call reply (1 is Connected).
+		call_result: count &log &optional;
+		## Error code of the call reply.
+		call_error: count &log &optional;
+		## Result code of Call-Disconnect-Notify (e.g. 3 Admin Shutdown, 4 Request).
+		disconnect_result: count &log &optional;
+		## Reason code of Stop-Control-Connection-Request.
+		stop_reason: count &log &optional;
+		## How long the call lasted, from its request to its last packet.
+		duration: interval &log &optional;
+		## Address the client's GRE came from.
+		gre_client: addr &log &optional;
+		## GRE packets from the client to the server.
+		orig_gre_pkts: count &log &default=0;
+		## PPP octets in GRE from the client to the server.
+		orig_gre_bytes: count &log &default=0;
+		## GRE packets from the server to the client.
+		resp_gre_pkts: count &log &default=0;
+		## PPP octets in GRE from the server to the client.
+		resp_gre_bytes: count &log &default=0;
+		## Sequence numbers the client skipped (lost), counted per number.
+		orig_gre_lost: count &log &default=0;
+		## Client GRE packets seen twice.
+		orig_gre_duplicate: count &log &default=0;
+		## Client GRE packets that arrived after a higher number.
+		orig_gre_out_of_order: count &log &default=0;
+		## Sequence numbers the server skipped (lost), counted per number.
+		resp_gre_lost: count &log &default=0;
+		## Server GRE packets seen twice.
+		resp_gre_duplicate: count &log &default=0;
+		## Server GRE packets that arrived after a higher number.
+		resp_gre_out_of_order: count &log &default=0;
+		## PPP protocols seen inside the tunnel (LCP, CHAP, CCP, MPPE, IPCP, IP, ...).
+		ppp_protocols: set[string] &log &optional;
+		## Authentication protocol LCP negotiated: PAP, CHAP-MD5, MS-CHAPv1, MS-CHAPv2,
+		## EAP, or "none".
+		auth: string &log &optional;
+		## Whether MPPE was negotiated and encrypted data followed.
+		encrypted: bool &log &optional;
+		## Which GRE directions were seen: "both", "client", "server" or "none".
+		gre_seen: string &log &optional;
+
+		## Start of the call (request time), for the duration.
+		call_start: time &optional;
+		## Time of the call's last packet.
+		call_end: time &optional;
+		## MPPE was negotiated by CCP.
+		mppe_negotiated: bool &default=F;
+		## MPPE packets were seen.
+		mppe_seen: bool &default=F;
+		## IP in PPP was seen (cleartext tunnel data).
+		cleartext: bool &default=F;
+		## The call reached the Connected state.
+		established: bool &default=F;
+		## Notices already raised for this call.
+		noticed: set[Notice::Type] &optional;
+	};
+
+	## A parsed control message; fields a type does not carry are unset.
+	type Message: record {
+		## Length field of the header.
+		length: count;
+		## PPTP message type (1 control, 2 management).
+		pptp_type: count;
+		## Magic cookie of the header.
+		cookie: count;
+		## Control message type (1-15).
+		msg_type: count;
+		## Call ID the sender assigned (requests and replies).
+		call_id: count &optional;
+		## The peer's Call ID (replies, Incoming-Call-Connected, WAN-Error-Notify, ...).
+		peer_call_id: count &optional;
+		## Call Serial Number.
+		serial: count &optional;
+		## Result code.
+		result: count &optional;
+		## Error code.
+		error: count &optional;
+		## Cause code.
+		cause: count &optional;
+		## Echo Identifier.
+		identifier: count &optional;
+		## Protocol version (Start-Control-Connection messages).
+		version: count &optional;
+		## Stop reason.
+		reason: count &optional;
+		## Host name, NUL-trimmed.
+		host_name: string &optional;
+		## Vendor name, NUL-trimmed.
+		vendor_name: string &optional;
+	};
+
+	## TCP ports of the control channel. Zeek delivers their payload to this script; redef
+	## before loading to add ports (``tcp_content_delivery_ports_*`` follow this set).
+	const ports: set[port] = {1723/tcp} &redef;
+
+	## Longest control message accepted before the stream is taken as not PPTP
+	## (the longest RFC 2637 message has 220 octets).
+	option max_message_length = 1024;
+
+	## Control messages in one TCP segment from which Control_Message_Flood is raised.
+	option flood_threshold = 20;
+
+	## Failed call attempts (Outgoing-Call-Reply not Connected) from one client within
+	## failed_call_window from which Failed_Call_Attempts is raised.
+	option failed_call_threshold = 5;
+
+	## Window over which failed call attempts are counted.
+	option failed_call_window = 5min;
+
+	## How long a call's GRE key stays known after its last packet.
+	option call_state_timeout = 1hr;
+
+	## Raised for every control message.
+	global message: event(c: connection, is_orig: bool, m: Message);
+	## Raised for each message type.
+	global start_control_connection_request: event(c: connection, is_orig: bool,
+	    m: Message);
+	global start_control_connection_reply: event(c: connection, is_orig: bool,
+	    m: Message);
+	global stop_control_connection_request: event(c: connection, is_orig: bool,
+	    m: Message);
+	global stop_control_connection_reply: event(c: connection, is_orig: bool,
+	    m: Message);
+	global echo_request: event(c: connection, is_orig: bool, m: Message);
+	global echo_reply: event(c: connection, is_orig: bool, m: Message);
+	global outgoing_call_request: event(c: connection, is_orig: bool, m: Message);
+	global outgoing_call_reply: event(c: connection, is_orig: bool, m: Message);
+	global incoming_call_request: event(c: connection, is_orig: bool, m: Message);
+	global incoming_call_reply: event(c: connection, is_orig: bool, m: Message);
+	global incoming_call_connected: event(c: connection, is_orig: bool,
+	    m: Message);
+	global call_clear_request: event(c: connection, is_orig: bool, m: Message);
+	global call_disconnect_notify: event(c: connection, is_orig: bool, m: Message);
+	global wan_error_notify: event(c: connection, is_orig: bool, m: Message);
+	global set_link_info: event(c: connection, is_orig: bool, m: Message);
+
+	## Raised for every pptp.log row.
+	global log_pptp: event(rec: Info);
+
+	redef enum Notice::Type += {
+		## A call negotiated PAP, CHAP-MD5 or MS-CHAP: credentials can be recovered from
+		## the capture.
+		Weak_Authentication,
+		## IP travelled inside the tunnel without MPPE: the "VPN" is cleartext.
+		Cleartext_Tunnel,
+		## GRE with a Call ID no control connection seen by this sensor set up.
+		GRE_Without_Control,
+		## Two control connections from one client address to one server use the same
+		## client Call ID: clients behind a NAT without a PPTP NAT editor.
+		Call_ID_Collision,
+		## Many call attempts from one client failed.
+		Failed_Call_Attempts,
+		## Dozens of control messages packed into one TCP segment (the pattern of the
+		## public CVE-2022-23270 exploit against Windows PPTP servers).
+		Control_Message_Flood,
+	};
+
+	## Where a GRE packet of a call is counted: the call and the direction.
+	type GreLink: record {
+		info: Info;
+		from_client: bool;
+	};
+
+	## GRE keys of established calls: [source, destination, Call ID in the key].
+	global gre_links: table[addr, addr, count] of GreLink
+	    &read_expire=call_state_timeout;
+
+	## Raise ``n`` for ``info`` once per call.
+	global notice_once: function(info: Info, n: Notice::Type, msg: string);
+}
+
+redef tcp_content_delivery_ports_orig += {[1723/tcp] = T};
+redef tcp_content_delivery_ports_resp += {[1723/tcp] = T};
+
+type State: record {
+	buffer_orig: string &default="";
+	buffer_resp: string &default="";
+	## Framing lost (a length beyond max_message_length): nothing more is parsed.
+	lost_framing: bool &default=F;
+	started: bool &default=F;
+	sccrq_seen: bool &default=F;
+	stop_requested: bool &default=F;
+	conn_info: Info;
+	## Calls by the PNS's Call ID.
+	calls: table[count] of Info;
+	## Outgoing-Call-Requests awaiting a reply, by the PNS's Call ID.
+	pending_outgoing: table[count] of Message;
+	## Incoming-Call-Requests awaiting a reply, by the PAC's Call ID.
+	pending_incoming: table[count] of Message;
+};
+
+redef record connection += {
+	pptp: State &optional;
+};
+
+## Failed call attempts per client address.
+global failed_calls: table[addr] of count &default=0
+    &create_expire=failed_call_window;
+
+## Open calls per [client address, server address, PNS Call ID]: the control connection.
+global open_client_ids: table[addr, addr, count] of string
+    &read_expire=call_state_timeout;
+
+event zeek_init() &priority=5
+	{
+	Log::create_stream(PPTP::LOG, [$columns=Info, $ev=log_pptp, $path="pptp",
+	    $policy=log_policy]);
+	}
+
+function notice_once(info: Info, n: Notice::Type, msg: string)
+	{
+	if ( ! info?$noticed )
+		info$noticed = set();
+	if ( n in info$noticed )
+		return;
+	add info$noticed[n];
+	local call_id = info?$client_call_id ? info$client_call_id : 0;
+	NOTICE([$note=n, $msg=msg, $id=info$id, $uid=info$uid, $sub=fmt("call %d",
+	    call_id), $identifier=cat(info$uid, call_id)]);
+	}
+
+function u16(s: string, at: count): count
+	{
+	return bytestring_to_count(s[at : at + 2]);
+	}
+
+function u32(s: string, at: count): count
+	{
+	return bytestring_to_count(s[at : at + 4]);
+	}
+
+function text(s: string, at: count, size: count): string
+	{
+	local field = s[at : at + size];
+	local nul = strstr(field, "\x00");
+	return nul == 0 ? field : field[0 : nul - 1];
+	}
+
+## Parses one whole message; the caller has checked its length against the type.
+function parse(s: string): Message
+	{
+	local m = Message($length=u16(s, 0), $pptp_type=u16(s, 2), $cookie=u32(s, 4),
+	    $msg_type=u16(s, 8));
+	switch ( m$msg_type )
+		{
+		case 1, 2:
+			m$version = u16(s, 12);
+			if ( m$msg_type == 2 )
+				{
+				m$result = bytestring_to_count(s[14]);
+				m$error = bytestring_to_count(s[15]);
+				}
+			m$host_name = text(s, 28, 64);
+			m$vendor_name = text(s, 92, 64);
+			break;
+		case 3:
+			m$reason = bytestring_to_count(s[12]);
+			break;
+		case 4:
+			m$result = bytestring_to_count(s[12]);
+			m$error = bytestring_to_count(s[13]);
+			break;
+		case 5:
+			m$identifier = u32(s, 12);
+			break;
+		case 6:
+			m$identifier = u32(s, 12);
+			m$result = bytestring_to_count(s[16]);
+			m$error = bytestring_to_count(s[17]);
+			break;
+		case 7:
+			m$call_id = u16(s, 12);
+			m$serial = u16(s, 14);
+			break;
+		case 8, 10:
+			m$call_id = u16(s, 12);
+			m$peer_call_id = u16(s, 14);
+			m$result = bytestring_to_count(s[16]);
+			m$error = bytestring_to_count(s[17]);
+			if ( m$msg_type == 8 )
+				m$cause = u16(s, 18);
+			break;
+		case 9:
+			m$call_id = u16(s, 12);
+			m$serial = u16(s, 14);
+			break;
+		case 11, 14, 15:
+			m$peer_call_id = u16(s, 12);
+			break;
+		case 12:
+			m$call_id = u16(s, 12);
+			break;
+		case 13:
+			m$call_id = u16(s, 12);
+			m$result = bytestring_to_count(s[14]);
+			m$error = bytestring_to_count(s[15]);
+			m$cause = u16(s, 16);
+			break;
+		}
+	return m;
+	}
+
+function new_call(c: connection, kind: string, client_id: count,
+    server_id: count, request: Message, reply: Message): Info
+	{
+	local base = c$pptp$conn_info;
+	local info = copy(base);
+	info$ts = network_time();
+	info$call_kind = kind;
+	info$client_call_id = client_id;
+	info$server_call_id = server_id;
+	if ( request?$serial )
+		info$call_serial_number = request$serial;
+	info$call_result = reply$result;
+	info$call_error = reply$error;
+	info$call_start = network_time();
+	info$call_end = network_time();
+	info$gre_client = c$id$orig_h;
+	return info;
+	}
+
+function establish(c: connection, info: Info)
+	{
+	info$established = T;
+	local client = c$id$orig_h;
+	local server = c$id$resp_h;
+	gre_links[client, server, info$server_call_id] = GreLink($info=info,
+	    $from_client=T);
+	gre_links[server, client, info$client_call_id] = GreLink($info=info,
+	    $from_client=F);
+	local key = "";
+	if ( [client, server, info$client_call_id] in open_client_ids )
+		key = open_client_ids[client, server, info$client_call_id];
+	if ( key != "" && key != c$uid )
+		notice_once(info, Call_ID_Collision, fmt(
+		    "clients behind %s both use Call ID %d "
+		    + "to %s (no PPTP NAT editor?)", client, info$client_call_id, server));
+	open_client_ids[client, server, info$client_call_id] = c$uid;
+	}
+
+function out_of_state(c: connection, m: Message)
+	{
+	Reporter::conn_weird("pptp_out_of_state", c, message_types[m$msg_type],
+	    "PPTP");
+	}
+
+function handle(c: connection, is_orig: bool, m: Message)
+	{
+	local st = c$pptp;
+	switch ( m$msg_type )
+		{
+		case 1:
+			st$sccrq_seen = T;
+			st$conn_info$client_host_name = m$host_name;
+			st$conn_info$client_vendor_name = m$vendor_name;
+			st$conn_info$protocol_version = m$version;
+			break;
+		case 2:
+			if ( ! st$sccrq_seen )
+				out_of_state(c, m);
+			st$started = T;
+			st$conn_info$server_host_name = m$host_name;
+			st$conn_info$server_vendor_name = m$vendor_name;
+			st$conn_info$start_result = m$result;
+			break;
+		case 3:
+			st$stop_requested = T;
+			st$conn_info$stop_reason = m$reason;
+			for ( stop_id, stop_call in st$calls )
+				stop_call$stop_reason = m$reason;
+			break;
+		case 7:
+			st$pending_outgoing[m$call_id] = m;
+			break;
+		case 8:
+			if ( m$peer_call_id !in st$pending_outgoing )
+				{
+				out_of_state(c, m);
+				break;
+				}
+			local ocall = new_call(c, "outgoing", m$peer_call_id, m$call_id,
+			    st$pending_outgoing[m$peer_call_id], m);
+			ocall$call_start = network_time();
+			delete st$pending_outgoing[m$peer_call_id];
+			st$calls[m$peer_call_id] = ocall;
+			if ( m$result == 1 )
+				establish(c, ocall);
+			else
+				{
+				failed_calls[c$id$orig_h] += 1;
+				local n = failed_calls[c$id$orig_h];
+				if ( n >= failed_call_threshold )
+					NOTICE([$note=Failed_Call_Attempts, $conn=c, $msg=fmt(
+					    "%d failed PPTP call attempts from %s", n,
+					    c$id$orig_h), $identifier=cat(
+					    c$id$orig_h)]);
+				}
+			break;
+		case 9:
+			st$pending_incoming[m$call_id] = m;
+			break;
+		case 10:
+			if ( m$peer_call_id !in st$pending_incoming )
+				{
+				out_of_state(c, m);
+				break;
+				}
+			local icall = new_call(c, "incoming", m$call_id, m$peer_call_id,
+			    st$pending_incoming[m$peer_call_id], m);
+			delete st$pending_incoming[m$peer_call_id];
+			st$calls[m$call_id] = icall;
+			if ( m$result == 1 )
+				establish(c, icall);
+			break;
+		case 11:
+			if ( m$peer_call_id !in st$calls )
+				out_of_state(c, m);
+			else
+				st$calls[m$peer_call_id]$call_end = network_time();
+			break;
+		case 12:
+			if ( m$call_id !in st$calls )
+				out_of_state(c, m);
+			break;
+		case 13:
+			local found = F;
+			for ( dcall_id, dcall in st$calls )
+				{
+				if ( dcall$server_call_id == m$call_id && ! dcall?$disconnect_result )
+					{
+					dcall$disconnect_result = m$result;
+					dcall$call_end = network_time();
+					found = T;
+					break;
+					}
+				}
+			if ( ! found )
+				out_of_state(c, m);
+			break;
+		}
+	}
+
+function raise_events(c: connection, is_orig: bool, m: Message)
+	{
+	event PPTP::message(c, is_orig, m);
+	switch ( m$msg_type )
+		{
+		case 1:
+			event PPTP::start_control_connection_request(c, is_orig, m);
+			break;
+		case 2:
+			event PPTP::start_control_connection_reply(c, is_orig, m);
+			break;
+		case 3:
+			event PPTP::stop_control_connection_request(c, is_orig, m);
+			break;
+		case 4:
+			event PPTP::stop_control_connection_reply(c, is_orig, m);
+			break;
+		case 5:
+			event PPTP::echo_request(c, is_orig, m);
+			break;
+		case 6:
+			event PPTP::echo_reply(c, is_orig, m);
+			break;
+		case 7:
+			event PPTP::outgoing_call_request(c, is_orig, m);
+			break;
+		case 8:
+			event PPTP::outgoing_call_reply(c, is_orig, m);
+			break;
+		case 9:
+			event PPTP::incoming_call_request(c, is_orig, m);
+			break;
+		case 10:
+			event PPTP::incoming_call_reply(c, is_orig, m);
+			break;
+		case 11:
+			event PPTP::incoming_call_connected(c, is_orig, m);
+			break;
+		case 12:
+			event PPTP::call_clear_request(c, is_orig, m);
+			break;
+		case 13:
+			event PPTP::call_disconnect_notify(c, is_orig, m);
+			break;
+		case 14:
+			event PPTP::wan_error_notify(c, is_orig, m);
+			break;
+		case 15:
+			event PPTP::set_link_info(c, is_orig, m);
+			break;
+		}
+	}
+
+## Checks one framed message and acts on it; malformed ones give weirds.
+function process(c: connection, is_orig: bool, s: string)
+	{
+	local m = Message($length=u16(s, 0), $pptp_type=u16(s, 2), $cookie=u32(s, 4),
+	    $msg_type=u16(s, 8));
+	if ( m$pptp_type != 1 )
+		Reporter::conn_weird("pptp_not_control", c, cat(m$pptp_type), "PPTP");
+	if ( m$cookie != magic_cookie )
+		Reporter::conn_weird("pptp_bad_magic_cookie", c, fmt("0x%08x", m$cookie),
+		    "PPTP");
+	if ( u16(s, 10) != 0 )
+		Reporter::conn_weird("pptp_reserved_nonzero", c, "", "PPTP");
+	if ( m$msg_type !in message_lengths )
+		{
+		Reporter::conn_weird("pptp_unknown_message_type", c, cat(m$msg_type), "PPTP");
+		return;
+		}
+	if ( m$length != message_lengths[m$msg_type] )
+		{
+		Reporter::conn_weird("pptp_length_mismatch", c, fmt("%s of %d octets",
+		    message_types[m$msg_type], m$length), "PPTP");
+		if ( m$length < message_lengths[m$msg_type] )
+			return;
+		}
+	m = parse(s);
+	handle(c, is_orig, m);
+	raise_events(c, is_orig, m);
+	}
+
+function set_state(c: connection)
+	{
+	if ( c?$pptp )
+		return;
+	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id);
+	c$pptp = State($conn_info=info, $calls=table(), $pending_outgoing=table(),
+	    $pending_incoming=table());
+	}
+
+event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
+	{
+	if ( c$id$resp_p !in ports )
+		return;
+	set_state(c);
+	local st = c$pptp;
+	if ( st$lost_framing )
+		return;
+	local buffer = ( is_orig ? st$buffer_orig : st$buffer_resp ) + contents;
+	local messages = 0;
+	while ( |buffer| >= 2 )
+		{
+		local length = u16(buffer, 0);
+		if ( length < 12 || length > max_message_length )
+			{
+			Reporter::conn_weird("pptp_impossible_length", c, cat(length), "PPTP");
+			st$lost_framing = T;
+			buffer = "";
+			break;
+			}
+		if ( |buffer| < length )
+			break;
+		process(c, is_orig, buffer[0:length]);
+		buffer = buffer[length:];
+		++messages;
+		}
+	if ( is_orig )
+		st$buffer_orig = buffer;
+	else
+		st$buffer_resp = buffer;
+	if ( messages >= flood_threshold )
+		NOTICE([$note=Control_Message_Flood, $conn=c, $msg=fmt(
+		    "%d PPTP control messages in one TCP segment from %s",
+		    messages, is_orig ? c$id$orig_h : c$id$resp_h),
+		    $identifier=cat(c$id$orig_h, c$id$resp_h)]);
+	}
+
+function finish(info: Info)
+	{
+	if ( info?$call_start && info?$call_end )
+		info$duration = info$call_end - info$call_start;
+	if ( info?$call_kind )
+		{
+		if ( ! info?$auth )
+			info$auth = "none";
+		info$encrypted = info$mppe_negotiated && info$mppe_seen;
+		local orig = info$orig_gre_pkts > 0;
+		local resp = info$resp_gre_pkts > 0;
+		info$gre_seen = orig && resp ? "both" : orig ? "client" : resp ? "server" :
+		    "none";
+		}
+	Log::write(PPTP::LOG, info);
+	}
+
+event connection_state_remove(c: connection) &priority=-5
+	{
+	if ( ! c?$pptp )
+		return;
+	local st = c$pptp;
+	if ( |st$buffer_orig| > 0 || |st$buffer_resp| > 0 )
+		Reporter::conn_weird("pptp_truncated", c, "", "PPTP");
+	if ( |st$calls| == 0 )
+		{
+		finish(st$conn_info);
+		return;
+		}
+	for ( call_id, call in st$calls )
+		{
+		finish(call);
+		if ( call$established )
+			{
+			delete gre_links[c$id$orig_h, c$id$resp_h, call$server_call_id];
+			delete gre_links[c$id$resp_h, c$id$orig_h, call$client_call_id];
+			}
+		}
+	}
