@@ -62,8 +62,14 @@ uninstall:  ## remove the Wireshark plugin from LUA_PLUGIN_DIR (honours DESTDIR)
 	rm -f '$(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME)'
 
 .PHONY: test
-test: setup lint  ## lint, then every test (unit, tshark integration, property tests)
+test: setup lint  ## lint, then every test: harness, tshark, regression fuzzing, Zeek (btest)
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest $(HARNESS)/tests $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory zeek-test
+
+.PHONY: zeek-test
+zeek-test: setup  ## the Zeek package's btest suite (each test skips where zeek is not installed)
+	@command -v zeek >/dev/null 2>&1 || echo "zeek is not installed: the Zeek tests are skipped"
+	cd zeek_scripts/testing && PATH="$(abspath $(BIN)):$$PATH" btest -j -d
 
 .PHONY: bench
 bench: setup  ## time and measure tshark with the plugin against the built-ins (ratios)

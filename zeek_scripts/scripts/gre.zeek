@@ -191,14 +191,22 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 	if ( flags % 8 != 1 )
 		return; # not enhanced GRE: Zeek's own GRE handling only
 	local protocol = bytestring_to_count(gre[2:4]);
+	# A packet with a malformed header gets its weird and is not counted to any call.
+	local broken = F;
 	if ( protocol != gre_protocol_ppp )
+		{
 		gre_weird(src, dst, "pptp_gre_wrong_protocol", fmt("0x%04x", protocol));
+		broken = T;
+		}
 	if ( flags / 0x8000 % 2 == 1
 	    || flags / 0x4000 % 2 == 1
 	    || flags / 0x0800 % 2 == 1
 	    || flags / 0x0100 % 8 != 0
 	    || flags / 8 % 16 != 0 )
+		{
 		gre_weird(src, dst, "pptp_gre_reserved_flags", fmt("0x%04x", flags));
+		broken = T;
+		}
 	if ( flags / 0x2000 % 2 == 0 )
 		{
 		gre_weird(src, dst, "pptp_gre_key_missing", "");
@@ -228,11 +236,19 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 		return;
 	local payload = gre[at:];
 	if ( payload_length != |payload| )
+		{
 		gre_weird(src, dst, "pptp_gre_payload_length_mismatch", fmt("%d of %d",
 		    payload_length, |payload|));
+		broken = T;
+		}
 	if ( ! has_seq && |payload| > 0 )
+		{
 		gre_weird(src, dst, "pptp_gre_ack_only_with_payload", "");
+		broken = T;
+		}
 
+	if ( broken )
+		return;
 	if ( [src, dst, call_id] !in gre_links )
 		{
 		gre_weird(src, dst, "pptp_gre_without_call", cat(call_id));

@@ -376,9 +376,13 @@ function establish(c: connection, info: Info)
 	if ( [client, server, info$client_call_id] in open_client_ids )
 		key = open_client_ids[client, server, info$client_call_id];
 	if ( key != "" && key != c$uid )
+		{
+		Reporter::conn_weird("pptp_call_id_collision", c, cat(info$client_call_id),
+		    "PPTP");
 		notice_once(info, Call_ID_Collision, fmt(
 		    "clients behind %s both use Call ID %d "
 		    + "to %s (no PPTP NAT editor?)", client, info$client_call_id, server));
+		}
 	open_client_ids[client, server, info$client_call_id] = c$uid;
 	}
 

@@ -460,6 +460,8 @@ class SequenceTracker:
             self.highest = seq
             return {"pptp_gre.analysis.lost": ahead - 1} if ahead > 1 else {}
         self.out_of_order += 1
+        if (self.first - seq) % SEQ_MOD < SEQ_MOD // 2:
+            self.first = seq  # behind the first one seen: the numbers start here
         return {"pptp_gre.analysis.out_of_order": 1}
 
     @property

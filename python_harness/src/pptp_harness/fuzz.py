@@ -23,6 +23,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +45,7 @@ from hypothesis.stateful import (
 )
 
 from . import control as ctl
-from . import oracle, ppp, scenarios, strategies, tshark
+from . import oracle, ppp, scenarios, strategies, tshark, zeek
 from .capture import (
     SEQ_MOD,
     Call,
@@ -200,6 +201,8 @@ def _gre_unknown_call(conn: ControlConnection, unknown: Unknown) -> None:
         ["gre_without_call"],
         frame.stack,
     )
+    if "GRE_Without_Control" not in conn.cap.notices:
+        conn.cap.notices.append("GRE_Without_Control")
 
 
 # Name -> step; each leaves the connection's and its calls' state as it was.
@@ -591,11 +594,12 @@ def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
     truth = batch.checkable_truth()
     with tempfile.TemporaryDirectory(prefix="pptp-fuzz-") as folder:
         pcap = batch.cap.write_pcap(Path(folder) / "batch.pcap")
+        zeek_failures = check_zeek(batch, pcap) if zeek.available() else []
         try:
             decoded = oracle.decode_for(pcap, truth, analyzer, timeout=TSHARK_TIMEOUT)
         except tshark.TsharkError as exc:
             kind = "tshark_timeout" if "timed out" in str(exc) else "tshark_crash"
-            return [Failure(kind, f"{len(batch.cases)} cases", str(exc)[:500])]
+            return [Failure(kind, f"{len(batch.cases)} cases", str(exc)[:500]), *zeek_failures]
     report = oracle.compare(truth, decoded, analyzer)
     failures = [
         Failure("lua_error", batch.case_of(n).description, f"frame {n}: " + _lua_error(decoded, n))
@@ -614,6 +618,21 @@ def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
     missing = len(batch.cap.frames) - len(decoded.frames)
     if missing:
         failures.append(Failure("tshark_crash", "batch", f"{missing} frames not dissected"))
+    return failures + zeek_failures
+
+
+def check_zeek(batch: Batch, pcap: Path) -> list[Failure]:
+    """Zeek with our package over the batch: never a crash or a reporter message, and where
+    no case was mutated, pptp.log, notices and weirds exactly as the truth says."""
+    where = f"{len(batch.cases)} cases"
+    try:
+        logs = zeek.run(pcap, timeout=TSHARK_TIMEOUT)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        return [Failure("zeek_crash", where, str(exc)[:500])]
+    failures = [Failure("zeek_reporter", where, str(r)[:300]) for r in logs.reporter]
+    if all(case.mutated_from is None for case in batch.cases):
+        report = zeek.compare(batch.cap.ground_truth(), logs)
+        failures += [Failure("zeek_mismatch", where, m) for m in report.mismatches]
     return failures
 
 

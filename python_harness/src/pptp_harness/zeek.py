@@ -128,7 +128,7 @@ def compare(truth: dict, logs: Logs) -> ZeekReport:
             for n in logs.notices
             if n.get("uid") == row["uid"]
             and n["note"].startswith("PPTP::")
-            and str(n.get("identifier", "")).endswith(str(call["client_call_id"]))
+            and n.get("sub") == f"call {call['client_call_id']}"
         )
         report.checked += 1
         if raised != sorted(call["notices"]):
@@ -136,6 +136,17 @@ def compare(truth: dict, logs: Logs) -> ZeekReport:
                 f"call {call['client_call_id']}: notices: expected {sorted(call['notices'])}, "
                 f"got {raised}"
             )
+    # Notices not tied to a call (floods, failed attempts, GRE without control).
+    general = {
+        n["note"].removeprefix("PPTP::")
+        for n in logs.notices
+        if n["note"].startswith("PPTP::") and not str(n.get("sub", "")).startswith("call ")
+    }
+    report.checked += 1
+    if general != set(truth.get("notices", ())):
+        report.mismatches.append(
+            f"notices: expected {sorted(truth.get('notices', ()))}, got {sorted(general)}"
+        )
     weirds = {w["name"] for w in logs.weirds if w["name"].startswith("pptp_")}
     report.checked += 1
     if weirds != expected_weirds(truth):
