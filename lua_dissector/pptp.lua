@@ -463,11 +463,15 @@ local function take_reply(conn, key, note, pinfo)
     return true
 end
 
-local function register_receiver(call, side, address, call_id, frame)
+-- GRE to ``address`` with ``call_id`` belongs to ``call``. Keyed by the receiver and the
+-- sender (its peer): two servers or clients may hand out the same Call ID. The key without
+-- the sender finds GRE that arrives from an unexpected address.
+local function register_receiver(call, side, address, call_id, frame, peer)
     call[side .. "_id"] = call_id
     call[side .. "_frame"] = frame
     call[side .. "_address"] = tostring(address)
     state.receivers[tostring(address) .. ":" .. call_id] = call
+    state.receivers[tostring(address) .. "<" .. tostring(peer) .. ":" .. call_id] = call
 end
 
 local function new_call(conn, kind, pinfo)
@@ -525,7 +529,7 @@ local function track_message(mtype, values, pinfo, note)
         if other and other.conn ~= conn and not other.cleared then
             note.collision = true
         end
-        register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number)
+        register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
         table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
         in_order = conn.state == "established" or not conn.started
@@ -534,10 +538,10 @@ local function track_message(mtype, values, pinfo, note)
         in_order = take_reply(conn, "call:" .. values.peer_call_id, note, pinfo) or not conn.started
         if call then
             if mtype == MsgType.OCRP then
-                register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number)
+                register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
                 call.result = values.out_result
             else
-                register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number)
+                register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
                 call.result = values.in_result
                 expect_reply(conn, "connect:" .. values.call_id, note, pinfo)
             end
@@ -547,7 +551,7 @@ local function track_message(mtype, values, pinfo, note)
         local call = new_call(conn, "incoming", pinfo)
         call.pns = endpoint(pinfo.dst, pinfo.dst_port)
         call.pac = endpoint(pinfo.src, pinfo.src_port)
-        register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number)
+        register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
         table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
         in_order = conn.state == "established" or not conn.started
@@ -849,7 +853,8 @@ local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
     local number = pinfo.number
     if not call_id then return end
     local receiver = tostring(pinfo.dst)
-    local call = state.receivers[receiver .. ":" .. call_id]
+    local call = state.receivers[receiver .. "<" .. tostring(pinfo.src) .. ":" .. call_id]
+        or state.receivers[receiver .. ":" .. call_id]
     if not call then
         state.gre_notes[number] = { without_call = true }
         return

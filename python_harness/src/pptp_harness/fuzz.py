@@ -35,6 +35,7 @@ from pathlib import Path
 import dpkt
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     get_state_machine_test,
@@ -65,6 +66,7 @@ SERVER = scenarios.SERVER
 UNKNOWN_CALL_IDS = range(0xF000, 0x10000)
 FRAME_FIELDS = ("pptp_ctrl.response_in", "pptp_ctrl.response_to", "pptp_gre.call_frame")
 TSHARK_TIMEOUT = 300
+SHRINK_SECONDS = 120
 ETHERNET_HEADER = 14
 
 
@@ -706,6 +708,8 @@ def run_unit(
         def test(cases) -> None:
             check(builder(cases), cases)
 
+    # Hypothesis shrinks for up to five minutes; a campaign moves on sooner (private knob).
+    engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS
     try:
         seed(unit_seed)(test)()
     except Exception as exc:  # hypothesis re-raises the shrunk failure

@@ -128,7 +128,11 @@ def decode(
         args += ["-e", field]
     done = run(args, timeout)
     frames: dict[int, dict[str, list[str]]] = {}
-    for line in done.stdout.splitlines():
+    # Only "\n" ends a line: str.splitlines() would also split on \x1c-\x1e and \x85, which
+    # tshark leaves unescaped inside hostile strings.
+    for line in done.stdout.split("\n"):
+        if not line:
+            continue
         columns = line.split("\t")
         row = {name: value.split(AGGREGATOR) for name, value in zip(usable, columns) if value != ""}
         frames[int(columns[0])] = row
