@@ -34,6 +34,7 @@ local default_settings = {
     reassemble = true,
     heuristic = true,
     sequence_analysis = true,
+    gre_grace = 10,
 }
 local settings = {}
 for key, value in pairs(default_settings) do settings[key] = value end
@@ -46,6 +47,9 @@ pptp_ctrl.prefs.heuristic = Pref.bool("Find PPTP on other ports", default_settin
     "Recognize control messages by their magic cookie on any TCP port")
 pptp_gre.prefs.sequence_analysis = Pref.bool("Analyze GRE sequence numbers",
     default_settings.sequence_analysis, "Flag lost, duplicate and out-of-order GRE packets")
+pptp_gre.prefs.gre_grace = Pref.uint("GRE grace period (seconds)", default_settings.gre_grace,
+    "A connected call whose GRE from one side does not appear within this time is flagged "
+        .. "as GRE (IP protocol 47) blocked that way")
 
 ----------------------------------------------------------------------------------------------
 -- Constants and value strings
@@ -275,6 +279,18 @@ local ce = {
         g.PROTOCOL, s.WARN),
     out_of_state = new_expert(pptp_ctrl, "out_of_state",
         "Message not expected in this state of the connection or call", g.SEQUENCE, s.WARN),
+    no_gre_both_ways = new_expert(pptp_ctrl, "no_gre_both_ways",
+        "Call connected, but no GRE from either side: IP protocol 47 is blocked or not forwarded",
+        g.PROTOCOL, s.WARN),
+    no_gre_from_client = new_expert(pptp_ctrl, "no_gre_from_client",
+        "Call connected, but no GRE from the client (PNS): protocol 47 blocked client to server",
+        g.PROTOCOL, s.WARN),
+    no_gre_from_server = new_expert(pptp_ctrl, "no_gre_from_server",
+        "Call connected, but no GRE from the server (PAC): protocol 47 blocked server to client",
+        g.PROTOCOL, s.WARN),
+    nat_editor = new_expert(pptp_ctrl, "nat_editor",
+        "Client Call ID equals its TCP source port: a NAT's PPTP helper rewrote it",
+        g.PROTOCOL, s.NOTE),
     call_id_collision = new_expert(pptp_ctrl, "call_id_collision",
         "Another control connection from this address uses this Call ID (no PPTP NAT editor?)",
         g.SECURITY, s.WARN),
@@ -291,6 +307,9 @@ local ge = {
         "Payload length differs from the bytes carried", g.MALFORMED, s.WARN),
     ack_only_with_payload = new_expert(pptp_gre, "ack_only_with_payload",
         "Acknowledgment-only packet (no sequence number) carries payload", g.PROTOCOL, s.WARN),
+    address_mismatch = new_expert(pptp_gre, "address_mismatch",
+        "GRE of a known call from an address other than its control connection's peer",
+        g.PROTOCOL, s.WARN),
     without_call = new_expert(pptp_gre, "without_call",
         "No control connection in this capture established this Call ID", g.SEQUENCE, s.NOTE),
     lost = new_expert(pptp_gre, "lost", "Previous GRE packets of this call direction not seen",
@@ -487,6 +506,32 @@ local function new_call(conn, kind, pinfo)
     return call
 end
 
+-- Which sides sent GRE within the grace period after the call was connected.
+local function gre_seen(call)
+    local limit = call.connected_at and call.connected_at + settings.gre_grace
+    local function within(dir) return limit and dir.first_time and dir.first_time <= limit end
+    local client, server = within(call.to_pac), within(call.to_pns)
+    if client and server then return "both" end
+    return client and "client" or server and "server" or "none"
+end
+
+local GRE_BLOCKED = { client = "no_gre_from_server", server = "no_gre_from_client",
+    none = "no_gre_both_ways" }
+local GRE_BLOCKED_TEXT = {
+    no_gre_both_ways = "No GRE from either side within %d s of the call being connected: IP "
+        .. "protocol 47 is blocked or not forwarded (Windows reports error 806 or 619)",
+    no_gre_from_client = "No GRE from the client (PNS) within %d s: protocol 47 is filtered "
+        .. "from client to server, or the client's NAT does not forward it",
+    no_gre_from_server = "No GRE from the server (PAC) within %d s: protocol 47 is filtered "
+        .. "from server to client, or the server's NAT has no mapping for it",
+}
+
+-- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
+local function gre_diagnosis(call)
+    if not call.connected_at then return nil end
+    return GRE_BLOCKED[gre_seen(call)]
+end
+
 local function find_call(conn, side, call_id)
     for _, call in ipairs(conn.calls) do
         if call[side .. "_id"] == call_id and not call.cleared then return call end
@@ -530,6 +575,7 @@ local function track_message(mtype, values, pinfo, note)
             note.collision = true
         end
         register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
+        if values.call_id == pinfo.src_port then note.nat_editor = true end
         table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
         in_order = conn.state == "established" or not conn.started
@@ -537,12 +583,12 @@ local function track_message(mtype, values, pinfo, note)
         local call = find_call(conn, mtype == MsgType.OCRP and "pns" or "pac", values.peer_call_id)
         in_order = take_reply(conn, "call:" .. values.peer_call_id, note, pinfo) or not conn.started
         if call then
-            if mtype == MsgType.OCRP then
-                register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
-                call.result = values.out_result
-            else
-                register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
-                call.result = values.in_result
+            local side = mtype == MsgType.OCRP and "pac" or "pns"
+            register_receiver(call, side, pinfo.src, values.call_id, pinfo.number, pinfo.dst)
+            call.result = mtype == MsgType.OCRP and values.out_result or values.in_result
+            if call.result == 1 then call.connected_at, note.connected = pinfo.rel_ts, call end
+            if mtype == MsgType.ICRP then
+                if values.call_id == pinfo.src_port then note.nat_editor = true end
                 expect_reply(conn, "connect:" .. values.call_id, note, pinfo)
             end
             touch(call)
@@ -704,6 +750,14 @@ local function dissect_message(tvb, pinfo, tree, key)
     if note.collision then
         problem(item, "call_id_collision")
     end
+    if note.nat_editor then
+        problem(item, "nat_editor")
+    end
+    -- Whether GRE followed is known only once the whole capture was read (second pass).
+    local blocked = note.connected and pinfo.visited and gre_diagnosis(note.connected)
+    if blocked then
+        problem(item, blocked, string.format(GRE_BLOCKED_TEXT[blocked], settings.gre_grace))
+    end
 end
 
 -- Octets the PDU at ``offset`` claims, capped so garbage cannot swallow the stream.
@@ -854,7 +908,11 @@ local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
     if not call_id then return end
     local receiver = tostring(pinfo.dst)
     local call = state.receivers[receiver .. "<" .. tostring(pinfo.src) .. ":" .. call_id]
-        or state.receivers[receiver .. ":" .. call_id]
+    local mismatch = false
+    if not call then
+        call = state.receivers[receiver .. ":" .. call_id]
+        mismatch = call ~= nil
+    end
     if not call then
         state.gre_notes[number] = { without_call = true }
         return
@@ -865,9 +923,17 @@ local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
     if to_pns then dir, back = back, dir end
     dir.packets = dir.packets + 1
     dir.bytes = dir.bytes + payload_size
+    dir.first_time = dir.first_time or pinfo.rel_ts
     call.last_frame, call.finish = number, pinfo.rel_ts
     local notes
-    if seq and settings.sequence_analysis then notes = observe_sequence(dir, seq) end
+    if mismatch then notes = { address_mismatch = true } end
+    if seq and settings.sequence_analysis then
+        local found = observe_sequence(dir, seq)
+        if found then
+            notes = notes or {}
+            for key, value in pairs(found) do notes[key] = value end
+        end
+    end
     if ack and back.highest then
         local ahead = (ack - back.highest) % SEQ_MOD
         if ahead > 0 and ahead < SEQ_HALF then
@@ -1022,6 +1088,11 @@ function pptp_gre.dissector(tvb, pinfo, tree)
             item:add(gf.auth, auth):set_generated()
             local mppe = call.mppe_frame ~= nil and number >= call.mppe_frame
             item:add(gf.encrypted, mppe):set_generated()
+            if notes.address_mismatch then
+                problem(item, "address_mismatch", string.format("GRE for Call ID %d from %s; "
+                    .. "its control connection's peer is %s", call_id, tostring(pinfo.src),
+                    to_pns and call.pac_address or call.pns_address))
+            end
         elseif notes.without_call then
             problem(item, "without_call")
         end
@@ -1083,14 +1154,14 @@ local function dir_text(dir)
         dir.duplicates, dir.out_of_order)
 end
 
-local ROW = "%-6s %-8s %-21s %-21s %-7s %-7s %-7s %-7s %-9s %-26s %-26s %-10s %-10s %-5s %s"
+local ROW = "%-6s %-8s %-21s %-21s %-7s %-7s %-7s %-7s %-9s %-26s %-26s %-10s %-10s %-5s %-6s %s"
 
 local function calls_report()
     local lines = {
         "PPTP calls (per direction: packets/bytes/lost/duplicate/out-of-order)",
         string.format(ROW, "stream", "kind", "client (PNS)", "server (PAC)", "pns_id", "pac_id",
             "first", "last", "duration", "PAC->PNS", "PNS->PAC", "auth", "encrypted", "cause",
-            "ppp"),
+            "gre", "ppp"),
     }
     for _, call in ipairs(state.calls) do
         table.insert(lines, string.format(ROW,
@@ -1100,7 +1171,8 @@ local function calls_report()
             string.format("%.3f", call.finish - call.start), dir_text(call.to_pns),
             dir_text(call.to_pac),
             call.auth, tostring(call.mppe and call.mppe_packets > 0),
-            tostring(call.disconnect_result or "-"), protocols_text(call.protocols)))
+            tostring(call.disconnect_result or "-"),
+            call.connected_at and gre_seen(call) or "-", protocols_text(call.protocols)))
     end
     return table.concat(lines, "\n")
 end
@@ -1143,6 +1215,7 @@ end
 
 function pptp_gre.prefs_changed()
     settings.sequence_analysis = pptp_gre.prefs.sequence_analysis
+    settings.gre_grace = pptp_gre.prefs.gre_grace
 end
 
 tcp_port_table:add(settings.ports, pptp_ctrl)

@@ -69,7 +69,7 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
     assert len(rows) == len(truth["calls"])
     for row, call in zip(rows, truth["calls"]):
         stream, kind, client, server, pns_id, pac_id, first, last, duration = row[:9]
-        to_pns, to_pac, auth, encrypted, cause, protocols = row[9:15]
+        to_pns, to_pac, auth, encrypted, cause, gre, protocols = row[9:16]
         assert (int(stream), kind) == (call["tcp_stream"], call["kind"])
         assert (client, server) == (call["client"], call["server"])
         assert (int(pns_id), int(pac_id)) == (call["client_call_id"], call["server_call_id"])
@@ -80,6 +80,7 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
         assert (auth, encrypted == "true") == (call["auth"], call["encrypted"])
         assert cause == str(call["disconnect_result"] or "-")
         assert protocols == (",".join(call["ppp_protocols"]) or "-")
+        assert gre == (call["gre_seen"] if call["result"] == 1 else "-")
 
 
 @pytest.mark.parametrize("name", scenarios.names(valid=True))
@@ -222,6 +223,7 @@ def _session_on_port(port: int) -> Capture:
     conn.echo(True, 7)
     call = conn.outgoing_call(1, 2)
     call.gre(True, ppp.lcp_configure(identifier=1))
+    call.gre(False, ppp.lcp_configure(identifier=1))
     call.clear_by_client()
     conn.stop()
     return cap
@@ -245,3 +247,19 @@ def test_heuristic_and_port_preference_find_pptp_on_other_ports(tmp_path):
     assert not off.ok and all(
         m.field.startswith("pptp_ctrl.") for m in off.mismatches if m.frame < 10
     )
+
+
+@pytest.mark.parametrize("grace, expected", [(10, ["no_gre_from_server"]), (20, [])])
+def test_gre_grace_period_preference(tmp_path, grace, expected):
+    """Server GRE 15 s after the call connected: GRE blocked with a 10 s grace, fine with 20."""
+    pcap = tmp_path / "late.pcap"
+    scenarios.late_server_gre(15).write(pcap)
+    decoded = tshark.decode(
+        pcap,
+        ["pptp_ctrl.problem"],
+        lua_scripts=[str(PLUGIN)],
+        prefs=[f"pptp_gre.gre_grace:{grace}"],
+        two_pass=True,
+    )
+    shown = [v for f in decoded.frames.values() for v in f.get("pptp_ctrl.problem", [])]
+    assert shown == expected

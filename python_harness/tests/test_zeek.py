@@ -26,3 +26,37 @@ def test_gre_analysis_can_be_switched_off(tmp_path):
     (row,) = zeek.run(pcap, "PPTP::analyze_gre=F").pptp
     assert row["call_kind"] == "outgoing"
     assert row["orig_gre_pkts"] == row["resp_gre_pkts"] == 0
+
+
+@pytest.mark.parametrize("grace, blocked", [("10 sec", True), ("20 sec", False)])
+def test_gre_grace_period_option(tmp_path, grace, blocked):
+    """Server GRE 15 s after the call connected: GRE_Blocked with a 10 s grace, not with 20."""
+    pcap = tmp_path / "late.pcap"
+    scenarios.late_server_gre(15).write(pcap)
+    logs = zeek.run(pcap, f"PPTP::gre_grace_period={grace}")
+    notes = [n["note"] for n in logs.notices]
+    assert ("PPTP::GRE_Blocked" in notes) == blocked
+    assert logs.pptp[0]["gre_seen"] == ("client" if blocked else "both")
+
+
+def test_control_ports_can_be_extended(tmp_path):
+    """A control connection on port 5555, with the port added before the package loads."""
+    from pptp_harness.capture import Capture, ControlConnection
+
+    cap = Capture("port_5555", "PPTP on TCP port 5555")
+    conn = ControlConnection(cap, scenarios.CLIENT, scenarios.SERVER, server_port=5555)
+    conn.start()
+    call = conn.outgoing_call(7, 8)
+    call.gre(True, None)
+    call.clear_by_client()
+    conn.stop()
+    pcap = tmp_path / "port5555.pcap"
+    cap.write(pcap)
+    extra = tmp_path / "ports.zeek"
+    extra.write_text(
+        "redef tcp_content_delivery_ports_orig += { [5555/tcp] = T };\n"
+        "redef tcp_content_delivery_ports_resp += { [5555/tcp] = T };\n"
+        "redef PPTP::ports += { 5555/tcp };\n"
+    )
+    (row,) = zeek.run(pcap, str(extra)).pptp
+    assert (row["id.resp_p"], row["client_call_id"], row["server_call_id"]) == (5555, 7, 8)

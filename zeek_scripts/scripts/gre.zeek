@@ -12,9 +12,6 @@
 module PPTP;
 
 export {
-	## Whether GRE packets are analyzed (see the cost above).
-	option analyze_gre = T;
-
 	## Sequence numbers remembered per call direction for duplicate detection.
 	option sequence_window = 4096;
 }
@@ -249,7 +246,18 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 
 	if ( broken )
 		return;
-	if ( [src, dst, call_id] !in gre_links )
+	local link: GreLink;
+	if ( [src, dst, call_id] in gre_links )
+		link = gre_links[src, dst, call_id];
+	else if ( [dst, call_id] in gre_receivers )
+		{
+		link = gre_receivers[dst, call_id];
+		gre_weird(src, dst, "pptp_gre_address_mismatch", cat(call_id));
+		notice_once(link$info, GRE_Address_Mismatch, fmt(
+		    "GRE of PPTP Call ID %d comes "
+		    + "from %s, not from its control connection's peer", call_id, src));
+		}
+	else
 		{
 		gre_weird(src, dst, "pptp_gre_without_call", cat(call_id));
 		if ( [src, dst] !in unknown_gre && [dst, src] !in unknown_gre )
@@ -260,16 +268,19 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 			}
 		return;
 		}
-	local link = gre_links[src, dst, call_id];
 	local info = link$info;
 	info$call_end = network_time();
 	if ( link$from_client )
 		{
+		if ( ! info?$first_orig_gre )
+			info$first_orig_gre = network_time();
 		++info$orig_gre_pkts;
 		info$orig_gre_bytes += |payload|;
 		}
 	else
 		{
+		if ( ! info?$first_resp_gre )
+			info$first_resp_gre = network_time();
 		++info$resp_gre_pkts;
 		info$resp_gre_bytes += |payload|;
 		}

@@ -83,6 +83,13 @@ export {
 		## Which GRE directions were seen: "both", "client", "server" or "none".
 		gre_seen: string &log &optional;
 
+		## When the call was connected (its reply with result Connected).
+		connected_at: time &optional;
+		## When the first GRE from the client was seen.
+		first_orig_gre: time &optional;
+		## When the first GRE from the server was seen.
+		first_resp_gre: time &optional;
+
 		## Start of the call (request time), for the duration.
 		call_start: time &optional;
 		## Time of the call's last packet.
@@ -197,7 +204,23 @@ export {
 		## Dozens of control messages packed into one TCP segment (the pattern of the
 		## public CVE-2022-23270 exploit against Windows PPTP servers).
 		Control_Message_Flood,
+		## A call was connected, but GRE (IP protocol 47) from one or both sides did not
+		## appear within gre_grace_period: a firewall or NAT drops it that way.
+		GRE_Blocked,
+		## A client's Call ID equals its TCP source port: a NAT's PPTP helper (the Linux
+		## one) rewrote it, so the client is behind a NAT.
+		NAT_Detected,
+		## GRE of a known call arrives from an address other than its control
+		## connection's peer: an inconsistent NAT or a multi-homed peer.
+		GRE_Address_Mismatch,
 	};
+
+	## Whether GRE packets are analyzed (gre.zeek says what it costs). Without it, no GRE
+	## is counted and no call is diagnosed as GRE_Blocked.
+	option analyze_gre = T;
+
+	## Time after a call is connected within which GRE from each side must appear.
+	option gre_grace_period = 10sec;
 
 	## Where a GRE packet of a call is counted: the call and the direction.
 	type GreLink: record {
@@ -207,6 +230,11 @@ export {
 
 	## GRE keys of established calls: [source, destination, Call ID in the key].
 	global gre_links: table[addr, addr, count] of GreLink
+	    &read_expire=call_state_timeout;
+
+	## The same calls by [destination, Call ID] only, to recognize GRE of a known call that
+	## comes from an unexpected address.
+	global gre_receivers: table[addr, count] of GreLink
 	    &read_expire=call_state_timeout;
 
 	## Raise ``n`` for ``info`` once per call.
@@ -366,12 +394,19 @@ function new_call(c: connection, kind: string, client_id: count,
 function establish(c: connection, info: Info)
 	{
 	info$established = T;
+	info$connected_at = network_time();
 	local client = c$id$orig_h;
 	local server = c$id$resp_h;
-	gre_links[client, server, info$server_call_id] = GreLink($info=info,
-	    $from_client=T);
-	gre_links[server, client, info$client_call_id] = GreLink($info=info,
-	    $from_client=F);
+	local to_server = GreLink($info=info, $from_client=T);
+	local to_client = GreLink($info=info, $from_client=F);
+	gre_links[client, server, info$server_call_id] = to_server;
+	gre_links[server, client, info$client_call_id] = to_client;
+	gre_receivers[server, info$server_call_id] = to_server;
+	gre_receivers[client, info$client_call_id] = to_client;
+	if ( info$client_call_id == port_to_count(c$id$orig_p) )
+		notice_once(info, NAT_Detected, fmt(
+		    "PPTP client Call ID %d equals its TCP source "
+		    + "port: %s is a NAT whose PPTP helper rewrites Call IDs", info$client_call_id, client));
 	local key = "";
 	if ( [client, server, info$client_call_id] in open_client_ids )
 		key = open_client_ids[client, server, info$client_call_id];
@@ -616,6 +651,28 @@ event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
 		    $identifier=cat(c$id$orig_h, c$id$resp_h)]);
 	}
 
+## Sets gre_seen and raises GRE_Blocked for a connected call whose GRE is missing one or
+## both ways within gre_grace_period.
+function gre_diagnosis(info: Info)
+	{
+	if ( ! analyze_gre || ! info?$connected_at )
+		return;
+	local limit = info$connected_at + gre_grace_period;
+	local client = info?$first_orig_gre && info$first_orig_gre <= limit;
+	local server = info?$first_resp_gre && info$first_resp_gre <= limit;
+	if ( client && server )
+		{
+		info$gre_seen = "both";
+		return;
+		}
+	info$gre_seen = client ? "client" : server ? "server" : "none";
+	local way = client ? "from the server to the client" : server ?
+	    "from the client to the server" : "in either direction";
+	notice_once(info, GRE_Blocked, fmt(
+	    "PPTP call connected, but no GRE %s within %s: "
+	    + "IP protocol 47 is blocked or not forwarded that way", way, gre_grace_period));
+	}
+
 function finish(info: Info)
 	{
 	if ( info?$call_start && info?$call_end )
@@ -625,10 +682,7 @@ function finish(info: Info)
 		if ( ! info?$auth )
 			info$auth = "none";
 		info$encrypted = info$mppe_negotiated && info$mppe_seen;
-		local orig = info$orig_gre_pkts > 0;
-		local resp = info$resp_gre_pkts > 0;
-		info$gre_seen = orig && resp ? "both" : orig ? "client" : resp ? "server" :
-		    "none";
+		gre_diagnosis(info);
 		}
 	Log::write(PPTP::LOG, info);
 	}

@@ -21,6 +21,7 @@ from . import ppp
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
+    GRE_GRACE,
     IP_PROTO_GRE,
     MESSAGE_NAMES,
     PROTOCOL_VERSION,
@@ -142,11 +143,21 @@ class Capture:
             "scenario": self.name,
             "description": self.description,
             "valid": self.valid,
-            "frames": [{"number": f.number, "time": f.time, **f.truth} for f in self.frames],
+            "frames": [self._frame_truth(f) for f in self.frames],
             "connections": [c.summary() for c in self.connections],
             "calls": [c.summary() for c in self.calls],
             "notices": self.notices,
         }
+
+    def _frame_truth(self, frame: Frame) -> dict:
+        """A frame's truth, plus the diagnoses only the whole capture decides (GRE blocked
+        one or both ways, shown on the reply that connected the call)."""
+        truth = {"number": frame.number, "time": frame.time, **frame.truth}
+        found = [c.gre_problem for c in self.calls if c.reply_frame is frame and c.gre_problem]
+        found += ["nat_editor" for c in self.calls if c.nat_editor and c.id_frames[True] is frame]
+        if found:
+            truth["problems"] = [*truth.get("problems", ()), *found]
+        return truth
 
     def write_pcap(self, pcap_path: str | Path) -> Path:
         """Write only the pcap (the fuzzer keeps the truth in memory)."""
@@ -482,6 +493,7 @@ class Direction:
     highest_received: int | None = None  # what this side acknowledges
     acked: int | None = None
     data_sent: int = 0  # data packets so far; the MPPE coherency count
+    first_time: float | None = None  # when this side's first GRE packet was seen
     tracker: SequenceTracker = field(default_factory=SequenceTracker)
 
     def summary(self) -> dict:
@@ -538,6 +550,8 @@ class Call:
         connected: Frame | None = None,
     ) -> None:
         self.id_frames = {True: client_id_frame, False: server_id_frame}
+        # The reply that connected the call: Outgoing-Call-Reply or Incoming-Call-Reply.
+        self.reply_frame = max(client_id_frame, server_id_frame, key=lambda f: f.number)
         first = min(client_id_frame, server_id_frame, key=lambda f: f.number)
         self.first_frame, self.start_time = first.number, first.time
         last = connected or max(client_id_frame, server_id_frame, key=lambda f: f.number)
@@ -594,6 +608,8 @@ class Call:
         out = gre_frame(self.cap, src, dst, gre, fields, stack=stack, gap=gap)
         side.packets += 1
         side.bytes += len(gre.data)
+        if side.first_time is None:
+            side.first_time = out.time
         self.last_frame, self.end_time = out.number, out.time
         return out
 
@@ -717,8 +733,41 @@ class Call:
     def encrypted(self) -> bool:
         return self.mppe_negotiated and self.mppe_count > 0
 
+    def gre_within_grace(self, from_client: bool) -> bool:
+        first = self.sides[from_client].first_time
+        return first is not None and first <= self.reply_frame.time + GRE_GRACE + 1e-9
+
+    @property
+    def gre_seen(self) -> str:
+        """Which sides sent GRE within the grace period: both, client, server or none."""
+        client, server = self.gre_within_grace(True), self.gre_within_grace(False)
+        return (
+            "both" if client and server else "client" if client else "server" if server else "none"
+        )
+
+    @property
+    def gre_problem(self) -> str | None:
+        """The firewall diagnosis of a connected call whose GRE is missing one or both ways."""
+        if self.result != 1:
+            return None
+        return {
+            "both": None,
+            "client": "no_gre_from_server",
+            "server": "no_gre_from_client",
+            "none": "no_gre_both_ways",
+        }[self.gre_seen]
+
+    @property
+    def nat_editor(self) -> bool:
+        """The client's Call ID equals its TCP source port: what the Linux NAT helper does."""
+        return self.call_id[True] == self.conn.client_port
+
     def notices(self) -> list[str]:
         found = []
+        if self.gre_problem:
+            found.append("GRE_Blocked")
+        if self.nat_editor:
+            found.append("NAT_Detected")
         if self.auth in WEAK_AUTH:
             found.append("Weak_Authentication")
         if self.cleartext_data:
@@ -747,6 +796,7 @@ class Call:
             "encrypted": self.encrypted,
             "disconnect_result": self.disconnect_result,
             "cleared_by": self.cleared_by,
+            "gre_seen": self.gre_seen,
             "notices": self.notices(),
         }
 

@@ -198,6 +198,9 @@ AUTH_MSCHAP_V1 = "MS-CHAPv1"
 AUTH_MSCHAP_V2 = "MS-CHAPv2"
 AUTH_EAP = "EAP"
 AUTH_NONE = "none"
+# Seconds after a call is connected within which each side's GRE must appear; otherwise GRE
+# (IP protocol 47) is taken as blocked that way. The plugin's and Zeek's default too.
+GRE_GRACE = 10.0
 WEAK_AUTH = frozenset({AUTH_PAP, AUTH_CHAP_MD5, AUTH_MSCHAP_V1, AUTH_MSCHAP_V2})
 
 PAP_AUTH_REQUEST, PAP_AUTH_ACK, PAP_AUTH_NAK = 1, 2, 3

@@ -19,6 +19,7 @@ plus expected result; ``replay`` holds the analyzers to every saved case from th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -508,9 +509,12 @@ def build_mutations(cases: list[MutationCase]) -> Batch:
             offset = len(batch.cap.frames)
             shift: Counter = Counter()  # octets added per TCP flow, so later seq/ack follow
             previous = base.frames[0].time
+            # The whole capture's truth: it has the diagnoses decided by all of its calls.
+            truths = base.ground_truth()["frames"]
             for index, frame in enumerate(base.frames):
                 data = _rewrite(frame.data, addresses, by_frame.get(index, ()), shift)
-                truth = _offset_frames(frame.truth, offset)
+                whole = {k: v for k, v in truths[index].items() if k not in ("number", "time")}
+                truth = _offset_frames(whole, offset)
                 batch.cap.add(data, truth, gap=max(frame.time - previous, 0.000001))
                 previous = frame.time
                 if index in by_frame and current.mutated_from is None:
@@ -590,9 +594,18 @@ class Failure:
         return f"{self.kind}: {self.detail} [{self.case}]"
 
 
+def _analyzer(lua: str | Path, mutated: bool) -> oracle.Analyzer:
+    """Our plugin; with mutations, the capture-wide diagnoses of earlier frames may differ."""
+    analyzer = oracle.plugin(lua)
+    if not mutated:
+        return analyzer
+    tolerated = analyzer.tolerated_problems | oracle.CAPTURE_DIAGNOSES
+    return dataclasses.replace(analyzer, tolerated_problems=tolerated)
+
+
 def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
     """One tshark run (our plugin, two passes) over the batch; every failure with its case."""
-    analyzer = oracle.plugin(lua)
+    analyzer = _analyzer(lua, any(c.mutated_from for c in batch.cases))
     truth = batch.checkable_truth()
     with tempfile.TemporaryDirectory(prefix="pptp-fuzz-") as folder:
         pcap = batch.cap.write_pcap(Path(folder) / "batch.pcap")
@@ -803,6 +816,7 @@ def save_regression(batch: Batch, failures: list[Failure], corpus: Path) -> Path
     truth["frames"] = [f for f in truth["frames"] if f["number"] in checked]
     truth["regression"] = {
         "found": first.kind,
+        "mutated": any(c.mutated_from for c in batch.cases),
         "cases": [c.description for c in batch.cases],
         "frames": len(batch.cap.frames),
     }
@@ -814,7 +828,7 @@ def replay(pcap: str | Path, lua: str | Path) -> list[str]:
     """Problems the plugin has with a saved regression: any Lua error, a frame not dissected,
     or a checked frame that differs from its expected result."""
     truth = oracle.load_truth(pcap)
-    analyzer = oracle.plugin(lua)
+    analyzer = _analyzer(lua, truth["regression"]["mutated"])
     decoded = oracle.decode_for(pcap, truth, analyzer, timeout=TSHARK_TIMEOUT)
     report = oracle.compare(truth, decoded, analyzer)
     checked = {f["number"] for f in truth["frames"]}

@@ -30,6 +30,7 @@ CLIENT = host("client", "192.0.2.10")
 CLIENT_B = host("client-b", "192.0.2.11")
 SERVER = host("server", "198.51.100.1")
 NAT = host("nat", "203.0.113.5")
+SERVER_PUBLIC = host("server-public", "203.0.113.80")
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _sequence_duplicate(cap: Capture) -> None:
 
 @scenario("sequence_reorder", "GRE packets arriving out of order (3 before 2)")
 def _sequence_reorder(cap: Capture) -> None:
-    _numbered(cap, (0, 1, 3, 2, 4))
+    _numbered(cap, (0, 1, 3, 2, 4), (0,))
 
 
 @scenario(
@@ -271,6 +272,7 @@ def _echo_keepalive(cap: Capture) -> None:
     conn = connect(cap)
     call = conn.outgoing_call(1, 2)
     call.gre(True, ppp.lcp_configure(identifier=1))
+    call.gre(False, ppp.lcp_configure(identifier=1))
     for n in range(3):
         cap.wait(60)
         conn.echo(True, n + 1)
@@ -330,6 +332,132 @@ def _echo_flood(cap: Capture) -> None:
     conn.echoes += len(identifiers)
     conn.stop()
     cap.notices.append("Control_Message_Flood")
+
+
+# -- firewall and NAT diagnostics ---------------------------------------------------------------
+def _blocked(cap: Capture, client_sends: bool, server_sends: bool) -> None:
+    """A connected call whose PPP negotiation is retried every 3 s by whichever sides' GRE
+    gets through, until the client gives up after 30 s and clears the call."""
+    conn = connect(cap)
+    call = conn.outgoing_call(1, 2)
+    for attempt in range(10):
+        if client_sends:
+            call.gre(True, ppp.lcp_configure(identifier=attempt + 1), ack=False)
+        if server_sends:
+            call.gre(False, ppp.lcp_configure(identifier=attempt + 1), ack=False)
+        cap.wait(3)
+    call.clear_by_client(result=2)
+    conn.stop()
+
+
+@scenario(
+    "gre_blocked_both_ways",
+    "Call connected, then no GRE at all: IP protocol 47 blocked both ways (Windows error 806)",
+)
+def _gre_blocked_both_ways(cap: Capture) -> None:
+    _blocked(cap, client_sends=False, server_sends=False)
+
+
+@scenario(
+    "gre_blocked_server_to_client",
+    "Call connected, only the client's GRE is seen: GRE from the server is filtered",
+)
+def _gre_blocked_server_to_client(cap: Capture) -> None:
+    _blocked(cap, client_sends=True, server_sends=False)
+
+
+@scenario(
+    "gre_blocked_client_to_server",
+    "Call connected, only the server's GRE is seen: GRE from the client is filtered",
+)
+def _gre_blocked_client_to_server(cap: Capture) -> None:
+    _blocked(cap, client_sends=False, server_sends=True)
+
+
+@scenario(
+    "server_static_nat",
+    "A server behind a static NAT: control and GRE both use its public address consistently",
+)
+def _server_static_nat(cap: Capture) -> None:
+    conn = ControlConnection(cap, CLIENT, SERVER_PUBLIC, 40000)
+    conn.start()
+    call = conn.outgoing_call(1, 64)
+    call.ppp_session(AUTH_EAP, mppe=True, data_packets=4)
+    call.lcp_terminate()
+    call.clear_by_client()
+    conn.stop()
+
+
+def _behind_nat(cap: Capture, call_ids: tuple[int, int], ports: tuple[int, int]) -> None:
+    """Two clients behind one NAT address, each with a call to the server."""
+    calls = []
+    for call_id, port in zip(call_ids, ports):
+        conn = connect(cap, NAT, port)
+        call = conn.outgoing_call(call_id, 10 + len(calls))
+        call.client_ip = NAT
+        call.exchange(
+            [(True, ppp.lcp_configure(identifier=1)), (False, ppp.lcp_configure(identifier=1))]
+        )
+        calls.append(call)
+    for call in calls:
+        call.clear_by_client()
+        call.conn.stop()
+
+
+@scenario(
+    "nat_editor_unique_ids",
+    "Two clients behind one NAT whose PPTP NAT editor gave their calls distinct Call IDs",
+)
+def _nat_editor_unique_ids(cap: Capture) -> None:
+    _behind_nat(cap, (0x4001, 0x4002), (40001, 40002))
+
+
+@scenario(
+    "nat_editor_linux",
+    "Two clients behind a Linux NAT: its PPTP helper set each Call ID to the TCP source port",
+)
+def _nat_editor_linux(cap: Capture) -> None:
+    _behind_nat(cap, (40001, 40002), (40001, 40002))
+
+
+@scenario(
+    "shared_server_call_id",
+    "Two clients whose server gave both calls Call ID 0: each client's GRE stays with its call",
+)
+def _shared_server_call_id(cap: Capture) -> None:
+    first = connect(cap, CLIENT, 40001).outgoing_call(1, 0)
+    second = connect(cap, CLIENT_B, 40002).outgoing_call(2, 0)
+    for call in (first, second, first, second):
+        call.exchange(
+            [(True, ppp.lcp_configure(identifier=1)), (False, ppp.lcp_configure(identifier=1))]
+        )
+    for call in (first, second):
+        call.clear_by_client()
+        call.conn.stop()
+
+
+@scenario(
+    "gre_address_mismatch",
+    "The client's GRE arrives from a NAT address, its control connection from its own",
+)
+def _gre_address_mismatch(cap: Capture) -> None:
+    conn = connect(cap)
+    call = conn.outgoing_call(1, 2)
+    steps = [
+        (True, ppp.lcp_configure(identifier=1)),
+        (False, ppp.lcp_configure(identifier=1)),
+        (True, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1)),
+    ]
+    for from_client, frame in steps:
+        # Only the client's GRE is translated: an inconsistent NAT on the client's side.
+        call.client_ip = NAT if from_client else CLIENT
+        sent = call.gre(from_client, frame)
+        if from_client:
+            sent.truth["problems"].append("gre_address_mismatch")
+    call.client_ip = CLIENT
+    call.extra_notices.append("GRE_Address_Mismatch")
+    call.clear_by_client()
+    conn.stop()
 
 
 # -- malformed scenarios -------------------------------------------------------------------------
@@ -511,6 +639,7 @@ def _malformed_gre_payload_length(cap: Capture) -> None:
             ["gre_payload_length_mismatch"],
             frame.stack,
         )
+    call.gre(True, ppp.lcp_configure(identifier=1), seq=2)
     call.gre(False, ppp.lcp_configure(identifier=1))
     call.clear_by_client()
     conn.stop()
@@ -551,6 +680,20 @@ def _gre_without_control(cap: Capture) -> None:
             fields = {**packet.truth(), **frame.truth()}
             gre_frame(cap, src, dst, packet, fields, ["gre_without_call"], frame.stack)
     cap.notices.append("GRE_Without_Control")
+
+
+def late_server_gre(delay: float) -> Capture:
+    """A call whose server sends its first GRE ``delay`` seconds after the call connected
+    (for the GRE grace-period setting of both analyzers)."""
+    cap = Capture("late_gre", f"server GRE {delay} s after the call connected")
+    conn = connect(cap)
+    call = conn.outgoing_call(1, 2)
+    call.gre(True, ppp.lcp_configure(identifier=1))
+    cap.wait(delay)
+    call.gre(False, ppp.lcp_configure(identifier=1))
+    call.clear_by_client()
+    conn.stop()
+    return cap
 
 
 def names(valid: bool | None = None) -> list[str]:

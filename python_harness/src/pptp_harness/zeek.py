@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import oracle
+
 PACKAGE = Path(__file__).resolve().parents[3] / "zeek_scripts" / "scripts"
 DIRECTIONS = {"client_to_server": "orig", "server_to_client": "resp"}
 
@@ -68,9 +70,18 @@ class ZeekReport:
         return not self.mismatches
 
 
+# Diagnoses that Zeek reports as notices (GRE_Blocked, NAT_Detected), not as weirds.
+DIAGNOSES = oracle.CAPTURE_DIAGNOSES | {"nat_editor"}
+
+
 def expected_weirds(truth: dict) -> set[str]:
     """The weird names the truth's problems call for: pptp_<problem>, pptp_gre_<...>."""
-    return {f"pptp_{p}" for frame in truth["frames"] for p in frame.get("problems", ())}
+    return {
+        f"pptp_{p}"
+        for frame in truth["frames"]
+        for p in frame.get("problems", ())
+        if p not in DIAGNOSES
+    }
 
 
 def _row_for(rows: list[dict], call: dict) -> dict | None:
@@ -106,6 +117,7 @@ def compare(truth: dict, logs: Logs) -> ZeekReport:
             "encrypted": call["encrypted"],
             "ppp_protocols": sorted(call["ppp_protocols"]),
             "gre_client": call["gre_client"],
+            "gre_seen": call["gre_seen"] if call["result"] == 1 else None,
         }
         for direction, prefix in DIRECTIONS.items():
             counts = call[direction]
