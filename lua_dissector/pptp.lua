@@ -329,7 +329,7 @@ local ge = {
     ppp_error = new_expert(pptp_gre, "ppp_error", "PPP payload could not be dissected",
         g.MALFORMED, s.ERROR),
     header_truncated = new_expert(pptp_gre, "header_truncated",
-        "GRE header cut off before its first 4 octets", g.MALFORMED, s.ERROR),
+        "GRE header cut off before the fields its flags announce", g.MALFORMED, s.ERROR),
     gre_error = new_expert(pptp_gre, "gre_error",
         "Wireshark's GRE dissector could not dissect this packet", g.MALFORMED, s.ERROR),
 }
@@ -1028,6 +1028,9 @@ function pptp_gre.dissector(tvb, pinfo, tree)
     local protocol = p1 * 256 + p2
     local offset = 4
     if f1 >= 64 then offset = offset + 4 end -- C or R: checksum and offset words
+    -- Octets the flags announce: 4, the C/R word, then 4 each for K, S and A.
+    local needed = offset + (has_key and 4 or 0) + (has_seq and 4 or 0) + (has_ack and 4 or 0)
+    if offset > size then offset = size end
     local key_at, seq_at, ack_at, call_id, payload_length, seq, ack
     if has_key and offset + 4 <= size then
         key_at = offset
@@ -1070,6 +1073,10 @@ function pptp_gre.dissector(tvb, pinfo, tree)
         end
         if seq_at then item:add(gf.seq, tvb(seq_at, 4)) end
         if ack_at then item:add(gf.ack, tvb(ack_at, 4)) end
+        if needed > size then
+            problem(item, "header_truncated", string.format(
+                "The flags announce a %d-octet header, but the packet has %d", needed, size))
+        end
         if payload_length and payload_length ~= payload_size then
             problem(item, "payload_length_mismatch", string.format(
                 "Payload length %d, but %d octets follow", payload_length, payload_size))

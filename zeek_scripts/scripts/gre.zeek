@@ -183,7 +183,10 @@ function gre_weird(src: addr, dst: addr, name: string, detail: string)
 function analyze_gre_packet(src: addr, dst: addr, gre: string)
 	{
 	if ( |gre| < 4 )
+		{
+		gre_weird(src, dst, "pptp_gre_header_truncated", cat(|gre|));
 		return;
+		}
 	local flags = bytestring_to_count(gre[0:2]);
 	if ( flags % 8 != 1 )
 		return; # not enhanced GRE: Zeek's own GRE handling only
@@ -213,7 +216,10 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 	if ( flags / 0x4000 % 4 != 0 )
 		at += 4; # checksum/offset word of C or R
 	if ( |gre| < at + 4 )
+		{
+		gre_weird(src, dst, "pptp_gre_header_truncated", cat(|gre|));
 		return;
+		}
 	local payload_length = bytestring_to_count(gre[at : at + 2]);
 	local call_id = bytestring_to_count(gre[at + 2 : at + 4]);
 	at += 4;
@@ -223,14 +229,20 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 	if ( has_seq )
 		{
 		if ( |gre| < at + 4 )
+			{
+			gre_weird(src, dst, "pptp_gre_header_truncated", cat(|gre|));
 			return;
+			}
 		seq = bytestring_to_count(gre[at : at + 4]);
 		at += 4;
 		}
 	if ( has_ack )
 		at += 4;
 	if ( |gre| < at )
+		{
+		gre_weird(src, dst, "pptp_gre_header_truncated", cat(|gre|));
 		return;
+		}
 	local payload = gre[at:];
 	if ( payload_length != |payload| )
 		{

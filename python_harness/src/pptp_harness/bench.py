@@ -1,22 +1,33 @@
-"""Speed and memory of our plugin against Wireshark's built-in dissectors on the same capture.
+"""Speed and memory of our analyzers against the built-ins on the same captures, and the
+throughput of fuzzing. Reported as ratios, never asserted.
 
-The capture is synthesized: many control connections, each with a call, a full PPP
-negotiation and a stream of MPPE data both ways (about 240 packets a session). Both runs use
-the same tshark command; only ``-X lua_script:`` differs. Reported as ratios, never asserted.
+- Sessions: many control connections, each with a call, a full PPP negotiation and a stream
+  of MPPE data both ways (about 240 packets a session). tshark with and without our plugin
+  (only ``-X lua_script:`` differs); Zeek bare, with our package, and with its GRE analysis
+  switched off.
+- State bounds: 100,000 control connections that never close and GRE for all 65,536 Call IDs,
+  spread over three hours, to show that memory follows the built-ins' and Zeek's tables expire.
+- Fuzzing: a short campaign, in packets verified per second.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import tshark
-from .capture import Capture, ControlConnection, host
+import dpkt
+
+from . import control as ctl
+from . import fuzz, ppp, tshark, zeek
+from .capture import SNAPLEN, Capture, ControlConnection, host
 from .constants import AUTH_MSCHAP_V2
+from .gre import enhanced_gre
 from .scenarios import SERVER
 
 DATA_PACKETS = 200
@@ -43,34 +54,112 @@ class Run:
     peak_kib: int
 
 
-def measure(args: list[str], repeat: int) -> Run:
-    """Best wall time and peak resident memory of ``repeat`` runs of tshark ``args``."""
+def measure(args: list[str], repeat: int, program: str = "", cwd: str | None = None) -> Run:
+    """Best wall time and peak resident memory of ``repeat`` runs of ``program`` (tshark by
+    default) with ``args``."""
     best = Run(float("inf"), 0)
     for _ in range(repeat):
         start = time.perf_counter()
         process = subprocess.Popen(
-            [tshark.tshark_path(), *args],
+            [program or tshark.tshark_path(), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=tshark.environment(),
+            cwd=cwd,
         )
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
         if status != 0:
-            raise tshark.TsharkError(f"tshark {' '.join(args)} exited with status {status}")
+            raise tshark.TsharkError(f"{program or 'tshark'} {' '.join(args)}: status {status}")
         best = Run(min(best.seconds, elapsed), max(best.peak_kib, usage.ru_maxrss))
     return best
 
 
+def _built(pcap: Path, kind: str, size: int) -> Path:
+    """Build ``pcap`` once, in a child, so this process stays small: a child's peak memory
+    starts at its parent's, and the measured runs are children of this process."""
+    if not pcap.exists():
+        subprocess.run(
+            [sys.executable, "-m", "pptp_harness.bench", kind, str(size), str(pcap)], check=True
+        )
+    return pcap
+
+
+def bounds_capture(pcap: Path, connections: int, call_ids: int = 65536) -> None:
+    """Control connections that start and never close (SYN, SYN-ACK, ACK, SCCRQ, SCCRP), then
+    one GRE packet for every Call ID, spread evenly over three hours. Written straight to the
+    pcap: no ground truth is kept for half a million frames."""
+    cap = Capture("bounds", "state bounds")  # only for its packet builder
+    span = 3 * 3600.0
+    request = bytes(ctl.StartControlConnectionRequest(host_name=b"pns", vendor_name=b"bench"))
+    reply = bytes(ctl.StartControlConnectionReply(host_name=b"pac", vendor_name=b"bench"))
+    frame = bytes(ppp.lcp_echo())
+    with pcap.open("wb") as out:
+        writer = dpkt.pcap.Writer(out, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB)
+        for n in range(connections):
+            when = 1_767_225_600 + span * n / (connections + call_ids)
+            client = host("c", f"10.{64 + n // 65536}.{n // 256 % 256}.{n % 256}")
+            port = 1024 + n % 60000
+            segments = [
+                (True, dpkt.tcp.TH_SYN, 0, 0, b""),
+                (False, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, 0, 1, b""),
+                (True, dpkt.tcp.TH_ACK, 1, 1, b""),
+                (True, dpkt.tcp.TH_PUSH | dpkt.tcp.TH_ACK, 1, 1, request),
+                (False, dpkt.tcp.TH_PUSH | dpkt.tcp.TH_ACK, 1, 1 + len(request), reply),
+            ]
+            for i, (from_client, flags, seq, ack, payload) in enumerate(segments):
+                src, dst = (client, SERVER) if from_client else (SERVER, client)
+                sport, dport = (port, 1723) if from_client else (1723, port)
+                segment = dpkt.tcp.TCP(
+                    sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, data=payload
+                )
+                data = cap.ip_packet(src, dst, dpkt.ip.IP_PROTO_TCP, segment)
+                writer.writepkt(data, ts=when + i * 0.001)
+        for call_id in range(call_ids):
+            when = 1_767_225_600 + span * (connections + call_id) / (connections + call_ids)
+            client = host("g", f"10.200.{call_id // 256}.{call_id % 256}")
+            packet = bytes(enhanced_gre(call_id, frame, seq=0))
+            writer.writepkt(cap.ip_packet(client, SERVER, 47, packet), ts=when)
+
+
+ZEEK_TABLE_SIZES = """
+event zeek_done()
+    {
+    print fmt("gre_links=%d gre_receivers=%d", |PPTP::gre_links|, |PPTP::gre_receivers|);
+    }
+"""
+
+
+def zeek_lines(pcap: Path, repeat: int, label: str) -> list[str]:
+    """Zeek bare, with our package, and with the package's GRE analysis off."""
+    if not zeek.available():
+        return [f"{label}: zeek is not installed here, not measured"]
+    program = shutil.which("zeek") or "zeek"
+    with tempfile.TemporaryDirectory() as folder:
+        args = ["-C", "-r", str(pcap)]
+        bare = measure(args, repeat, program, folder)
+        ours = measure([*args, str(zeek.PACKAGE)], repeat, program, folder)
+        off = measure([*args, str(zeek.PACKAGE), "PPTP::analyze_gre=F"], repeat, program, folder)
+        sizes = Path(folder) / "sizes.zeek"
+        sizes.write_text(ZEEK_TABLE_SIZES)
+        tables = subprocess.run(
+            ["zeek", *args, str(zeek.PACKAGE), str(sizes)],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    return [
+        f"{label}: zeek bare {bare.seconds:6.2f} s {bare.peak_kib / 1024:7.1f} MiB | "
+        f"package {ours.seconds:6.2f} s {ours.peak_kib / 1024:7.1f} MiB "
+        f"(time {ours.seconds / bare.seconds:4.2f}x, memory {ours.peak_kib / bare.peak_kib:4.2f}x)"
+        f" | GRE analysis off {off.seconds:6.2f} s (time {off.seconds / bare.seconds:4.2f}x)",
+        f"{label}: zeek tables at the end: {tables}",
+    ]
+
+
 def run(folder: Path, sessions: int, plugin: Path, repeat: int = 3) -> str:
     folder.mkdir(parents=True, exist_ok=True)
-    pcap = folder / f"bench-{sessions}.pcap"
-    if not pcap.exists():
-        # Built in a child so this process stays small: a child's peak memory starts at its
-        # parent's, and the measured tshark runs are children of this process.
-        subprocess.run(
-            [sys.executable, "-m", "pptp_harness.bench", str(sessions), str(pcap)], check=True
-        )
+    pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
     frames = sum(
         1
         for _ in tshark.run(
@@ -88,8 +177,31 @@ def run(folder: Path, sessions: int, plugin: Path, repeat: int = 3) -> str:
             f"ratio time {ours.seconds / builtin.seconds:4.2f}x memory "
             f"{ours.peak_kib / builtin.peak_kib:4.2f}x"
         )
+    lines += zeek_lines(pcap, repeat, "sessions")
+
+    bounds = _built(folder / "bounds-100000.pcap", "bounds", 100_000)
+    command = ["-n", "-r", str(bounds)]
+    builtin = measure(command, 1)
+    ours = measure([*command, "-X", f"lua_script:{plugin}"], 1)
+    lines.append(
+        f"state bounds (100,000 open control connections, GRE for 65,536 Call IDs): "
+        f"built-in {builtin.peak_kib / 1024:.1f} MiB, plugin {ours.peak_kib / 1024:.1f} MiB, "
+        f"ratio {ours.peak_kib / builtin.peak_kib:4.2f}x"
+    )
+    lines += zeek_lines(bounds, 1, "state bounds")
+
+    summary = fuzz.campaign(plugin, duration=60, seed_value=0, corpus=folder / "fuzz-failures")
+    lines.append(
+        f"fuzzing (60 s, {os.cpu_count()} jobs{', Zeek too' if zeek.available() else ''}): "
+        f"{summary.packets:,} packets, {summary.packets / summary.seconds:,.0f} packets/s "
+        f"verified, {len(summary.failures)} failures"
+    )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    big_capture(int(sys.argv[1])).write(sys.argv[2])
+    kind, size, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    if kind == "bounds":
+        bounds_capture(out, size)
+    else:
+        big_capture(size).write(out)
