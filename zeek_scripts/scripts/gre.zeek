@@ -33,7 +33,7 @@ const wrap = 4294967296;
 
 function observe(info: Info, from_client: bool, seq: count)
 	{
-	local key = cat(info$uid, info$client_call_id);
+	local key = info$call_key;
 	if ( [key, from_client] !in sequences )
 		{
 		sequences[key, from_client] = Sequence($highest=seq, $seen=set(seq));

@@ -104,6 +104,9 @@ export {
 		established: bool &default=F;
 		## Notices already raised for this call.
 		noticed: set[Notice::Type] &optional;
+		## Unique within the sensor: control uid and the call's number on it (Call IDs
+		## are reused once a call is cleared).
+		call_key: string &optional;
 	};
 
 	## A parsed control message; fields a type does not carry are unset.
@@ -255,6 +258,10 @@ type State: record {
 	conn_info: Info;
 	## Calls by the PNS's Call ID.
 	calls: table[count] of Info;
+	## Number of the next call on this connection.
+	next_call: count &default=0;
+	## Calls not cleared yet: the PNS's Call ID -> call number.
+	active: table[count] of count;
 	## Outgoing-Call-Requests awaiting a reply, by the PNS's Call ID.
 	pending_outgoing: table[count] of Message;
 	## Incoming-Call-Requests awaiting a reply, by the PAC's Call ID.
@@ -288,7 +295,7 @@ function notice_once(info: Info, n: Notice::Type, msg: string)
 	add info$noticed[n];
 	local call_id = info?$client_call_id ? info$client_call_id : 0;
 	NOTICE([$note=n, $msg=msg, $id=info$id, $uid=info$uid, $sub=fmt("call %d",
-	    call_id), $identifier=cat(info$uid, call_id)]);
+	    call_id), $identifier=info?$call_key ? info$call_key : info$uid]);
 	}
 
 function u16(s: string, at: count): count
@@ -391,6 +398,15 @@ function new_call(c: connection, kind: string, client_id: count,
 	return info;
 	}
 
+function add_call(st: State, info: Info)
+	{
+	local index = st$next_call;
+	++st$next_call;
+	info$call_key = fmt("%s#%d", info$uid, index);
+	st$calls[index] = info;
+	st$active[info$client_call_id] = index;
+	}
+
 function establish(c: connection, info: Info)
 	{
 	info$established = T;
@@ -465,7 +481,7 @@ function handle(c: connection, is_orig: bool, m: Message)
 			    st$pending_outgoing[m$peer_call_id], m);
 			ocall$call_start = network_time();
 			delete st$pending_outgoing[m$peer_call_id];
-			st$calls[m$peer_call_id] = ocall;
+			add_call(st, ocall);
 			if ( m$result == 1 )
 				establish(c, ocall);
 			else
@@ -491,33 +507,39 @@ function handle(c: connection, is_orig: bool, m: Message)
 			local icall = new_call(c, "incoming", m$call_id, m$peer_call_id,
 			    st$pending_incoming[m$peer_call_id], m);
 			delete st$pending_incoming[m$peer_call_id];
-			st$calls[m$call_id] = icall;
+			add_call(st, icall);
 			if ( m$result == 1 )
 				establish(c, icall);
 			break;
 		case 11:
-			if ( m$peer_call_id !in st$calls )
+			if ( m$peer_call_id !in st$active )
 				out_of_state(c, m);
 			else
-				st$calls[m$peer_call_id]$call_end = network_time();
+				st$calls[st$active[m$peer_call_id]]$call_end = network_time();
 			break;
 		case 12:
-			if ( m$call_id !in st$calls )
+			if ( m$call_id !in st$active )
 				out_of_state(c, m);
 			break;
 		case 13:
 			local found = F;
-			for ( dcall_id, dcall in st$calls )
+			local cleared = 0;
+			for ( pns_id, index in st$active )
 				{
-				if ( dcall$server_call_id == m$call_id && ! dcall?$disconnect_result )
+				local dcall = st$calls[index];
+				if ( dcall$server_call_id == m$call_id )
 					{
 					dcall$disconnect_result = m$result;
 					dcall$call_end = network_time();
 					found = T;
+					cleared = pns_id;
 					break;
 					}
 				}
-			if ( ! found )
+			# Deleted after the loop: a table must not change while it is iterated.
+			if ( found )
+				delete st$active[cleared];
+			else
 				out_of_state(c, m);
 			break;
 		}
@@ -610,8 +632,8 @@ function set_state(c: connection)
 	if ( c?$pptp )
 		return;
 	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id);
-	c$pptp = State($conn_info=info, $calls=table(), $pending_outgoing=table(),
-	    $pending_incoming=table());
+	c$pptp = State($conn_info=info, $calls=table(), $active=table(),
+	    $pending_outgoing=table(), $pending_incoming=table());
 	}
 
 event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
@@ -687,6 +709,17 @@ function finish(info: Info)
 	Log::write(PPTP::LOG, info);
 	}
 
+## Drops the GRE keys of a finished call, unless a later call has taken them over.
+function forget_link(src: addr, dst: addr, call_id: count, key: string)
+	{
+	if ( [src, dst, call_id] in gre_links
+	    && gre_links[src, dst, call_id]$info$call_key == key )
+		delete gre_links[src, dst, call_id];
+	if ( [dst, call_id] in gre_receivers
+	    && gre_receivers[dst, call_id]$info$call_key == key )
+		delete gre_receivers[dst, call_id];
+	}
+
 event connection_state_remove(c: connection) &priority=-5
 	{
 	if ( ! c?$pptp )
@@ -699,13 +732,16 @@ event connection_state_remove(c: connection) &priority=-5
 		finish(st$conn_info);
 		return;
 		}
-	for ( call_id, call in st$calls )
+	# In call order, so the log is too.
+	local index = 0;
+	while ( index < st$next_call )
 		{
+		local call = st$calls[index];
+		++index;
 		finish(call);
-		if ( call$established )
-			{
-			delete gre_links[c$id$orig_h, c$id$resp_h, call$server_call_id];
-			delete gre_links[c$id$resp_h, c$id$orig_h, call$client_call_id];
-			}
+		if ( ! call$established )
+			next;
+		forget_link(c$id$orig_h, c$id$resp_h, call$server_call_id, call$call_key);
+		forget_link(c$id$resp_h, c$id$orig_h, call$client_call_id, call$call_key);
 		}
 	}

@@ -437,6 +437,20 @@ def _shared_server_call_id(cap: Capture) -> None:
 
 
 @scenario(
+    "call_id_reused",
+    "One control connection: a PAP call cleared, then a new call that reuses its Call IDs",
+)
+def _call_id_reused(cap: Capture) -> None:
+    conn = connect(cap)
+    for _ in range(2):
+        call = conn.outgoing_call(5, 6)
+        call.ppp_session(AUTH_PAP, mppe=True, data_packets=2)
+        call.lcp_terminate()
+        call.clear_by_client()
+    conn.stop()
+
+
+@scenario(
     "gre_address_mismatch",
     "The client's GRE arrives from a NAT address, its control connection from its own",
 )

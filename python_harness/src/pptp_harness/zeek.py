@@ -135,12 +135,15 @@ def compare(truth: dict, logs: Logs) -> ZeekReport:
                 report.mismatches.append(
                     f"call {call['client_call_id']}: {name}: expected {value!r}, got {actual!r}"
                 )
+        # A set: calls of one connection that reuse a Call ID share uid and sub.
         raised = sorted(
-            n["note"].removeprefix("PPTP::")
-            for n in logs.notices
-            if n.get("uid") == row["uid"]
-            and n["note"].startswith("PPTP::")
-            and n.get("sub") == f"call {call['client_call_id']}"
+            {
+                n["note"].removeprefix("PPTP::")
+                for n in logs.notices
+                if n.get("uid") == row["uid"]
+                and n["note"].startswith("PPTP::")
+                and n.get("sub") == f"call {call['client_call_id']}"
+            }
         )
         report.checked += 1
         if raised != sorted(call["notices"]):
