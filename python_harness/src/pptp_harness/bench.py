@@ -136,7 +136,7 @@ def zeek_lines(pcap: Path, repeat: int, label: str) -> list[str]:
         return [f"{label}: zeek is not installed here, not measured"]
     program = shutil.which("zeek") or "zeek"
     with tempfile.TemporaryDirectory() as folder:
-        args = ["-C", "-r", str(pcap)]
+        args = ["-C", "-r", str(pcap.resolve())]
         bare = measure(args, repeat, program, folder)
         ours = measure([*args, str(zeek.PACKAGE)], repeat, program, folder)
         off = measure([*args, str(zeek.PACKAGE), "PPTP::analyze_gre=F"], repeat, program, folder)
