@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -293,7 +294,6 @@ class CallLifecycles(RuleBasedStateMachine):
     truth the builders recorded."""
 
     lua: str | Path = ""  # set by the caller
-    checked_packets = 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -425,7 +425,6 @@ class CallLifecycles(RuleBasedStateMachine):
         if not self.lua or not self.batch.cap.frames:
             return
         failures = check_batch(self.batch, self.lua)
-        type(self).checked_packets += self.batch.packets
         assert not failures, "\n".join(str(f) for f in failures)
 
 
@@ -482,13 +481,12 @@ def mutation_batches(draw, min_cases: int = 1, max_cases: int = 24) -> list[Muta
     return draw(st.lists(case, min_size=min_cases, max_size=max_cases))
 
 
-_SCENARIO_CACHE: dict[str, Capture] = {}
-
-
-def _scenario(name: str) -> Capture:
-    if name not in _SCENARIO_CACHE:
-        _SCENARIO_CACHE[name] = scenarios.build(name)
-    return _SCENARIO_CACHE[name]
+@functools.cache
+def _scenario(name: str) -> tuple[Capture, list[dict]]:
+    """A scenario's capture and the truth of its frames: the whole capture's, which has the
+    diagnoses decided by all of its calls."""
+    cap = scenarios.build(name)
+    return cap, cap.ground_truth()["frames"]
 
 
 def _payload_frames(cap: Capture) -> list[int]:
@@ -498,7 +496,7 @@ def _payload_frames(cap: Capture) -> list[int]:
 def build_mutations(cases: list[MutationCase]) -> Batch:
     batch = Batch("fuzz_mutations")
     for case in cases:
-        base = _scenario(case.scenario)
+        base, truths = _scenario(case.scenario)
         targets = _payload_frames(base)
         by_frame: dict[int, list[Mutation]] = {}
         for mutation in case.mutations:
@@ -509,8 +507,6 @@ def build_mutations(cases: list[MutationCase]) -> Batch:
             offset = len(batch.cap.frames)
             shift: Counter = Counter()  # octets added per TCP flow, so later seq/ack follow
             previous = base.frames[0].time
-            # The whole capture's truth: it has the diagnoses decided by all of its calls.
-            truths = base.ground_truth()["frames"]
             for index, frame in enumerate(base.frames):
                 data = _rewrite(frame.data, addresses, by_frame.get(index, ()), shift)
                 whole = {k: v for k, v in truths[index].items() if k not in ("number", "time")}
