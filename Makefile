@@ -72,7 +72,7 @@ zeek-test: setup  ## the Zeek package's btest suite (each test skips where zeek 
 	cd zeek_scripts/testing && PATH="$(abspath $(BIN)):$$PATH" btest -j -d
 
 .PHONY: bench
-bench: setup  ## time and measure tshark with the plugin against the built-ins (ratios)
+bench: setup  ## speed and memory of the plugin and the Zeek package against the built-ins, state bounds, fuzzing rate
 	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench
 
 # make fuzz CASES=… | PACKETS=… | DURATION=seconds, SEED=…, JOBS=… (default: all cores)
@@ -113,6 +113,7 @@ check: setup  ## check every pcap in testdata/scenarios against its ground truth
 
 .PHONY: clean
 clean:  ## remove build output and caches (keeps the venv)
+	rm -rf zeek_scripts/testing/.tmp zeek_scripts/testing/.btest.failed.dat
 	rm -rf build .pytest_cache $(HARNESS)/.pytest_cache .ruff_cache $(HARNESS)/.ruff_cache .hypothesis $(HARNESS)/.hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
