@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pptp_harness import scenarios, zeek
@@ -60,3 +62,31 @@ def test_control_ports_can_be_extended(tmp_path):
     )
     (row,) = zeek.run(pcap, str(extra)).pptp
     assert (row["id.resp_p"], row["client_call_id"], row["server_call_id"]) == (5555, 7, 8)
+
+
+REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
+# Real captures: GRE packets each way the package must tie to the call (None: no control
+# connection in the capture, so its GRE must be reported as such).
+REAL = {
+    "chapcrack-sample.pcap": (61, 56),
+    "packetlife-PPTP_negotiation.pcap": (10, 7),
+    "tcpdump-pptp.pcap": (1, 0),
+    "zeek-gre-pptp.pcap": None,
+}
+
+
+@pytest.mark.skipif(not REAL_CAPTURES.is_dir(), reason="../shared/captures not present")
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_captures(name):
+    """Real PPTP traffic: no reporter message, every GRE packet counted to its call (the
+    counts are tshark's `pptp_gre.call_frame` links per direction), or, for GRE whose
+    control connection the capture lacks (here IPv4 GRE inside IPv6), GRE_Without_Control."""
+    logs = zeek.run(REAL_CAPTURES / name)
+    assert not logs.reporter
+    expected = REAL[name]
+    if expected is None:
+        assert not logs.pptp
+        assert [n["note"] for n in logs.notices] == ["PPTP::GRE_Without_Control"]
+        return
+    (row,) = logs.pptp
+    assert (row["orig_gre_pkts"], row["resp_gre_pkts"]) == expected

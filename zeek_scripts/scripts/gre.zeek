@@ -302,27 +302,67 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 		inspect_ppp(info, payload);
 	}
 
+## Finds GRE in an Ethernet frame: over IPv4 or IPv6, also inside IP-in-IP (4in6, 6in4,
+## 4in4), and hands it to analyze_gre_packet.
+function frame_gre(data: string)
+	{
+	local at = 14;
+	if ( |data| < at )
+		return;
+	local ethertype = bytestring_to_count(data[12:14]);
+	while ( ( ethertype == 0x8100 || ethertype == 0x88A8 ) && |data| >= at + 4 )
+		{
+		ethertype = bytestring_to_count(data[at + 2 : at + 4]);
+		at += 4;
+		}
+	local version = ethertype == 0x0800 ? 4 : ethertype == 0x86DD ? 6 : 0;
+	local depth = 0;
+	while ( version != 0 && depth < 3 )
+		{
+		++depth;
+		local header = 40;
+		local end_at = 0;
+		local inner = 0;
+		if ( version == 4 )
+			{
+			if ( |data| < at + 20 )
+				return;
+			header = ( bytestring_to_count(data[at]) % 16 ) * 4;
+			end_at = at + bytestring_to_count(data[at + 2 : at + 4]);
+			inner = bytestring_to_count(data[at + 9]);
+			}
+		else
+			{
+			if ( |data| < at + 40 )
+				return;
+			end_at = at + 40 + bytestring_to_count(data[at + 4 : at + 6]);
+			inner = bytestring_to_count(data[at + 6]); # extension headers are not followed
+			}
+		if ( header < 20 || end_at < at + header || |data| < end_at )
+			return;
+		if ( inner == 47 )
+			{
+			local src = version == 4 ? raw_bytes_to_v4_addr(data[at + 12 : at + 16]) :
+			    raw_bytes_to_v6_addr(data[at + 8 : at + 24]);
+			local dst = version == 4 ? raw_bytes_to_v4_addr(data[at + 16 : at + 20]) :
+			    raw_bytes_to_v6_addr(data[at + 24 : at + 40]);
+			analyze_gre_packet(src, dst, data[at + header : end_at]);
+			return;
+			}
+		version = inner == 4 ? 4 : inner == 41 ? 6 : 0;
+		at += header;
+		}
+	}
+
 event raw_packet(p: raw_pkt_hdr) &group="pptp-gre"
 	{
-	if ( ! p?$ip || p$ip$p != 47 )
+	# raw_pkt_hdr has the outer IP header: GRE there, or IP-in-IP that may carry it.
+	local proto = p?$ip ? p$ip$p : p?$ip6 ? p$ip6$nxt : 0;
+	if ( proto != 47 && proto != 4 && proto != 41 )
 		return;
-	local packet = get_current_packet();
-	# The IP header sits where its total length, counted from the end, says (no trailer
-	# after IP on the link types Zeek reads), less any link padding of short frames.
-	local ip_total = p$ip$len;
-	local l2 = p$l2$len - p$l2$cap_len; # 0 unless the frame was cut short by the snaplen
-	if ( l2 != 0 || |packet$data| < ip_total )
+	if ( p$l2$encap != LINK_ETHERNET || p$l2$len != p$l2$cap_len )
 		return;
-	local ip_start = 0;
-	if ( p$l2$encap == LINK_ETHERNET )
-		ip_start = 14 + ( p$l2?$vlan ? 4 : 0 ) + ( p$l2?$inner_vlan ? 4 : 0 );
-	else
-		ip_start = |packet$data| - ip_total;
-	local gre_start = ip_start + p$ip$hl;
-	local gre_end = ip_start + ip_total;
-	if ( gre_end > |packet$data| || gre_start > gre_end )
-		return;
-	analyze_gre_packet(p$ip$src, p$ip$dst, packet$data[gre_start:gre_end]);
+	frame_gre(get_current_packet()$data);
 	}
 
 function gre_switch(id: string, new_value: bool): bool
