@@ -721,7 +721,7 @@ def run_unit(
     engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS
     try:
         seed(unit_seed)(test)()
-    except Exception as exc:  # hypothesis re-raises the shrunk failure
+    except Exception:  # hypothesis re-raises the shrunk failure
         if not last_failure:
             raise
         batch, failures, cases = last_failure
@@ -731,7 +731,6 @@ def run_unit(
             batch, failures = reduce_mutation(batch, failures, lua)
         saved = save_regression(batch, failures, Path(corpus))
         outcome.failures = [(f.kind, str(saved), str(f)) for f in failures[:1]]
-        del exc
     outcome.seconds = time.monotonic() - started
     return outcome
 
