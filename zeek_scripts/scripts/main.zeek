@@ -83,7 +83,8 @@ export {
 		## Which GRE directions were seen: "both", "client", "server" or "none".
 		gre_seen: string &log &optional;
 
-		## When the call was connected (its reply with result Connected).
+		## When the call was connected (its reply with result Connected); unset for a
+		## call that was refused.
 		connected_at: time &optional;
 		## When the first GRE from the client was seen.
 		first_orig_gre: time &optional;
@@ -100,8 +101,6 @@ export {
 		mppe_seen: bool &default=F;
 		## IP in PPP was seen (cleartext tunnel data).
 		cleartext: bool &default=F;
-		## The call reached the Connected state.
-		established: bool &default=F;
 		## Notices already raised for this call.
 		noticed: set[Notice::Type] &optional;
 		## Unique within the sensor: control uid and the call's number on it (Call IDs
@@ -315,11 +314,17 @@ function text(s: string, at: count, size: count): string
 	return nul == 0 ? field : field[0 : nul - 1];
 	}
 
-## Parses one whole message; the caller has checked its length against the type.
-function parse(s: string): Message
+## The common header of a message.
+function parse_header(s: string): Message
 	{
-	local m = Message($length=u16(s, 0), $pptp_type=u16(s, 2), $cookie=u32(s, 4),
+	return Message($length=u16(s, 0), $pptp_type=u16(s, 2), $cookie=u32(s, 4),
 	    $msg_type=u16(s, 8));
+	}
+
+## Fills in the fields of message ``m``'s type from its octets ``s``; the caller has
+## checked its length against the type.
+function parse(s: string, m: Message)
+	{
 	switch ( m$msg_type )
 		{
 		case 1, 2:
@@ -376,7 +381,6 @@ function parse(s: string): Message
 			m$cause = u16(s, 16);
 			break;
 		}
-	return m;
 	}
 
 function new_call(c: connection, kind: string, client_id: count,
@@ -409,7 +413,6 @@ function add_call(st: State, info: Info)
 
 function establish(c: connection, info: Info)
 	{
-	info$established = T;
 	info$connected_at = network_time();
 	local client = c$id$orig_h;
 	local server = c$id$resp_h;
@@ -601,8 +604,7 @@ function raise_events(c: connection, is_orig: bool, m: Message)
 ## Checks one framed message and acts on it; malformed ones give weirds.
 function process(c: connection, is_orig: bool, s: string)
 	{
-	local m = Message($length=u16(s, 0), $pptp_type=u16(s, 2), $cookie=u32(s, 4),
-	    $msg_type=u16(s, 8));
+	local m = parse_header(s);
 	if ( m$pptp_type != 1 )
 		Reporter::conn_weird("pptp_not_control", c, cat(m$pptp_type), "PPTP");
 	if ( m$cookie != magic_cookie )
@@ -622,7 +624,7 @@ function process(c: connection, is_orig: bool, s: string)
 		if ( m$length < message_lengths[m$msg_type] )
 			return;
 		}
-	m = parse(s);
+	parse(s, m);
 	handle(c, is_orig, m);
 	raise_events(c, is_orig, m);
 	}
@@ -739,7 +741,7 @@ event connection_state_remove(c: connection) &priority=-5
 		local call = st$calls[index];
 		++index;
 		finish(call);
-		if ( ! call$established )
+		if ( ! call?$connected_at )
 			next;
 		forget_link(c$id$orig_h, c$id$resp_h, call$server_call_id, call$call_key);
 		forget_link(c$id$resp_h, c$id$orig_h, call$client_call_id, call$call_key);

@@ -47,7 +47,6 @@ from hypothesis.stateful import (
     rule,
 )
 
-from . import control as ctl
 from . import oracle, ppp, scenarios, strategies, tshark, zeek
 from .capture import (
     SEQ_MOD,
@@ -55,10 +54,8 @@ from .capture import (
     Capture,
     ControlConnection,
     Host,
-    Pdu,
     gre_frame,
     host,
-    pdu,
 )
 from .gre import enhanced_gre
 
@@ -149,50 +146,6 @@ class Unknown:
         return next(self._next)
 
 
-def _bad_cookie(conn: ControlConnection, unknown: Unknown) -> None:
-    message = ctl.EchoRequest(identifier=unknown() & 0xFF, magic_cookie=0xDEADBEEF)
-    conn.send(True, pdu(message, ["bad_magic_cookie"]))
-
-
-def _length_short(conn: ControlConnection, unknown: Unknown) -> None:
-    message = ctl.EchoRequest(length=12)
-    data = bytes(message)[:12]
-    conn.send(True, Pdu(data, scenarios.header_only(message), "Echo-Request", ("length_mismatch",)))
-
-
-def _length_long(conn: ControlConnection, unknown: Unknown) -> None:
-    message = ctl.EchoRequest(length=20, identifier=7)
-    conn.send(
-        True, Pdu(bytes(message) + bytes(4), message.truth(), "Echo-Request", ("length_mismatch",))
-    )
-
-
-def _unknown_type(conn: ControlConnection, unknown: Unknown) -> None:
-    header = ctl.ControlMessage(length=16, control_type=16)
-    conn.send(
-        True,
-        Pdu(
-            bytes(header) + bytes(4),
-            scenarios.header_only(header),
-            "Unknown (16)",
-            ("unknown_message_type",),
-        ),
-    )
-
-
-def _reserved_nonzero(conn: ControlConnection, unknown: Unknown) -> None:
-    conn.send(True, pdu(ctl.EchoRequest(identifier=3, reserved0=1), ["reserved_nonzero"]))
-
-
-def _reply_without_request(conn: ControlConnection, unknown: Unknown) -> None:
-    reply = ctl.OutgoingCallReply(call_id=unknown(), peer_call_id=unknown())
-    conn.send(False, pdu(reply, ["out_of_state"]))
-
-
-def _clear_unknown_call(conn: ControlConnection, unknown: Unknown) -> None:
-    conn.send(True, pdu(ctl.CallClearRequest(call_id=unknown()), ["out_of_state"]))
-
-
 def _gre_unknown_call(conn: ControlConnection, unknown: Unknown) -> None:
     frame = ppp.lcp_echo()
     packet = enhanced_gre(unknown(), bytes(frame), seq=1)
@@ -211,24 +164,24 @@ def _gre_unknown_call(conn: ControlConnection, unknown: Unknown) -> None:
 
 # Name -> step; each leaves the connection's and its calls' state as it was.
 BROKEN_STEPS: dict[str, Callable[[ControlConnection, Unknown], None]] = {
-    "bad_cookie": _bad_cookie,
-    "length_short": _length_short,
-    "length_long": _length_long,
-    "unknown_type": _unknown_type,
-    "reserved_nonzero": _reserved_nonzero,
-    "wrong_state": _reply_without_request,
-    "wrong_call_id": _clear_unknown_call,
+    "bad_cookie": lambda conn, unknown: conn.send(True, scenarios.bad_magic_echo(unknown() & 0xFF)),
+    "length_short": lambda conn, unknown: conn.send(True, scenarios.short_echo()),
+    "length_long": lambda conn, unknown: conn.send(True, scenarios.long_echo(7)),
+    "unknown_type": lambda conn, unknown: conn.send(True, scenarios.unknown_type_message()),
+    "reserved_nonzero": lambda conn, unknown: conn.send(True, scenarios.reserved_echo(3)),
+    "wrong_state": lambda conn, unknown: conn.send(
+        False, scenarios.unrequested_reply(unknown(), unknown())
+    ),
+    "wrong_call_id": lambda conn, unknown: conn.send(
+        True, scenarios.clear_of_unknown_call(unknown())
+    ),
     "gre_wrong_call_id": _gre_unknown_call,
 }
 
 
 def truncate_and_close(conn: ControlConnection) -> None:
     """The last broken step a connection can take: a message cut off by the client's close."""
-    message = ctl.OutgoingCallRequest(call_id=1)
-    data = bytes(message)[:100]
-    conn.send(
-        True, Pdu(data, scenarios.header_only(message), "Outgoing-Call-Request", ("truncated",))
-    )
+    conn.send(True, scenarios.truncated_request())
     conn.close(by_client=True)
 
 

@@ -483,6 +483,53 @@ def header_only(message: ctl.ControlMessage) -> dict[str, object]:
     }
 
 
+# Broken messages, one named defect each, with the truth analyzers must show. The malformed
+# scenarios send them, and so do the fuzzer's broken steps.
+def bad_magic_echo(identifier: int = 5) -> Pdu:
+    return pdu(
+        ctl.EchoRequest(identifier=identifier, magic_cookie=0xDEADBEEF), ["bad_magic_cookie"]
+    )
+
+
+def short_echo() -> Pdu:
+    """An Echo-Request whose length (12) is shorter than the type needs (16)."""
+    message = ctl.EchoRequest(length=12)
+    return Pdu(bytes(message)[:12], header_only(message), "Echo-Request", ("length_mismatch",))
+
+
+def long_echo(identifier: int = 5) -> Pdu:
+    """An Echo-Request whose length (20) is longer than the type needs (16)."""
+    message = ctl.EchoRequest(length=20, identifier=identifier)
+    return Pdu(bytes(message) + bytes(4), message.truth(), "Echo-Request", ("length_mismatch",))
+
+
+def unknown_type_message() -> Pdu:
+    """A control message of type 16."""
+    header = ctl.ControlMessage(length=16, control_type=16)
+    problems = ("unknown_message_type",)
+    return Pdu(bytes(header) + bytes(4), header_only(header), "Unknown (16)", problems)
+
+
+def reserved_echo(identifier: int = 5) -> Pdu:
+    return pdu(ctl.EchoRequest(identifier=identifier, reserved0=1), ["reserved_nonzero"])
+
+
+def unrequested_reply(call_id: int, peer_call_id: int) -> Pdu:
+    """An Outgoing-Call-Reply (from the server) that no request asked for."""
+    reply = ctl.OutgoingCallReply(call_id=call_id, peer_call_id=peer_call_id)
+    return pdu(reply, ["out_of_state"])
+
+
+def clear_of_unknown_call(call_id: int) -> Pdu:
+    return pdu(ctl.CallClearRequest(call_id=call_id), ["out_of_state"])
+
+
+def truncated_request() -> Pdu:
+    """An Outgoing-Call-Request cut off after 100 of its 168 octets."""
+    message = ctl.OutgoingCallRequest(call_id=1)
+    return Pdu(bytes(message)[:100], header_only(message), "Outgoing-Call-Request", ("truncated",))
+
+
 def _then_valid_echo(conn: ControlConnection, identifier: int = 99) -> None:
     """A valid exchange after the broken one: the analyzer must recover."""
     conn.echo(True, identifier)
@@ -492,9 +539,7 @@ def _then_valid_echo(conn: ControlConnection, identifier: int = 99) -> None:
 @scenario("malformed_bad_magic", "An Echo-Request with a wrong magic cookie", valid=False)
 def _malformed_bad_magic(cap: Capture) -> None:
     conn = connect(cap)
-    conn.send(
-        True, pdu(ctl.EchoRequest(identifier=5, magic_cookie=0xDEADBEEF), ["bad_magic_cookie"])
-    )
+    conn.send(True, bad_magic_echo())
     _then_valid_echo(conn)
 
 
@@ -505,10 +550,7 @@ def _malformed_bad_magic(cap: Capture) -> None:
 )
 def _malformed_length_short(cap: Capture) -> None:
     conn = connect(cap)
-    message = ctl.EchoRequest(length=12)
-    conn.send(
-        True, Pdu(bytes(message)[:12], header_only(message), "Echo-Request", ("length_mismatch",))
-    )
+    conn.send(True, short_echo())
     _then_valid_echo(conn)
 
 
@@ -519,10 +561,7 @@ def _malformed_length_short(cap: Capture) -> None:
 )
 def _malformed_length_long(cap: Capture) -> None:
     conn = connect(cap)
-    message = ctl.EchoRequest(length=20, identifier=5)
-    conn.send(
-        True, Pdu(bytes(message) + bytes(4), message.truth(), "Echo-Request", ("length_mismatch",))
-    )
+    conn.send(True, long_echo())
     _then_valid_echo(conn)
 
 
@@ -534,11 +573,7 @@ def _malformed_length_long(cap: Capture) -> None:
 def _malformed_truncated(cap: Capture) -> None:
     conn = connect(cap)
     conn.echo(True, 1)
-    message = ctl.OutgoingCallRequest(call_id=1)
-    conn.send(
-        True,
-        Pdu(bytes(message)[:100], header_only(message), "Outgoing-Call-Request", ("truncated",)),
-    )
+    conn.send(True, truncated_request())
     conn.close(by_client=True)
 
 
@@ -549,16 +584,7 @@ def _malformed_truncated(cap: Capture) -> None:
 )
 def _malformed_unknown_type(cap: Capture) -> None:
     conn = connect(cap)
-    header = ctl.ControlMessage(length=16, control_type=16)
-    conn.send(
-        True,
-        Pdu(
-            bytes(header) + bytes(4),
-            header_only(header),
-            "Unknown (16)",
-            ("unknown_message_type",),
-        ),
-    )
+    conn.send(True, unknown_type_message())
     _then_valid_echo(conn)
 
 
@@ -569,7 +595,7 @@ def _malformed_unknown_type(cap: Capture) -> None:
 )
 def _malformed_reserved_nonzero(cap: Capture) -> None:
     conn = connect(cap)
-    conn.send(True, pdu(ctl.EchoRequest(identifier=5, reserved0=1), ["reserved_nonzero"]))
+    conn.send(True, reserved_echo())
     conn.send(False, ctl.EchoReply(identifier=5))
     conn.send(True, pdu(ctl.StopControlConnectionRequest(reserved2=0xBEEF), ["reserved_nonzero"]))
     conn.send(False, ctl.StopControlConnectionReply())
@@ -583,8 +609,8 @@ def _malformed_reserved_nonzero(cap: Capture) -> None:
 )
 def _malformed_out_of_state(cap: Capture) -> None:
     conn = connect(cap)
-    conn.send(False, pdu(ctl.OutgoingCallReply(call_id=9, peer_call_id=8), ["out_of_state"]))
-    conn.send(True, pdu(ctl.CallClearRequest(call_id=77), ["out_of_state"]))
+    conn.send(False, unrequested_reply(9, 8))
+    conn.send(True, clear_of_unknown_call(77))
     _then_valid_echo(conn)
 
 
