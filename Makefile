@@ -107,6 +107,11 @@ testdata: setup  ## regenerate testdata/scenarios (every scenario pcap and its g
 	rm -f testdata/scenarios/*.pcap testdata/scenarios/*.truth.json
 	$(BIN)/pptp-harness generate all -o testdata/scenarios
 
+.PHONY: real-captures
+real-captures: setup  ## as root: capture real pptpd and pptp-linux in network namespaces into testdata/real
+	@for tool in pptpd pptp tcpdump; do command -v $$tool >/dev/null 2>&1 || { $(call apt_install,$$tool,pptpd pptp-linux tcpdump); break; }; done
+	$(BIN)/pptp-harness real-captures -o testdata/real
+
 .PHONY: check
 check: setup  ## check every pcap in testdata/scenarios against its ground truth (built-ins)
 	$(BIN)/pptp-harness check testdata/scenarios/*.pcap

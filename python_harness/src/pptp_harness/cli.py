@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import bench, fuzz, oracle, scenarios, tshark
+from . import bench, fuzz, oracle, real_peers, scenarios, tshark
 
 DEMO_SCENARIO = "mschapv2_mppe"
 
@@ -124,6 +124,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_real_captures(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.scenario) - set(real_peers.SCENARIO_NAMES))
+    if unknown:
+        print(f"unknown real-capture scenario {unknown[0]!r}", file=sys.stderr)
+        return 2
+    try:
+        written = real_peers.capture_all(Path(args.output), args.scenario or None)
+    except (PermissionError, FileNotFoundError, TimeoutError, RuntimeError) as exc:
+        print(f"pptp-harness real-captures: {exc}", file=sys.stderr)
+        return 2
+    for pcap in written:
+        print(f"{pcap}: {pcap.stat().st_size} bytes")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pptp-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--lua", required=True, help="the Wireshark Lua plugin")
     rp.add_argument("--corpus", default=str(fuzz.REGRESSIONS), help="the regression folder")
     rp.set_defaults(func=cmd_replay)
+    real = sub.add_parser(
+        "real-captures",
+        help="capture real pptpd and pptp-linux in two network namespaces (needs root)",
+    )
+    real.add_argument(
+        "scenario",
+        nargs="*",
+        help=f"which to capture (default: all): {', '.join(real_peers.SCENARIO_NAMES)}",
+    )
+    real.add_argument("-o", "--output", default="testdata/real", help="folder for the pcaps")
+    real.set_defaults(func=cmd_real_captures)
     return parser
 
 
