@@ -435,6 +435,7 @@ local function reset_state()
         gre_call = {},    -- frame -> the call of that GRE packet (a shared table, not a copy)
         gre_to_pns = {},  -- frame -> true if that packet went to the PNS
         gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
+        last_time = 0,    -- when the last PPTP message or GRE packet was seen
     }
 end
 reset_state()
@@ -527,8 +528,12 @@ local GRE_BLOCKED_TEXT = {
 }
 
 -- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
+-- Only a call watched for the whole grace period gets one: a call cleared sooner, or whose
+-- capture ends sooner, never had the chance to show its GRE.
 local function gre_diagnosis(call)
     if not call.connected_at then return nil end
+    local watched_until = call.ended_at or state.last_time
+    if watched_until < call.connected_at + settings.gre_grace then return nil end
     return GRE_BLOCKED[gre_seen(call)]
 end
 
@@ -557,7 +562,9 @@ local function track_message(mtype, values, pinfo, note)
     elseif mtype == MsgType.STOPCCRQ then
         conn.state = "stopping"
         expect_reply(conn, "stop", note, pinfo)
-        for _, call in ipairs(conn.calls) do call.cleared = true end
+        for _, call in ipairs(conn.calls) do
+            call.cleared, call.ended_at = true, call.ended_at or pinfo.rel_ts
+        end
     elseif mtype == MsgType.STOPCCRP then
         in_order = take_reply(conn, "stop", note, pinfo) or not conn.started
         conn.state = "closed"
@@ -610,6 +617,7 @@ local function track_message(mtype, values, pinfo, note)
         in_order = call ~= nil or not conn.started
         if call then
             expect_reply(conn, "clear:" .. (call.pac_id or -1), note, pinfo)
+            call.ended_at = call.ended_at or pinfo.rel_ts
             touch(call)
         end
     elseif mtype == MsgType.CDN then
@@ -618,6 +626,7 @@ local function track_message(mtype, values, pinfo, note)
         in_order = call ~= nil or not conn.started
         if call then
             call.cleared, call.disconnect_result = true, values.disc_result
+            call.ended_at = call.ended_at or pinfo.rel_ts
             touch(call)
         end
     elseif mtype == MsgType.WEN or mtype == MsgType.SLI then
@@ -731,6 +740,7 @@ local function dissect_message(tvb, pinfo, tree, key)
     if not pinfo.visited and not note then
         note = { conn = connection_for(pinfo) }
         state.messages[key] = note
+        state.last_time = pinfo.rel_ts
         note.in_order = track_message(mtype, values, pinfo, note)
     end
     if not note then return end
@@ -905,6 +915,7 @@ end
 -- would cost the Lua collector more than the whole dissection.
 local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
     local number = pinfo.number
+    state.last_time = pinfo.rel_ts
     if not call_id then return end
     local receiver = tostring(pinfo.dst)
     local call = state.receivers[receiver .. "<" .. tostring(pinfo.src) .. ":" .. call_id]

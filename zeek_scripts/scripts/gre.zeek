@@ -193,7 +193,9 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 	local protocol = bytestring_to_count(gre[2:4]);
 	# A packet with a malformed header gets its weird and is not counted to any call.
 	local broken = F;
-	if ( protocol != gre_protocol_ppp )
+	if ( protocol == gre_protocol_ppp )
+		last_activity = network_time();
+	else
 		{
 		gre_weird(src, dst, "pptp_gre_wrong_protocol", fmt("0x%04x", protocol));
 		broken = T;

@@ -95,6 +95,9 @@ export {
 		call_start: time &optional;
 		## Time of the call's last packet.
 		call_end: time &optional;
+		## When the call was cleared: its first Call-Clear-Request, Call-Disconnect-Notify
+		## or Stop-Control-Connection-Request.
+		ended_at: time &optional;
 		## MPPE was negotiated by CCP.
 		mppe_negotiated: bool &default=F;
 		## MPPE packets were seen.
@@ -275,6 +278,10 @@ redef record connection += {
 global failed_calls: table[addr] of count &default=0
     &create_expire=failed_call_window;
 
+## When the last PPTP control message or enhanced-GRE packet was seen: how long a call
+## that was never cleared has been watched.
+global last_activity = double_to_time(0.0);
+
 ## Open calls per [client address, server address, PNS Call ID]: the control connection.
 global open_client_ids: table[addr, addr, count] of string
     &read_expire=call_state_timeout;
@@ -449,6 +456,7 @@ function out_of_state(c: connection, m: Message)
 function handle(c: connection, is_orig: bool, m: Message)
 	{
 	local st = c$pptp;
+	last_activity = network_time();
 	switch ( m$msg_type )
 		{
 		case 1:
@@ -469,7 +477,11 @@ function handle(c: connection, is_orig: bool, m: Message)
 			st$stop_requested = T;
 			st$conn_info$stop_reason = m$reason;
 			for ( stop_id, stop_call in st$calls )
+				{
 				stop_call$stop_reason = m$reason;
+				if ( ! stop_call?$ended_at )
+					stop_call$ended_at = network_time();
+				}
 			break;
 		case 7:
 			st$pending_outgoing[m$call_id] = m;
@@ -523,6 +535,8 @@ function handle(c: connection, is_orig: bool, m: Message)
 		case 12:
 			if ( m$call_id !in st$active )
 				out_of_state(c, m);
+			else if ( ! st$calls[st$active[m$call_id]]?$ended_at )
+				st$calls[st$active[m$call_id]]$ended_at = network_time();
 			break;
 		case 13:
 			local found = F;
@@ -534,6 +548,8 @@ function handle(c: connection, is_orig: bool, m: Message)
 					{
 					dcall$disconnect_result = m$result;
 					dcall$call_end = network_time();
+					if ( ! dcall?$ended_at )
+						dcall$ended_at = network_time();
 					found = T;
 					cleared = pns_id;
 					break;
@@ -676,7 +692,9 @@ event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
 	}
 
 ## Sets gre_seen and raises GRE_Blocked for a connected call whose GRE is missing one or
-## both ways within gre_grace_period.
+## both ways within gre_grace_period. Only a call watched for the whole grace period is
+## diagnosed: one cleared sooner, or whose trace ends sooner, never had the chance to
+## show its GRE.
 function gre_diagnosis(info: Info)
 	{
 	if ( ! analyze_gre || ! info?$connected_at )
@@ -690,6 +708,9 @@ function gre_diagnosis(info: Info)
 		return;
 		}
 	info$gre_seen = client ? "client" : server ? "server" : "none";
+	local watched_until = info?$ended_at ? info$ended_at : last_activity;
+	if ( watched_until < limit )
+		return;
 	local way = client ? "from the server to the client" : server ?
 	    "from the client to the server" : "in either direction";
 	notice_once(info, GRE_Blocked, fmt(

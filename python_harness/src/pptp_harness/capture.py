@@ -105,6 +105,7 @@ class Capture:
         self._clock_us = int(BASE_TIME * 1_000_000)  # whole microseconds: no float drift
         self.connections: list[ControlConnection] = []
         self.calls: list[Call] = []
+        self.watched_until = 0.0
         # Notices not tied to one call (floods, failed attempts, GRE without control).
         self.notices: list[str] = []
         self._ip_id: dict[str, int] = {}
@@ -121,6 +122,8 @@ class Capture:
         self.wait(gap)
         frame = Frame(len(self.frames) + 1, self.time, data, truth or {"kind": "other"})
         self.frames.append(frame)
+        if frame.truth.get("kind") == "pptp_gre" or frame.truth.get("messages"):
+            self.watched_until = frame.time  # the last PPTP message or GRE packet so far
         return frame
 
     def ip_packet(self, src: Host, dst: Host, proto: int, payload: dpkt.Packet | bytes) -> bytes:
@@ -375,6 +378,8 @@ class ControlConnection:
         (req,) = self.send(by_client, ctl.StopControlConnectionRequest(reason=reason))
         (rep,) = self.send(not by_client, ctl.StopControlConnectionReply(result_code=1))
         link(req, rep)
+        for call in self.calls:
+            call.ended_at = req.time if call.ended_at is None else call.ended_at
         self.stop_reason, self.stop_result = reason, 1
         self.close(by_client)
 
@@ -541,6 +546,7 @@ class Call:
         self.mppe_count = 0
         self.encrypt = False
         self.extra_notices: list[str] = []
+        self.ended_at: float | None = None  # first Call-Clear, Disconnect-Notify or Stop
 
     def established(
         self,
@@ -713,6 +719,7 @@ class Call:
         )
         link(req, rep)
         self._cleared(rep, result, "client")
+        self.ended_at = req.time
 
     def disconnect_by_server(self, result: int = 3) -> None:
         """An unsolicited Call-Disconnect-Notify (PAC), e.g. the server shutting down."""
@@ -723,6 +730,7 @@ class Call:
             ),
         )
         self._cleared(rep, result, "server")
+        self.ended_at = rep.time
 
     def _cleared(self, frame: Frame, result: int, by: str) -> None:
         self.disconnect_result, self.cleared_by = result, by
@@ -747,8 +755,14 @@ class Call:
 
     @property
     def gre_problem(self) -> str | None:
-        """The firewall diagnosis of a connected call whose GRE is missing one or both ways."""
+        """The firewall diagnosis of a connected call whose GRE is missing one or both ways.
+
+        Only a call watched for the whole grace period gets one: one cleared (or the capture's
+        PPTP traffic ending) sooner never had the chance to show its GRE."""
         if self.result != 1:
+            return None
+        ended = self.ended_at if self.ended_at is not None else self.cap.watched_until
+        if ended < self.reply_frame.time + GRE_GRACE:
             return None
         return {
             "both": None,
