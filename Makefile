@@ -109,7 +109,7 @@ testdata: setup  ## regenerate testdata/scenarios (every scenario pcap and its g
 
 .PHONY: real-captures
 real-captures: setup  ## as root: capture real pptpd and pptp-linux in network namespaces into testdata/real
-	@for tool in pptpd pptp tcpdump; do command -v $$tool >/dev/null 2>&1 || { $(call apt_install,$$tool,pptpd pptp-linux tcpdump); break; }; done
+	@for tool in pptpd pptp tcpdump ethtool; do command -v $$tool >/dev/null 2>&1 || { $(call apt_install,$$tool,pptpd pptp-linux tcpdump ethtool); break; }; done
 	$(BIN)/pptp-harness real-captures -o testdata/real
 
 .PHONY: check

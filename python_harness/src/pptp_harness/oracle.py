@@ -315,3 +315,52 @@ def check_pcap(pcap: str | Path, analyzer: Analyzer = BUILTIN) -> Report:
     """Decode ``pcap`` with one tshark run and compare it with the truth written beside it."""
     truth = load_truth(pcap)
     return compare(truth, decode_for(pcap, truth, analyzer), analyzer)
+
+
+def calls_table(pcap: str | Path, script: str | Path) -> list[list[str]]:
+    """The rows of the plugin's ``tshark -z pptp,calls`` table, split into columns."""
+    lines = tshark.statistics(pcap, "pptp,calls", [str(script)]).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("stream "))
+    return [line.split() for line in lines[start + 1 :] if line.strip()]
+
+
+def _direction(summary: dict) -> str:
+    keys = ("packets", "bytes", "lost", "duplicate", "out_of_order")
+    return "/".join(str(summary[k]) for k in keys)
+
+
+def calls_table_mismatches(rows: list[list[str]], calls: list[dict]) -> list[str]:
+    """How the per-call table differs from the truth's per-call summaries (none: equal)."""
+    if len(rows) != len(calls):
+        return [f"{len(rows)} rows for {len(calls)} calls"]
+    found = []
+    for row, call in zip(rows, calls):
+        stream, kind, client, server, pns_id, pac_id, first, last, duration = row[:9]
+        to_pns, to_pac, auth, encrypted, cause, gre, protocols = row[9:16]
+        expected = {
+            "stream": (call["tcp_stream"], int(stream)),
+            "kind": (call["kind"], kind),
+            "endpoints": ((call["client"], call["server"]), (client, server)),
+            "call ids": (
+                (call["client_call_id"], call["server_call_id"]),
+                (int(pns_id), int(pac_id) if pac_id != "-" else None),
+            ),
+            "frames": ((call["first_frame"], call["last_frame"]), (int(first), int(last))),
+            "to PNS": (_direction(call["server_to_client"]), to_pns),
+            "to PAC": (_direction(call["client_to_server"]), to_pac),
+            "auth": (call["auth"], auth),
+            "encrypted": (call["encrypted"], encrypted == "true"),
+            "cause": (str(call["disconnect_result"] or "-"), cause),
+            "ppp": (",".join(call["ppp_protocols"]) or "-", protocols),
+            "gre": (call["gre_seen"] if call["result"] == 1 else "-", gre),
+        }
+        found += [
+            f"call {call['client_call_id']}: {name}: expected {want!r}, got {got!r}"
+            for name, (want, got) in expected.items()
+            if want != got
+        ]
+        if abs(float(duration) - call["duration"]) > 0.001:  # printed with three decimals
+            found.append(
+                f"call {call['client_call_id']}: duration {duration} != {call['duration']}"
+            )
+    return found

@@ -30,7 +30,7 @@ SERVER_IP = "10.99.0.1"
 CLIENT_IPS = ("10.99.0.2", "10.99.0.3")
 TUNNEL_LOCAL, TUNNEL_REMOTE = "192.168.99.1", "192.168.99.10-19"
 CAPTURE_FILTER = "tcp port 1723 or ip proto 47"
-PROGRAMS = ("pptpd", "pptp", "tcpdump", "ip", "ss")
+PROGRAMS = ("pptpd", "pptp", "tcpdump", "ip", "ss", "ethtool")
 
 
 @dataclass
@@ -160,6 +160,9 @@ class Lab:
         for namespace, link in ((self.server, server_link), (self.client, client_link)):
             run("ip", "-n", namespace, "link", "set", "lo", "up")
             run("ip", "-n", namespace, "link", "set", link, "up")
+            # Checksums computed in software, so the capture carries valid ones (a veth
+            # otherwise leaves TCP checksums to an offload that never happens).
+            run(*in_namespace(namespace, "ethtool", "-K", link, "tx", "off"))
         self.server_link = server_link
 
     def start(self, command: list[str], log: str, **options) -> subprocess.Popen:

@@ -1,0 +1,457 @@
+"""The ground truth of a capture we did not synthesize, read from its bytes with dpkt.
+
+Captures of real peers come with no truth of their own, so this module works it out by the
+protocol's rules, independently of both analyzers: TCP port 1723 streams are put back in order
+and cut into control messages by their length field; calls are set up by Outgoing/Incoming-Call
+Request and Reply; each GRE packet belongs to the call whose receiver gave out its Call ID, on the
+control connection between the two addresses; sequence numbers are analysed per call and
+direction with the same ``SequenceTracker`` as the synthesized truth. The result has the shape of
+``Capture.ground_truth()`` (``calls`` with the per-call summary, ``frames`` with what each frame
+must show), so the same comparisons hold both analyzers to it.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dpkt
+
+from . import control as ctl
+from .capture import SEQ_MOD, Direction
+from .constants import (
+    AUTH_CHAP_MD5,
+    AUTH_EAP,
+    AUTH_MSCHAP_V1,
+    AUTH_MSCHAP_V2,
+    AUTH_NONE,
+    AUTH_PAP,
+    CCP_OPT_MPPE,
+    CHAP_ALGORITHM_MD5,
+    CHAP_ALGORITHM_MSCHAP_V1,
+    CHAP_ALGORITHM_MSCHAP_V2,
+    GRE_FLAG_ACK,
+    GRE_FLAG_SEQ,
+    GRE_GRACE,
+    GRE_PROTO_PPP,
+    GRE_VERSION_PPTP,
+    HEADER_LENGTH,
+    IP_PROTO_GRE,
+    LCP_OPT_AUTH_PROTOCOL,
+    MAGIC_COOKIE,
+    TCP_PORT,
+    WEAK_AUTH,
+    CpCode,
+    MsgType,
+    PppProto,
+)
+from .gre import EnhancedGRE
+
+AUTH_NAMES = {
+    struct.pack(">H", PppProto.PAP): AUTH_PAP,
+    struct.pack(">H", PppProto.EAP): AUTH_EAP,
+    struct.pack(">HB", PppProto.CHAP, CHAP_ALGORITHM_MD5): AUTH_CHAP_MD5,
+    struct.pack(">HB", PppProto.CHAP, CHAP_ALGORITHM_MSCHAP_V1): AUTH_MSCHAP_V1,
+    struct.pack(">HB", PppProto.CHAP, CHAP_ALGORITHM_MSCHAP_V2): AUTH_MSCHAP_V2,
+}
+
+
+def ppp_header(payload: bytes) -> tuple[int | None, bytes]:
+    """Protocol and information field of a PPP frame in GRE (address/control and the
+    protocol field may be compressed)."""
+    if payload[:2] == b"\xff\x03":
+        payload = payload[2:]
+    if payload and payload[0] & 1:
+        return payload[0], payload[1:]
+    if len(payload) < 2:
+        return None, b""
+    return struct.unpack(">H", payload[:2])[0], payload[2:]
+
+
+def options_of(info: bytes) -> dict[int, bytes]:
+    """Configuration options of an LCP/CCP packet (after code, identifier and length)."""
+    options, data = {}, info[4:]
+    while len(data) >= 2 and data[1] >= 2:
+        options.setdefault(data[0], data[2 : data[1]])
+        data = data[data[1] :]
+    return options
+
+
+@dataclass
+class Connection:
+    stream: int
+    client: tuple[str, int]
+    server: tuple[str, int]
+    pending: dict[bool, bytes] = field(default_factory=lambda: {True: b"", False: b""})
+    next_seq: dict[bool, int | None] = field(default_factory=lambda: {True: None, False: None})
+    calls: list[RealCall] = field(default_factory=list)
+    stopped_at: float | None = None
+
+
+@dataclass
+class RealCall:
+    conn: Connection
+    kind: str
+    first_frame: int
+    start: float
+    client_call_id: int | None = None
+    server_call_id: int | None = None
+    serial: int = 0
+    result: int | None = None
+    reply_frame: int | None = None
+    connected_at: float | None = None
+    cleared_at: float | None = None
+    cleared_by: str = ""
+    disconnect_result: int | None = None
+    last_frame: int = 0
+    end_time: float = 0.0
+    id_frames: dict[bool, int] = field(default_factory=dict)  # whose Call ID -> frame
+    sides: dict[bool, Direction] = field(
+        default_factory=lambda: {True: Direction(), False: Direction()}
+    )
+    protocols: set[str] = field(default_factory=set)
+    auth: str = AUTH_NONE
+    mppe_negotiated: bool = False
+    mppe_packets: int = 0
+    cleartext: bool = False
+    extra_notices: list[str] = field(default_factory=list)
+
+    def touch(self, number: int, time: float) -> None:
+        self.last_frame, self.end_time = number, time
+
+    @property
+    def gre_seen(self) -> str:
+        """Which sides sent GRE within the grace period after the call was connected."""
+
+        def within(from_client: bool) -> bool:
+            first = self.sides[from_client].first_time
+            limit = (self.connected_at or 0.0) + GRE_GRACE + 1e-9
+            return first is not None and first <= limit
+
+        client, server = within(True), within(False)
+        if client and server:
+            return "both"
+        return "client" if client else "server" if server else "none"
+
+    def gre_problem(self, watched_until: float) -> str | None:
+        """GRE blocked one or both ways: only for a call connected and watched (neither
+        cleared nor past the end of the capture) for the whole grace period."""
+        if self.result != 1 or self.connected_at is None:
+            return None
+        end = self.cleared_at if self.cleared_at is not None else watched_until
+        if end < self.connected_at + GRE_GRACE:
+            return None
+        return {
+            "both": None,
+            "client": "no_gre_from_server",
+            "server": "no_gre_from_client",
+            "none": "no_gre_both_ways",
+        }[self.gre_seen]
+
+    def summary(self, watched_until: float) -> dict:
+        problem = self.gre_problem(watched_until)
+        notices = ["GRE_Blocked"] if problem else []
+        if self.client_call_id == self.conn.client[1]:
+            notices.append("NAT_Detected")
+        if self.auth in WEAK_AUTH:
+            notices.append("Weak_Authentication")
+        if self.cleartext:
+            notices.append("Cleartext_Tunnel")
+        notices += self.extra_notices
+        return {
+            "tcp_stream": self.conn.stream,
+            "kind": self.kind,
+            "client": "{}:{}".format(*self.conn.client),
+            "server": "{}:{}".format(*self.conn.server),
+            "gre_client": self.conn.client[0],
+            "client_call_id": self.client_call_id,
+            "server_call_id": self.server_call_id,
+            "call_serial_number": self.serial,
+            "result": self.result,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "start": self.start,
+            "duration": round(self.end_time - self.start, 6),
+            "client_to_server": self.sides[True].summary(),
+            "server_to_client": self.sides[False].summary(),
+            "ppp_protocols": sorted(self.protocols),
+            "auth": self.auth,
+            "encrypted": self.mppe_negotiated and self.mppe_packets > 0,
+            "disconnect_result": self.disconnect_result,
+            "cleared_by": self.cleared_by,
+            "gre_seen": self.gre_seen,
+            "notices": notices,
+        }
+
+
+@dataclass
+class Reading:
+    """What the capture holds: per frame, the messages and the GRE analysis; per call, its
+    summary."""
+
+    name: str
+    frames: dict[int, dict] = field(default_factory=dict)
+    connections: dict[tuple, Connection] = field(default_factory=dict)
+    calls: list[RealCall] = field(default_factory=list)
+    # (receiver, sender, Call ID) and (receiver, Call ID) -> (call, whether the client receives)
+    receivers: dict[tuple, tuple[RealCall, bool]] = field(default_factory=dict)
+    receiver_ids: dict[tuple, tuple[RealCall, bool]] = field(default_factory=dict)
+    watched_until: float = 0.0  # time of the last PPTP message or GRE packet
+    notices: set[str] = field(default_factory=set)
+
+    def frame(self, number: int, time: float) -> dict:
+        return self.frames.setdefault(number, {"number": number, "time": time})
+
+    def truth(self) -> dict:
+        """The capture's truth in the shape of ``Capture.ground_truth()``."""
+        frames = {n: dict(f) for n, f in self.frames.items()}
+        for call in self.calls:
+            problem = call.gre_problem(self.watched_until)
+            if problem:
+                frame = frames[call.reply_frame]
+                frame["problems"] = [*frame.get("problems", ()), problem]
+        return {
+            "scenario": self.name,
+            "description": f"real capture {self.name}",
+            "valid": True,
+            "frames": [frames[n] for n in sorted(frames)],
+            "calls": [c.summary(self.watched_until) for c in self.calls],
+            "notices": sorted(self.notices),
+        }
+
+    # control connection ----------------------------------------------------------------------
+
+    def tcp(self, number: int, time: float, src: str, dst: str, segment: dpkt.tcp.TCP) -> None:
+        if TCP_PORT not in (segment.sport, segment.dport):
+            return
+        from_client = segment.dport == TCP_PORT
+        client = (src, segment.sport) if from_client else (dst, segment.dport)
+        server = (dst, segment.dport) if from_client else (src, segment.sport)
+        key = (client, server)
+        conn = self.connections.get(key)
+        if conn is None:
+            conn = self.connections[key] = Connection(len(self.connections), client, server)
+        syn = 1 if segment.flags & dpkt.tcp.TH_SYN else 0
+        expected = conn.next_seq[from_client]
+        if expected is None:
+            expected = segment.seq + syn
+        data = segment.data
+        offset = (expected - segment.seq - syn) % 2**32
+        if offset >= 2**31:  # a gap: these captures have none; take the data as it comes
+            offset = 0
+        data = data[offset:] if offset < len(data) else b""
+        conn.next_seq[from_client] = (segment.seq + syn + len(segment.data)) % 2**32
+        if not data:
+            return
+        buffer = conn.pending[from_client] + data
+        while len(buffer) >= HEADER_LENGTH:
+            length = struct.unpack(">H", buffer[:2])[0]
+            if length < HEADER_LENGTH or len(buffer) < length:
+                break
+            message, buffer = buffer[:length], buffer[length:]
+            self.control(number, time, conn, from_client, message)
+        conn.pending[from_client] = buffer
+
+    def control(
+        self, number: int, time: float, conn: Connection, from_client: bool, raw: bytes
+    ) -> None:
+        frame = self.frame(number, time)
+        frame.setdefault("tcp_stream", conn.stream)
+        (cookie,) = struct.unpack_from(">I", raw, 4)
+        try:
+            message = ctl.unpack_message(raw)
+        except dpkt.UnpackError:
+            message = None
+        mtype = struct.unpack_from(">H", raw, 8)[0]
+        frame.setdefault("messages", []).append(mtype)
+        if message is None or cookie != MAGIC_COOKIE:
+            return
+        self.watched_until = max(self.watched_until, time)
+        client_ip = conn.client[0]
+        if mtype == MsgType.OCRQ and from_client:
+            call = RealCall(conn, "outgoing", number, time, client_call_id=message.call_id)
+            call.serial = message.call_serial_number
+            call.touch(number, time)
+            call.id_frames[True] = number
+            if self._collides(conn, message.call_id):
+                frame.setdefault("problems", []).append("call_id_collision")
+                call.extra_notices.append("Call_ID_Collision")
+            self._add_call(conn, call, client_ip, conn.server[0], True)
+        elif mtype == MsgType.ICRQ and not from_client:
+            call = RealCall(conn, "incoming", number, time, server_call_id=message.call_id)
+            call.serial = message.call_serial_number
+            call.touch(number, time)
+            call.id_frames[False] = number
+            self._add_call(conn, call, conn.server[0], client_ip, False)
+        elif mtype in (MsgType.OCRP, MsgType.ICRP):
+            replier_is_client = mtype == MsgType.ICRP
+            call = self._call(conn, not replier_is_client, message.peer_call_id)
+            if call is not None:
+                if replier_is_client:
+                    call.client_call_id = message.call_id
+                else:
+                    call.server_call_id = message.call_id
+                call.id_frames[replier_is_client] = number
+                call.result = message.result_code
+                call.reply_frame = number
+                if call.result == 1:
+                    call.connected_at = time
+                address = client_ip if replier_is_client else conn.server[0]
+                peer = conn.server[0] if replier_is_client else client_ip
+                self.receivers[(address, peer, message.call_id)] = (call, replier_is_client)
+                self.receiver_ids[(address, message.call_id)] = (call, replier_is_client)
+                call.touch(number, time)
+        elif mtype == MsgType.ICCN:
+            call = self._call(conn, True, message.peer_call_id)
+            if call is not None:
+                call.touch(number, time)
+        elif mtype == MsgType.CCRQ:
+            call = self._call(conn, True, message.call_id)
+            if call is not None:
+                call.touch(number, time)
+                call.cleared_by = call.cleared_by or "client"
+                call.cleared_at = time if call.cleared_at is None else call.cleared_at
+        elif mtype == MsgType.CDN:
+            call = self._call(conn, False, message.call_id)
+            if call is not None:
+                call.touch(number, time)
+                call.disconnect_result = message.result_code
+                call.cleared_by = call.cleared_by or "server"
+                call.cleared_at = time if call.cleared_at is None else call.cleared_at
+        elif mtype in (MsgType.SLI, MsgType.WEN):
+            call = self._call(conn, mtype == MsgType.WEN, message.peer_call_id)
+            call = call or self._call(conn, True, message.peer_call_id)
+            if call is not None:
+                call.touch(number, time)
+        elif mtype == MsgType.STOPCCRQ:
+            conn.stopped_at = time
+            for call in conn.calls:
+                if call.cleared_at is None:
+                    call.cleared_at = time
+
+    def _add_call(self, conn, call, receiver: str, sender: str, client_id: bool) -> None:
+        conn.calls.append(call)
+        self.calls.append(call)
+        call_id = call.client_call_id if client_id else call.server_call_id
+        self.receivers[(receiver, sender, call_id)] = (call, client_id)
+        self.receiver_ids[(receiver, call_id)] = (call, client_id)
+
+    def _collides(self, conn: Connection, call_id: int) -> bool:
+        """Another live call from the same client address to the same server has this Call ID
+        on a different control connection (clients behind one NAT, no NAT editor)."""
+        return any(
+            call.conn is not conn
+            and call.conn.client[0] == conn.client[0]
+            and call.conn.server[0] == conn.server[0]
+            and call.client_call_id == call_id
+            and call.disconnect_result is None
+            and call.conn.stopped_at is None
+            for call in self.calls
+        )
+
+    @staticmethod
+    def _call(conn: Connection, client_id: bool, call_id: int) -> RealCall | None:
+        """The newest call of the connection that has this Call ID (client's or server's)."""
+        for call in reversed(conn.calls):
+            if (call.client_call_id if client_id else call.server_call_id) == call_id:
+                return call
+        return None
+
+    # GRE ---------------------------------------------------------------------------------------
+
+    def gre(self, number: int, time: float, src: str, dst: str, raw: bytes) -> None:
+        try:
+            packet = EnhancedGRE(raw)
+        except dpkt.UnpackError:
+            return
+        if packet.version != GRE_VERSION_PPTP or packet.protocol != GRE_PROTO_PPP:
+            return
+        frame = self.frame(number, time)
+        frame["gre"] = True
+        self.watched_until = max(self.watched_until, time)
+        problems = frame.setdefault("problems", [])
+        found = self.receivers.get((dst, src, packet.call_id))
+        if found is None:
+            # Only the receiver and the Call ID match: GRE from another address than the
+            # control connection's peer (an inconsistent NAT).
+            found = self.receiver_ids.get((dst, packet.call_id))
+            if found is None:
+                problems.append("gre_without_call")
+                self.notices.add("GRE_Without_Control")
+                return
+            problems.append("gre_address_mismatch")
+            if "GRE_Address_Mismatch" not in found[0].extra_notices:
+                found[0].extra_notices.append("GRE_Address_Mismatch")
+        call, to_client = found
+        from_client = not to_client
+        side, back = call.sides[from_client], call.sides[to_client]
+        frame["call_frame"] = call.id_frames[to_client]
+        frame["tcp_stream"] = call.conn.stream
+        side.packets += 1
+        side.bytes += len(packet.data)
+        if side.first_time is None:
+            side.first_time = time
+        call.touch(number, time)
+        analysis = {}
+        if packet.flags & GRE_FLAG_SEQ:
+            analysis = side.tracker.observe(packet.seq)
+        frame["analysis"] = analysis
+        if packet.flags & GRE_FLAG_ACK and back.tracker.highest is not None:
+            ahead = (packet.ack - back.tracker.highest) % SEQ_MOD
+            if 0 < ahead < SEQ_MOD // 2:
+                problems.append("gre_ack_unseen")
+        if packet.data:
+            self.ppp(call, packet.data)
+
+    @staticmethod
+    def ppp(call: RealCall, payload: bytes) -> None:
+        protocol, info = ppp_header(payload)
+        if protocol is None:
+            return
+        try:
+            call.protocols.add(PppProto(protocol).name)
+        except ValueError:
+            return
+        if protocol == PppProto.MPPE:
+            call.mppe_packets += 1
+        elif protocol == PppProto.IP:
+            call.cleartext = True
+        elif protocol in (PppProto.LCP, PppProto.CCP) and info[:1] == bytes([CpCode.CONFIGURE_ACK]):
+            options = options_of(info)
+            if protocol == PppProto.LCP and LCP_OPT_AUTH_PROTOCOL in options:
+                option = options[LCP_OPT_AUTH_PROTOCOL]
+                chap = option[:2] == struct.pack(">H", PppProto.CHAP)
+                call.auth = AUTH_NAMES.get(option[:3] if chap else option[:2], AUTH_NONE)
+            if protocol == PppProto.CCP and CCP_OPT_MPPE in options:
+                call.mppe_negotiated = True
+
+
+def read(pcap: str | Path) -> Reading:
+    """Read a capture (Ethernet or raw IPv4 link type) into its ground truth."""
+    pcap = Path(pcap)
+    reading = Reading(pcap.stem)
+    with pcap.open("rb") as f:
+        reader = dpkt.pcap.Reader(f)
+        start = None
+        for number, (ts, buf) in enumerate(reader, 1):
+            start = ts if start is None else start
+            time = ts - start
+            ip_start = 0
+            if reader.datalink() == dpkt.pcap.DLT_EN10MB:
+                ethernet = dpkt.ethernet.Ethernet(buf)
+                ip = ethernet.data
+                ip_start = 14 + 4 * len(getattr(ethernet, "vlan_tags", []) or [])
+            else:
+                ip = dpkt.ip.IP(buf)
+            if not isinstance(ip, dpkt.ip.IP):
+                continue
+            src, dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
+            if isinstance(ip.data, dpkt.tcp.TCP):
+                reading.tcp(number, time, src, dst, ip.data)
+            elif ip.p == IP_PROTO_GRE:
+                # The octets as captured: dpkt's own GRE class does not give them back intact.
+                raw = buf[ip_start + ip.hl * 4 : ip_start + ip.len]
+                reading.gre(number, time, src, dst, raw)
+    return reading
