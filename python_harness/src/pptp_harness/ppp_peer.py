@@ -335,22 +335,23 @@ class Peer:
             self.request(PppProto.LCP, b"User request", CpCode.TERMINATE_REQUEST)
         return True
 
-    def run(self, in_fd: int) -> None:
+    def run(self, in_fd: int) -> bool:
+        """Speak PPP until the link is terminated (True) or the peer goes away or the time
+        runs out first (False)."""
         self.start()
-        while True:
-            now = time.monotonic()
-            if not self.tick(now):
-                return
+        while self.tick(time.monotonic()):
             readable, _, _ = select.select([in_fd], [], [], 0.05)
-            if readable:
-                try:
-                    chunk = os.read(in_fd, 4096)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                for frame in self.reader.feed(chunk):
-                    self.receive(frame)
+            if not readable:
+                continue
+            try:
+                chunk = os.read(in_fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            for frame in self.reader.feed(chunk):
+                self.receive(frame)
+        return bool(self.done_at) and time.monotonic() <= self.deadline
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -383,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if os.isatty(0):  # pptpd's pty: raw octets, no echo, as pppd would set it
         tty.setraw(0, termios.TCSANOW)
-    Peer(args).run(0)
-    return 0
+    return 0 if Peer(args).run(0) else 1
 
 
 if __name__ == "__main__":
