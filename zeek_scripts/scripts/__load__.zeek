@@ -1,3 +1,4 @@
 @load ./consts
 @load ./main
 @load ./gre
+@load ./cluster

@@ -179,6 +179,18 @@ function gre_weird(src: addr, dst: addr, name: string, detail: string)
 	Reporter::net_weird(name, fmt("%s -> %s %s", src, dst, detail));
 	}
 
+## GRE no control connection set up: a weird, and the notice once per address pair.
+function gre_without_control(src: addr, dst: addr, call_id: count)
+	{
+	gre_weird(src, dst, "pptp_gre_without_call", cat(call_id));
+	if ( [src, dst] in unknown_gre || [dst, src] in unknown_gre )
+		return;
+	add unknown_gre[src, dst];
+	NOTICE([$note=GRE_Without_Control, $src=src, $dst=dst, $msg=fmt(
+	    "PPTP GRE from %s to %s (Call ID %d) with no control connection seen",
+	    src, dst, call_id), $identifier=cat(src, dst)]);
+	}
+
 ## Analyzes one enhanced GRE packet (the IP payload, from its GRE header on).
 function analyze_gre_packet(src: addr, dst: addr, gre: string)
 	{
@@ -271,15 +283,11 @@ function analyze_gre_packet(src: addr, dst: addr, gre: string)
 		    "GRE of PPTP Call ID %d comes "
 		    + "from %s, not from its control connection's peer", call_id, src));
 		}
+	else if ( ! hook gre_without_call(src, dst, call_id) )
+		link = gre_links[src, dst, call_id];
 	else
 		{
-		gre_weird(src, dst, "pptp_gre_without_call", cat(call_id));
-		if ( [src, dst] !in unknown_gre && [dst, src] !in unknown_gre )
-			{
-			add unknown_gre[src, dst];
-			NOTICE([$note=GRE_Without_Control, $src=src, $dst=dst, $msg=fmt("PPTP GRE from %s to %s (Call ID %d) with no control connection "
-			    + "seen", src, dst, call_id), $identifier=cat(src, dst)]);
-			}
+		gre_without_control(src, dst, call_id);
 		return;
 		}
 	local info = link$info;

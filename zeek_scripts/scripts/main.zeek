@@ -98,6 +98,11 @@ export {
 		## When the call was cleared: its first Call-Clear-Request, Call-Disconnect-Notify
 		## or Stop-Control-Connection-Request.
 		ended_at: time &optional;
+		## How long a call that was never cleared was watched, where the node that ends
+		## it knows better than its own last activity (cluster.zeek).
+		watched_until: time &optional;
+		## GRE counted for a call another cluster node owns (cluster.zeek): no notices.
+		shadow: bool &default=F;
 		## MPPE was negotiated by CCP.
 		mppe_negotiated: bool &default=F;
 		## MPPE packets were seen.
@@ -244,6 +249,19 @@ export {
 
 	## Raise ``n`` for ``info`` once per call.
 	global notice_once: function(info: Info, n: Notice::Type, msg: string);
+
+	## Completes a finished call's row: authentication, encryption, the GRE diagnosis;
+	## then logs it.
+	global complete: function(info: Info);
+
+	## A call is finished (its control connection is gone). A handler that ``break``\ s
+	## takes over logging it (cluster.zeek gathers its GRE from the other nodes first).
+	global finishing_call: hook(info: Info);
+
+	## GRE from ``src`` to ``dst`` with a Call ID no call on this node has. A handler
+	## that ``break``\ s has put a link for it into gre_links (cluster.zeek counts it
+	## for the node that owns the call); otherwise it is GRE without control.
+	global gre_without_call: hook(src: addr, dst: addr, call_id: count);
 }
 
 redef tcp_content_delivery_ports_orig += {[1723/tcp] = T};
@@ -299,6 +317,8 @@ function notice_once(info: Info, n: Notice::Type, msg: string)
 	if ( n in info$noticed )
 		return;
 	add info$noticed[n];
+	if ( info$shadow )
+		return;
 	local call_id = info?$client_call_id ? info$client_call_id : 0;
 	NOTICE([$note=n, $msg=msg, $id=info$id, $uid=info$uid, $sub=fmt("call %d",
 	    call_id), $identifier=info?$call_key ? info$call_key : info$uid]);
@@ -708,7 +728,8 @@ function gre_diagnosis(info: Info)
 		return;
 		}
 	info$gre_seen = client ? "client" : server ? "server" : "none";
-	local watched_until = info?$ended_at ? info$ended_at : last_activity;
+	local watched_until = info?$ended_at ? info$ended_at : info?$watched_until ?
+	    info$watched_until : last_activity;
 	if ( watched_until < limit )
 		return;
 	local way = client ? "from the server to the client" : server ?
@@ -718,18 +739,26 @@ function gre_diagnosis(info: Info)
 	    + "IP protocol 47 is blocked or not forwarded that way", way, gre_grace_period));
 	}
 
-function finish(info: Info)
+function complete(info: Info)
 	{
 	if ( info?$call_start && info?$call_end )
 		info$duration = info$call_end - info$call_start;
-	if ( info?$call_kind )
-		{
-		if ( ! info?$auth )
-			info$auth = "none";
-		info$encrypted = info$mppe_negotiated && info$mppe_seen;
-		gre_diagnosis(info);
-		}
+	if ( ! info?$auth )
+		info$auth = "none";
+	info$encrypted = info$mppe_negotiated && info$mppe_seen;
+	gre_diagnosis(info);
 	Log::write(PPTP::LOG, info);
+	}
+
+function finish(info: Info)
+	{
+	if ( ! info?$call_kind )
+		{
+		Log::write(PPTP::LOG, info);
+		return;
+		}
+	if ( hook finishing_call(info) )
+		complete(info);
 	}
 
 ## Drops the GRE keys of a finished call, unless a later call has taken them over.
