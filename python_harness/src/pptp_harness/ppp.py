@@ -98,6 +98,27 @@ class PppFrame:
         return ":".join(("ppp", PPP_LAYER_NAMES[PppProto(self.protocol)], *self.layers))
 
 
+def split(frame: bytes) -> tuple[int | None, bytes]:
+    """Protocol and information field of a PPP frame, with or without the address/control
+    field (ACFC) and with a one- or two-octet protocol field (PFC); None if too short."""
+    if frame[:2] == b"\xff\x03":
+        frame = frame[2:]
+    if frame and frame[0] & 1:
+        return frame[0], frame[1:]
+    if len(frame) < 2:
+        return None, b""
+    return struct.unpack(">H", frame[:2])[0], frame[2:]
+
+
+def parse_options(data: bytes) -> dict[int, bytes]:
+    """Configuration options (type, length, data) by type; the first of a repeated type."""
+    options: dict[int, bytes] = {}
+    while len(data) >= 2 and data[1] >= 2:
+        options.setdefault(data[0], data[2 : data[1]])
+        data = data[data[1] :]
+    return options
+
+
 def option(kind: int, data: bytes = b"") -> bytes:
     """A configuration option: type, length, data (RFC 1661 §6)."""
     return struct.pack(">BB", kind, 2 + len(data)) + data

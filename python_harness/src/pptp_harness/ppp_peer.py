@@ -108,23 +108,6 @@ class HdlcReader:
                 yield bytes(frame[:-2])
 
 
-def split_ppp(frame: bytes) -> tuple[int, bytes]:
-    """Protocol and information field, with or without address/control and PFC."""
-    if frame[:2] == b"\xff\x03":
-        frame = frame[2:]
-    if frame and frame[0] & 1:
-        return frame[0], frame[1:]
-    return struct.unpack(">H", frame[:2])[0] if len(frame) >= 2 else 0, frame[2:]
-
-
-def parse_options(data: bytes) -> dict[int, bytes]:
-    options = {}
-    while len(data) >= 2 and data[1] >= 2:
-        options[data[0]] = data[2 : data[1]]
-        data = data[data[1] :]
-    return options
-
-
 class Peer:
     """One side of the PPP session; ``server`` authenticates and assigns the client's address."""
 
@@ -179,7 +162,7 @@ class Peer:
     # receiving -----------------------------------------------------------------------------
 
     def receive(self, frame: bytes) -> None:
-        protocol, info = split_ppp(frame)
+        protocol, info = ppp.split(frame)
         if protocol in (PppProto.LCP, PppProto.IPCP, PppProto.CCP) and len(info) >= 4:
             code, identifier, _length = struct.unpack(">BBH", info[:4])
             self.control(PppProto(protocol), code, identifier, info[4:])
@@ -198,7 +181,7 @@ class Peer:
             self.acked_by_peer.add(protocol)
             self.progress()
         elif code == CpCode.CONFIGURE_NAK and protocol == PppProto.IPCP:
-            offered = parse_options(data).get(IPCP_OPT_IP_ADDRESS)
+            offered = ppp.parse_options(data).get(IPCP_OPT_IP_ADDRESS)
             if offered:
                 self.local_ip = socket.inet_ntoa(offered)
                 self.pending.pop(protocol, None)
@@ -217,7 +200,7 @@ class Peer:
             self.send(ppp.control_packet(protocol, CpCode.ECHO_REPLY, identifier, magic))
 
     def configure_request(self, protocol: PppProto, identifier: int, data: bytes) -> None:
-        options = parse_options(data)
+        options = ppp.parse_options(data)
         code = CpCode.CONFIGURE_ACK
         if protocol == PppProto.IPCP and self.server:
             asked = options.get(IPCP_OPT_IP_ADDRESS, b"")

@@ -20,18 +20,11 @@ from pathlib import Path
 import dpkt
 
 from . import control as ctl
+from . import ppp
 from .capture import SEQ_MOD, Direction
 from .constants import (
-    AUTH_CHAP_MD5,
-    AUTH_EAP,
-    AUTH_MSCHAP_V1,
-    AUTH_MSCHAP_V2,
     AUTH_NONE,
-    AUTH_PAP,
     CCP_OPT_MPPE,
-    CHAP_ALGORITHM_MD5,
-    CHAP_ALGORITHM_MSCHAP_V1,
-    CHAP_ALGORITHM_MSCHAP_V2,
     GRE_FLAG_ACK,
     GRE_FLAG_SEQ,
     GRE_GRACE,
@@ -49,34 +42,8 @@ from .constants import (
 )
 from .gre import EnhancedGRE
 
-AUTH_NAMES = {
-    struct.pack(">H", PppProto.PAP): AUTH_PAP,
-    struct.pack(">H", PppProto.EAP): AUTH_EAP,
-    struct.pack(">HB", PppProto.CHAP, CHAP_ALGORITHM_MD5): AUTH_CHAP_MD5,
-    struct.pack(">HB", PppProto.CHAP, CHAP_ALGORITHM_MSCHAP_V1): AUTH_MSCHAP_V1,
-    struct.pack(">HB", PppProto.CHAP, CHAP_ALGORITHM_MSCHAP_V2): AUTH_MSCHAP_V2,
-}
-
-
-def ppp_header(payload: bytes) -> tuple[int | None, bytes]:
-    """Protocol and information field of a PPP frame in GRE (address/control and the
-    protocol field may be compressed)."""
-    if payload[:2] == b"\xff\x03":
-        payload = payload[2:]
-    if payload and payload[0] & 1:
-        return payload[0], payload[1:]
-    if len(payload) < 2:
-        return None, b""
-    return struct.unpack(">H", payload[:2])[0], payload[2:]
-
-
-def options_of(info: bytes) -> dict[int, bytes]:
-    """Configuration options of an LCP/CCP packet (after code, identifier and length)."""
-    options, data = {}, info[4:]
-    while len(data) >= 2 and data[1] >= 2:
-        options.setdefault(data[0], data[2 : data[1]])
-        data = data[data[1] :]
-    return options
+# The authentication protocol named by an LCP Authentication-Protocol option's data.
+AUTH_NAMES = {data: name for name, data in ppp.AUTH_OPTION.items()}
 
 
 @dataclass
@@ -407,7 +374,7 @@ class Reading:
 
     @staticmethod
     def ppp(call: RealCall, payload: bytes) -> None:
-        protocol, info = ppp_header(payload)
+        protocol, info = ppp.split(payload)
         if protocol is None:
             return
         try:
@@ -419,7 +386,7 @@ class Reading:
         elif protocol == PppProto.IP:
             call.cleartext = True
         elif protocol in (PppProto.LCP, PppProto.CCP) and info[:1] == bytes([CpCode.CONFIGURE_ACK]):
-            options = options_of(info)
+            options = ppp.parse_options(info[4:])
             if protocol == PppProto.LCP and LCP_OPT_AUTH_PROTOCOL in options:
                 option = options[LCP_OPT_AUTH_PROTOCOL]
                 chap = option[:2] == struct.pack(">H", PppProto.CHAP)
