@@ -437,11 +437,14 @@ local state
 local function reset_state()
     state = {
         -- Kept small: a capture may hold 100,000s of control connections and messages.
-        connections = {}, -- both endpoints' keys -> { state, started, pending?, calls?, stream? }
+        -- both endpoints' key -> state name, or { state, started, pending, calls, stream }
+        connections = {},
         receivers = {},   -- receiver [sender] Call ID keys -> call (what GRE to it means)
         calls = {},       -- every call, in the order set up
-        messages = {},    -- message key -> true, or the frame of its reply (a request's)
-        reply_to = {},    -- message key -> frame of the request this reply answers
+        -- message key -> true; a reply: minus its request's frame; a request once answered:
+        -- its reply's frame (then, if it is a reply too, ICRP, its request is in reply_to)
+        messages = {},
+        reply_to = {},
         reply_time = {},  -- message key -> seconds since that request
         message_notes = {}, -- message key -> { out_of_state, collision, nat_editor, connected }
         gre_call = {},    -- frame -> the call of that GRE packet (a shared table, not a copy)
@@ -483,19 +486,34 @@ local tcp_stream_field = Field.new("tcp.stream")
 
 local NO_CALLS = {}
 
--- The control connection of this packet, keyed by its two endpoints (tcp.stream is not
--- filled on tshark's first pass, so it is only learnt when a later pass shows it). With
--- ``create`` false, nil for a connection not seen yet.
-local function connection_for(pinfo, create)
+-- The key of this packet's control connection: its two endpoints (tcp.stream is not filled
+-- on tshark's first pass, so it is only learnt when a later pass shows it).
+local function connection_key(pinfo)
     local a = address_key(pinfo.src) .. u16_key(pinfo.src_port)
     local b = address_key(pinfo.dst) .. u16_key(pinfo.dst_port)
-    local key = a < b and (a .. b) or (b .. a)
+    return a < b and (a .. b) or (b .. a)
+end
+
+-- A connection with nothing pending and no call is stored as its state's name alone ("*"
+-- appended once started): most control connections never place a call, and a table each
+-- would be most of the plugin's memory on a capture of many of them.
+local function connection_for(key)
     local conn = state.connections[key]
-    if not conn and create ~= false then
+    if type(conn) == "string" then
+        local started = conn:sub(-1) == "*"
+        conn = { state = started and conn:sub(1, -2) or conn, started = started or nil }
+        state.connections[key] = conn
+    elseif not conn then
         conn = { state = "unknown" }
         state.connections[key] = conn
     end
     return conn
+end
+
+local function store_connection(key, conn)
+    if not conn.pending and not conn.calls then
+        state.connections[key] = conn.started and (conn.state .. "*") or conn.state
+    end
 end
 
 -- Records a request so the matching reply can link to it. Times are relative to the first
@@ -511,6 +529,10 @@ local function take_reply(conn, key, note, pinfo)
     if not request then return false end
     conn.pending[key] = nil
     if next(conn.pending) == nil then conn.pending = nil end
+    local previous = state.messages[request.message]
+    if type(previous) == "number" and previous < 0 then
+        state.reply_to[request.message] = -previous
+    end
     state.messages[request.message] = pinfo.number
     note.response_to = request.frame
     note.response_time = pinfo.rel_ts - request.time
@@ -777,9 +799,12 @@ local function dissect_message(tvb, pinfo, tree, key)
         local note = { key = key }
         state.last_time = pinfo.rel_ts
         state.messages[key] = true
-        note.in_order = track_message(mtype, values, pinfo, note, connection_for(pinfo))
+        local conn_key = connection_key(pinfo)
+        local conn = connection_for(conn_key)
+        note.in_order = track_message(mtype, values, pinfo, note, conn)
+        store_connection(conn_key, conn)
         if note.response_to then
-            state.reply_to[key], state.reply_time[key] = note.response_to, note.response_time
+            state.messages[key], state.reply_time[key] = -note.response_to, note.response_time
         end
         if note.in_order == false or note.collision or note.nat_editor or note.connected then
             state.message_notes[key] = { out_of_state = note.in_order == false,
@@ -794,13 +819,15 @@ local function dissect_message(tvb, pinfo, tree, key)
         local stream = stream_field.value
         item:add(cf.tcp_stream, stream):set_generated()
         -- GRE shows its call's stream: learnt here, on a pass that has it.
-        local conn = pinfo.visited and connection_for(pinfo, false)
-        if conn and conn.calls and not conn.stream then conn.stream = stream end
-    end
-    if seen ~= true then
-        item:add(cf.response_in, seen):set_generated()
+        local conn = pinfo.visited and state.connections[connection_key(pinfo)]
+        if type(conn) == "table" and conn.calls and not conn.stream then conn.stream = stream end
     end
     local reply_to = state.reply_to[key]
+    if seen ~= true and seen < 0 then
+        reply_to = -seen
+    elseif seen ~= true then
+        item:add(cf.response_in, seen):set_generated()
+    end
     if reply_to then
         item:add(cf.response_to, reply_to):set_generated()
         item:add(cf.response_time, nstime(state.reply_time[key])):set_generated()
@@ -967,9 +994,6 @@ local function observe_sequence(dir, seq)
 end
 
 
--- The findings of every GRE packet no call claims: one shared, never-changed table.
-local WITHOUT_CALL = { without_call = true }
-
 -- First-pass analysis of one GRE packet. Per frame only the call and the direction are
 -- kept, plus a table of findings for the few packets that have any: 100k small tables
 -- would cost the Lua collector more than the whole dissection.
@@ -984,10 +1008,7 @@ local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
         call = state.receivers[receiver .. u16_key(call_id)]
         mismatch = call ~= nil
     end
-    if not call then
-        state.gre_notes[number] = WITHOUT_CALL
-        return
-    end
+    if not call then return end -- GRE without call: shown from the missing gre_call entry
     local to_pns = tostring(pinfo.dst) == call.pns_address and call_id == call.pns_id
     state.gre_call[number], state.gre_to_pns[number] = call, to_pns
     local dir, back = call.to_pac, call.to_pns
@@ -1171,7 +1192,7 @@ function pptp_gre.dissector(tvb, pinfo, tree)
                     .. "its control connection's peer is %s", call_id, tostring(pinfo.src),
                     to_pns and call.pac_address or call.pns_address))
             end
-        elseif notes.without_call then
+        elseif call_id then -- analysed on the first pass, but no call claimed it
             problem(item, "without_call")
         end
         local result = notes
