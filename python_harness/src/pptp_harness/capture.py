@@ -447,6 +447,32 @@ class ControlConnection:
         }
 
 
+def gre_seen(connected_at: float, first_client: float | None, first_server: float | None) -> str:
+    """Which sides sent GRE within the grace period after the call was connected: both,
+    client, server or none."""
+    limit = connected_at + GRE_GRACE + 1e-9
+    client = first_client is not None and first_client <= limit
+    server = first_server is not None and first_server <= limit
+    if client and server:
+        return "both"
+    return "client" if client else "server" if server else "none"
+
+
+def gre_blocked(seen: str, connected_at: float, watched_until: float) -> str | None:
+    """The firewall diagnosis of a connected call whose GRE is missing one or both ways.
+
+    Only a call watched for the whole grace period gets one: one cleared (or the capture's
+    PPTP traffic ending) sooner never had the chance to show its GRE."""
+    if watched_until < connected_at + GRE_GRACE:
+        return None
+    return {
+        "both": None,
+        "client": "no_gre_from_server",
+        "server": "no_gre_from_client",
+        "none": "no_gre_both_ways",
+    }[seen]
+
+
 class SequenceTracker:
     """Sequence analysis for one call direction, the ground truth analyzers are held to.
 
@@ -741,35 +767,17 @@ class Call:
     def encrypted(self) -> bool:
         return self.mppe_negotiated and self.mppe_count > 0
 
-    def gre_within_grace(self, from_client: bool) -> bool:
-        first = self.sides[from_client].first_time
-        return first is not None and first <= self.reply_frame.time + GRE_GRACE + 1e-9
-
     @property
     def gre_seen(self) -> str:
-        """Which sides sent GRE within the grace period: both, client, server or none."""
-        client, server = self.gre_within_grace(True), self.gre_within_grace(False)
-        return (
-            "both" if client and server else "client" if client else "server" if server else "none"
-        )
+        first = self.sides[True].first_time, self.sides[False].first_time
+        return gre_seen(self.reply_frame.time, *first)
 
     @property
     def gre_problem(self) -> str | None:
-        """The firewall diagnosis of a connected call whose GRE is missing one or both ways.
-
-        Only a call watched for the whole grace period gets one: one cleared (or the capture's
-        PPTP traffic ending) sooner never had the chance to show its GRE."""
         if self.result != 1:
             return None
         ended = self.ended_at if self.ended_at is not None else self.cap.watched_until
-        if ended < self.reply_frame.time + GRE_GRACE:
-            return None
-        return {
-            "both": None,
-            "client": "no_gre_from_server",
-            "server": "no_gre_from_client",
-            "none": "no_gre_both_ways",
-        }[self.gre_seen]
+        return gre_blocked(self.gre_seen, self.reply_frame.time, ended)
 
     @property
     def nat_editor(self) -> bool:

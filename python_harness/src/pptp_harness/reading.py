@@ -21,13 +21,12 @@ import dpkt
 
 from . import control as ctl
 from . import ppp
-from .capture import SEQ_MOD, Direction
+from .capture import SEQ_MOD, Direction, gre_blocked, gre_seen
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
     GRE_FLAG_ACK,
     GRE_FLAG_SEQ,
-    GRE_GRACE,
     GRE_PROTO_PPP,
     GRE_VERSION_PPTP,
     HEADER_LENGTH,
@@ -90,32 +89,14 @@ class RealCall:
 
     @property
     def gre_seen(self) -> str:
-        """Which sides sent GRE within the grace period after the call was connected."""
-
-        def within(from_client: bool) -> bool:
-            first = self.sides[from_client].first_time
-            limit = (self.connected_at or 0.0) + GRE_GRACE + 1e-9
-            return first is not None and first <= limit
-
-        client, server = within(True), within(False)
-        if client and server:
-            return "both"
-        return "client" if client else "server" if server else "none"
+        first = self.sides[True].first_time, self.sides[False].first_time
+        return gre_seen(self.connected_at or 0.0, *first)
 
     def gre_problem(self, watched_until: float) -> str | None:
-        """GRE blocked one or both ways: only for a call connected and watched (neither
-        cleared nor past the end of the capture) for the whole grace period."""
         if self.result != 1 or self.connected_at is None:
             return None
         end = self.cleared_at if self.cleared_at is not None else watched_until
-        if end < self.connected_at + GRE_GRACE:
-            return None
-        return {
-            "both": None,
-            "client": "no_gre_from_server",
-            "server": "no_gre_from_client",
-            "none": "no_gre_both_ways",
-        }[self.gre_seen]
+        return gre_blocked(self.gre_seen, self.connected_at, end)
 
     def summary(self, watched_until: float) -> dict:
         problem = self.gre_problem(watched_until)
