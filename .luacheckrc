@@ -3,6 +3,6 @@ std = "lua52"
 max_line_length = 100
 read_globals = {
     "base", "DESEGMENT_ONE_MORE_SEGMENT", "DissectorTable", "expert", "Field", "frametype",
-    "gui_enabled", "Listener", "MENU_STAT_GENERIC", "NSTime", "Pref", "Proto", "ProtoExpert",
+    "gui_enabled", "Listener", "MENU_STAT_UNSORTED", "NSTime", "Pref", "Proto", "ProtoExpert",
     "ProtoField", "register_menu", "register_stat_cmd_arg", "set_plugin_info", "TextWindow",
 }

@@ -1287,11 +1287,13 @@ if register_stat_cmd_arg then
     register_stat_cmd_arg("pptp,calls", function() register_calls_tap() end)
 end
 
+-- Statistics > PPTP Calls. Wireshark's Qt interface lists Lua menu entries of the unsorted
+-- statistics group; entries of MENU_STAT_GENERIC never appear (seen in Wireshark 4.0).
 if gui_enabled and gui_enabled() then
     register_menu("PPTP Calls", function()
         local window = TextWindow.new("PPTP Calls")
         window:set(calls_report())
-    end, MENU_STAT_GENERIC)
+    end, MENU_STAT_UNSORTED)
 end
 
 ----------------------------------------------------------------------------------------------
