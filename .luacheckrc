@@ -1,4 +1,5 @@
--- Wireshark's Lua API, as the plugin sees it.
+-- Wireshark's Lua API, as the plugin sees it. `make lint` checks against Lua 5.2 (Wireshark 4.0)
+-- and again with --std lua54 (current releases).
 std = "lua52"
 max_line_length = 100
 read_globals = {

@@ -97,7 +97,7 @@ lint: setup  ## ruff, luacheck and zeek-format over their code
 	$(BIN)/ruff check $(HARNESS)
 	$(BIN)/ruff format --check $(HARNESS)
 	@lua=$$(find lua_dissector -name '*.lua' 2>/dev/null); \
-	if [ -n "$$lua" ]; then luacheck $$lua; else echo "luacheck: no Lua sources yet"; fi
+	if [ -n "$$lua" ]; then luacheck $$lua && luacheck --std lua54 $$lua; else echo "luacheck: no Lua sources yet"; fi
 	@zeek=$$(find zeek_scripts -name '*.zeek' 2>/dev/null); \
 	if [ -z "$$zeek" ]; then echo "zeek-format: no Zeek scripts yet"; fi; \
 	for f in $$zeek; do $(BIN)/zeek-format "$$f" | diff -u "$$f" - || { echo "zeek-format: $$f is not formatted" >&2; exit 1; }; done
