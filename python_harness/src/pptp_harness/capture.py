@@ -473,6 +473,20 @@ def gre_blocked(seen: str, connected_at: float, watched_until: float) -> str | N
     }[seen]
 
 
+def call_notices(
+    gre_problem: str | None, nat_editor: bool, auth: str, cleartext: bool, extra: list[str]
+) -> list[str]:
+    """The Zeek notices a call deserves, in the order the truth lists them."""
+    found = ["GRE_Blocked"] if gre_problem else []
+    if nat_editor:
+        found.append("NAT_Detected")
+    if auth in WEAK_AUTH:
+        found.append("Weak_Authentication")
+    if cleartext:
+        found.append("Cleartext_Tunnel")
+    return found + extra
+
+
 class SequenceTracker:
     """Sequence analysis for one call direction, the ground truth analyzers are held to.
 
@@ -785,16 +799,9 @@ class Call:
         return self.call_id[True] == self.conn.client_port
 
     def notices(self) -> list[str]:
-        found = []
-        if self.gre_problem:
-            found.append("GRE_Blocked")
-        if self.nat_editor:
-            found.append("NAT_Detected")
-        if self.auth in WEAK_AUTH:
-            found.append("Weak_Authentication")
-        if self.cleartext_data:
-            found.append("Cleartext_Tunnel")
-        return found + self.extra_notices
+        return call_notices(
+            self.gre_problem, self.nat_editor, self.auth, self.cleartext_data, self.extra_notices
+        )
 
     def summary(self) -> dict:
         return {

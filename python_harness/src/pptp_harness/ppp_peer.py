@@ -225,11 +225,10 @@ class Peer:
             return
         if not self.authenticated:
             if self.server and self.args.auth == AUTH_CHAP_MD5:
-                self.challenge = os.urandom(16)
+                # Any response is accepted: there is no account to check it against.
+                challenge = os.urandom(16)
                 identifier = self.next_identifier()
-                self.ask(
-                    PppProto.CHAP, ppp.chap(CHAP_CHALLENGE, identifier, self.challenge, b"pptpd")
-                )
+                self.ask(PppProto.CHAP, ppp.chap(CHAP_CHALLENGE, identifier, challenge, b"pptpd"))
             elif not self.server and self.auth_option[:2] == struct.pack(">H", PppProto.PAP):
                 self.ask(PppProto.PAP, ppp.pap_request(identifier=self.next_identifier()))
         elif self.args.mppe and PppProto.CCP not in self.acked_by_peer:

@@ -21,7 +21,7 @@ import dpkt
 
 from . import control as ctl
 from . import ppp
-from .capture import SEQ_MOD, Direction, gre_blocked, gre_seen
+from .capture import SEQ_MOD, Direction, call_notices, gre_blocked, gre_seen
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
@@ -34,7 +34,6 @@ from .constants import (
     LCP_OPT_AUTH_PROTOCOL,
     MAGIC_COOKIE,
     TCP_PORT,
-    WEAK_AUTH,
     CpCode,
     MsgType,
     PppProto,
@@ -99,15 +98,14 @@ class RealCall:
         return gre_blocked(self.gre_seen, self.connected_at, end)
 
     def summary(self, watched_until: float) -> dict:
-        problem = self.gre_problem(watched_until)
-        notices = ["GRE_Blocked"] if problem else []
-        if self.client_call_id == self.conn.client[1]:
-            notices.append("NAT_Detected")
-        if self.auth in WEAK_AUTH:
-            notices.append("Weak_Authentication")
-        if self.cleartext:
-            notices.append("Cleartext_Tunnel")
-        notices += self.extra_notices
+        nat_editor = self.client_call_id == self.conn.client[1]
+        notices = call_notices(
+            self.gre_problem(watched_until),
+            nat_editor,
+            self.auth,
+            self.cleartext,
+            self.extra_notices,
+        )
         return {
             "tcp_stream": self.conn.stream,
             "kind": self.kind,
