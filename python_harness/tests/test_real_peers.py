@@ -46,8 +46,9 @@ def test_every_real_scenario_has_its_capture():
 def test_reading_agrees_with_synthesized_truth(tmp_path, name):
     """Read back from the bytes, a synthesized capture gives the calls its generator knew."""
     pcap = tmp_path / f"{name}.pcap"
-    truth = scenarios.build(name).ground_truth()
-    scenarios.build(name).write(pcap)
+    cap = scenarios.build(name)
+    cap.write(pcap)
+    truth = cap.ground_truth()
     read = reading.read(pcap).truth()
     assert [{k: c[k] for k in SUMMARY_KEYS} for c in read["calls"]] == [
         {k: c[k] for k in SUMMARY_KEYS} for c in truth["calls"]
