@@ -200,7 +200,6 @@ local cf = {
     response_to = ProtoField.framenum("pptp_ctrl.response_to", "Request In", base.NONE,
         frametype.REQUEST),
     response_time = ProtoField.relative_time("pptp_ctrl.response_time", "Response Time"),
-    tcp_stream = ProtoField.uint32("pptp_ctrl.tcp_stream", "Control connection (TCP stream)"),
     problem = ProtoField.string("pptp_ctrl.problem", "Problem"),
 }
 local field_key = {} -- ProtoField -> its key in cf, to name decoded values
@@ -482,16 +481,51 @@ end
 ----------------------------------------------------------------------------------------------
 -- Control connection and call state (first pass only)
 ----------------------------------------------------------------------------------------------
-local tcp_stream_field = Field.new("tcp.stream")
-
 local NO_CALLS = {}
 
--- The key of this packet's control connection: its two endpoints (tcp.stream is not filled
--- on tshark's first pass, so it is only learnt when a later pass shows it).
+-- The key of this packet's control connection: its two endpoints.
 local function connection_key(pinfo)
     local a = address_key(pinfo.src) .. u16_key(pinfo.src_port)
     local b = address_key(pinfo.dst) .. u16_key(pinfo.dst_port)
     return a < b and (a .. b) or (b .. a)
+end
+
+-- A call's GRE shows its control connection's tcp.stream, learnt from TCP's tap. A field
+-- extractor, or a Lua tap registered for the whole run, makes Wireshark build every
+-- packet's tree, which took most of the plugin's time on a plain `tshark -r`; so the tap is
+-- registered only while a connection with a call waits for its stream (it then learns it
+-- from that connection's next TCP segment) and removed once none waits.
+local stream_tap
+local awaiting_stream = {} -- connection key -> connection
+local awaiting_count = 0
+
+local function learn_stream(pinfo, _, tcp_info)
+    if awaiting_count == 0 then return end
+    local key = connection_key(pinfo)
+    local conn = awaiting_stream[key]
+    if conn then
+        conn.stream = tcp_info.th_stream
+        awaiting_stream[key], awaiting_count = nil, awaiting_count - 1
+    end
+end
+
+local function await_stream(key, conn)
+    if conn.stream or awaiting_stream[key] then return end
+    awaiting_stream[key], awaiting_count = conn, awaiting_count + 1
+    if not stream_tap then
+        stream_tap = Listener.new("tcp")
+        stream_tap.packet = learn_stream
+    end
+end
+
+-- Called from the dissectors, never from the tap's own callback: Wireshark frees a listener
+-- when it is removed, and may still be walking the list of listeners then.
+local function release_stream_tap(everything)
+    if everything then awaiting_stream, awaiting_count = {}, 0 end
+    if stream_tap and awaiting_count == 0 then
+        stream_tap:remove()
+        stream_tap = nil
+    end
 end
 
 -- A connection with nothing pending and no call is stored as its state's name alone ("*"
@@ -793,13 +827,13 @@ local function dissect_message(tvb, pinfo, tree, key)
         offset = offset + size
     end
     local seen = state.messages[key]
+    local conn_key = connection_key(pinfo)
     if not pinfo.visited and not seen then
         -- A table for the first pass only; what later passes show is kept in the compact
         -- per-message maps of ``state``.
         local note = { key = key }
         state.last_time = pinfo.rel_ts
         state.messages[key] = true
-        local conn_key = connection_key(pinfo)
         local conn = connection_for(conn_key)
         note.in_order = track_message(mtype, values, pinfo, note, conn)
         store_connection(conn_key, conn)
@@ -814,14 +848,9 @@ local function dissect_message(tvb, pinfo, tree, key)
         seen = state.messages[key]
     end
     if not seen then return end
-    local stream_field = tcp_stream_field()
-    if stream_field then
-        local stream = stream_field.value
-        item:add(cf.tcp_stream, stream):set_generated()
-        -- GRE shows its call's stream: learnt here, on a pass that has it.
-        local conn = pinfo.visited and state.connections[connection_key(pinfo)]
-        if type(conn) == "table" and conn.calls and not conn.stream then conn.stream = stream end
-    end
+    -- Every pass: tshark's two-pass mode runs taps on its second pass only.
+    local conn = state.connections[conn_key]
+    if type(conn) == "table" and conn.calls then await_stream(conn_key, conn) end
     local reply_to = state.reply_to[key]
     if seen ~= true and seen < 0 then
         reply_to = -seen
@@ -858,6 +887,7 @@ local function pdu_length(tvb, offset)
 end
 
 function pptp_ctrl.dissector(tvb, pinfo, tree)
+    release_stream_tap()
     local total = tvb:len()
     local offset = 0
     -- Each message's state is keyed by the frame and where the message lies in it, stable
@@ -1103,6 +1133,7 @@ local function to_builtin_gre(tvb, pinfo, tree)
 end
 
 function pptp_gre.dissector(tvb, pinfo, tree)
+    release_stream_tap()
     local size = tvb:len()
     if size < 4 then
         pinfo.cols.protocol = "GRE"
@@ -1303,6 +1334,7 @@ local tcp_port_table = DissectorTable.get("tcp.port")
 
 function pptp_ctrl.init()
     reset_state()
+    release_stream_tap(true)
     info_frame = -1
 end
 

@@ -48,6 +48,27 @@ def test_plugin_decodes_scenario_as_ground_truth(pcaps, name, reassemble):
 
 
 @pytest.mark.parametrize("name", scenarios.names(valid=True))
+def test_single_pass_ties_gre_to_its_call(pcaps, name):
+    """A plain one-pass read (no -2): every GRE packet already shows the control message that
+    gave out its Call ID and that connection's TCP stream, learnt from TCP's tap."""
+    truth = oracle.load_truth(pcaps[name])
+    links = ("pptp_gre.call_frame", "pptp_gre.tcp_stream")
+    decoded = tshark.decode(pcaps[name], links, lua_scripts=[str(PLUGIN)])
+    assert not decoded.lua_errors()
+    checked = 0
+    for frame in truth["frames"]:
+        for field in links:
+            expected = frame.get("fields", {}).get(field)
+            if expected is not None:
+                checked += 1
+                assert decoded.values(frame["number"], field) == [str(v) for v in expected], (
+                    frame["number"],
+                    field,
+                )
+    assert checked or not any(f["kind"] == "pptp_gre" for f in truth["frames"])
+
+
+@pytest.mark.parametrize("name", scenarios.names(valid=True))
 def test_per_call_summary_matches_ground_truth(pcaps, name):
     """`tshark -z pptp,calls`: one row per call, as the truth's per-call summary says."""
     truth = oracle.load_truth(pcaps[name])

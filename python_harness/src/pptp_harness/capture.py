@@ -635,7 +635,11 @@ class Call:
         if ack and side.highest_received is not None and (shown is None or new_to_ack):
             ack_value = side.acked = side.highest_received
         gre = enhanced_gre(self.call_id[not from_client], bytes(shown or b""), seq, ack_value)
-        fields = {**gre.truth(), "pptp_gre.call_frame": self.id_frames[not from_client].number}
+        fields = {
+            **gre.truth(),
+            "pptp_gre.call_frame": self.id_frames[not from_client].number,
+            "pptp_gre.tcp_stream": self.conn.stream,
+        }
         if shown is not None:
             fields.update(shown.truth())
             fields.update(side.tracker.observe(seq))

@@ -21,7 +21,12 @@ from .control import FIXED_LENGTH
 # Problems only the whole capture decides (two passes): GRE that never came one or both ways.
 # A mutation later in a capture can change them on earlier frames, like the links.
 CAPTURE_DIAGNOSES = frozenset({"no_gre_both_ways", "no_gre_from_client", "no_gre_from_server"})
-ANALYSIS_PREFIXES = ("pptp_ctrl.response_", "pptp_gre.call_frame", "pptp_gre.analysis.")
+ANALYSIS_PREFIXES = (
+    "pptp_ctrl.response_",
+    "pptp_gre.call_frame",
+    "pptp_gre.tcp_stream",
+    "pptp_gre.analysis.",
+)
 _BUILTIN_NAMES = {
     "pptp_ctrl.call_statistics": "pptp.call_Statistics",
     "pptp_gre.flags": "gre.flags_and_version",
