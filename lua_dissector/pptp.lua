@@ -438,7 +438,10 @@ local function reset_state()
         -- Kept small: a capture may hold 100,000s of control connections and messages.
         -- both endpoints' key -> state name, or { state, started, pending, calls, stream }
         connections = {},
-        receivers = {},   -- receiver [sender] Call ID keys -> call (what GRE to it means)
+        -- receiver address and Call ID -> the call GRE to it belongs to (the latest set up)
+        receivers = {},
+        -- the same key -> { sender address -> call }, only where two calls share that key
+        shared_receivers = {},
         calls = {},       -- every call, in the order set up
         -- message key -> true; a reply: minus its request's frame; a request once answered:
         -- its reply's frame (then, if it is a reply too, ICRP, its request is in reply_to)
@@ -446,8 +449,7 @@ local function reset_state()
         reply_to = {},
         reply_time = {},  -- message key -> seconds since that request
         message_notes = {}, -- message key -> { out_of_state, collision, nat_editor, connected }
-        gre_call = {},    -- frame -> the call of that GRE packet (a shared table, not a copy)
-        gre_to_pns = {},  -- frame -> true if that packet went to the PNS
+        gre_dir = {},     -- frame -> the call direction of that GRE packet (shared, not a copy)
         gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
         last_time = 0,    -- when the last PPTP message or GRE packet was seen
     }
@@ -573,16 +575,34 @@ local function take_reply(conn, key, note, pinfo)
     return true
 end
 
--- GRE to ``address`` with ``call_id`` belongs to ``call``. Keyed by the receiver and the
--- sender (its peer): two servers or clients may hand out the same Call ID. The key without
--- the sender finds GRE that arrives from an unexpected address.
-local function register_receiver(call, side, address, call_id, frame, peer)
-    call[side .. "_id"] = call_id
-    call[side .. "_frame"] = frame
-    call[side .. "_address"] = tostring(address)
-    local receiver = address_key(address)
-    state.receivers[receiver .. u16_key(call_id)] = call
-    state.receivers[receiver .. address_key(peer) .. u16_key(call_id)] = call
+-- The key of GRE sent to ``address`` (text) carrying ``call_id`` (its two octets as they
+-- travel): short, as Lua 5.2 hashes only every other character of a 32-octet string.
+local function receiver_key(address, call_id)
+    return address .. u16_key(call_id)
+end
+
+-- Whether GRE to ``address`` with ``call_id`` goes to the call's PNS, and who should send it.
+local function gre_direction(call, address, call_id)
+    local to_pns = address == call.pns_address and call_id == call.pns_id
+    return to_pns, to_pns and call.pac_address or call.pns_address
+end
+
+-- GRE to the ``side`` ("pns" or "pac") of ``call`` carries ``call_id``. Two servers, or two
+-- clients behind one NAT, may hand out the same Call ID at one address: then the sender (the
+-- other side of each call) tells the calls apart.
+local function register_receiver(call, side, call_id, frame)
+    call[side .. "_id"], call[side .. "_frame"] = call_id, frame
+    local address = call[side .. "_address"]
+    local key = receiver_key(address, call_id)
+    local previous = state.receivers[key]
+    if previous and previous ~= call then
+        local by_sender = state.shared_receivers[key] or {}
+        local _, previous_sender = gre_direction(previous, address, call_id)
+        local _, sender = gre_direction(call, address, call_id)
+        by_sender[previous_sender], by_sender[sender] = by_sender[previous_sender] or previous, call
+        state.shared_receivers[key] = by_sender
+    end
+    state.receivers[key] = call
 end
 
 local function new_call(conn, kind, pinfo)
@@ -590,10 +610,17 @@ local function new_call(conn, kind, pinfo)
         conn = conn, kind = kind, first_frame = pinfo.number, last_frame = pinfo.number,
         start = pinfo.rel_ts, finish = pinfo.rel_ts, protocols = {}, auth = "none",
         mppe = false, cleartext = false, mppe_packets = 0,
-        to_pns = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0 },
-        to_pac = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0 },
+        -- One per direction; a GRE packet's frame refers to its direction.
+        to_pns = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, to_pns = true },
+        to_pac = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, to_pns = false },
         pns = endpoint(pinfo.src, pinfo.src_port), pac = endpoint(pinfo.dst, pinfo.dst_port),
+        pns_address = tostring(pinfo.src), pac_address = tostring(pinfo.dst),
     }
+    if kind == "incoming" then -- set up by the PAC
+        call.pns, call.pac = call.pac, call.pns
+        call.pns_address, call.pac_address = call.pac_address, call.pns_address
+    end
+    call.to_pns.call, call.to_pac.call = call, call
     table.insert(state.calls, call)
     return call
 end
@@ -666,11 +693,11 @@ local function track_message(mtype, values, pinfo, note, conn)
             .. endpoint(pinfo.src, pinfo.src_port), note, pinfo) or not conn.started
     elseif mtype == MsgType.OCRQ then
         local call = new_call(conn, "outgoing", pinfo)
-        local other = state.receivers[address_key(pinfo.src) .. u16_key(values.call_id)]
+        local other = state.receivers[receiver_key(call.pns_address, values.call_id)]
         if other and other.conn ~= conn and not other.cleared then
             note.collision = true
         end
-        register_receiver(call, "pns", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
+        register_receiver(call, "pns", values.call_id, pinfo.number)
         if values.call_id == pinfo.src_port then note.nat_editor = true end
         conn.calls = conn.calls or {}
         table.insert(conn.calls, call)
@@ -681,7 +708,7 @@ local function track_message(mtype, values, pinfo, note, conn)
         in_order = take_reply(conn, "call:" .. values.peer_call_id, note, pinfo) or not conn.started
         if call then
             local side = mtype == MsgType.OCRP and "pac" or "pns"
-            register_receiver(call, side, pinfo.src, values.call_id, pinfo.number, pinfo.dst)
+            register_receiver(call, side, values.call_id, pinfo.number)
             call.result = mtype == MsgType.OCRP and values.out_result or values.in_result
             if call.result == 1 then call.connected_at, note.connected = pinfo.rel_ts, call end
             if mtype == MsgType.ICRP then
@@ -692,9 +719,7 @@ local function track_message(mtype, values, pinfo, note, conn)
         end
     elseif mtype == MsgType.ICRQ then
         local call = new_call(conn, "incoming", pinfo)
-        call.pns = endpoint(pinfo.dst, pinfo.dst_port)
-        call.pac = endpoint(pinfo.src, pinfo.src_port)
-        register_receiver(call, "pac", pinfo.src, values.call_id, pinfo.number, pinfo.dst)
+        register_receiver(call, "pac", values.call_id, pinfo.number)
         conn.calls = conn.calls or {}
         table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
@@ -990,121 +1015,121 @@ local function auth_of(option)
     return string.format("0x%04x", proto)
 end
 
--- Sequence analysis of one call direction (the same rules as the harness's ground truth);
--- returns a table of findings, or nil for a packet in order.
+-- Sequence analysis of one call direction (the same rules as the harness's ground truth):
+-- nil for a packet in order, else "lost" and how many numbers it skipped, "duplicate" or
+-- "out_of_order". The numbers seen are remembered in a ring of SEEN_LIMIT slots (slot =
+-- number mod SEEN_LIMIT): bounded memory, no rebuilding, and every number within the last
+-- SEEN_LIMIT is recognised when it comes again.
 local function observe_sequence(dir, seq)
-    if not dir.highest then
-        dir.first, dir.highest, dir.seen, dir.seen_count = seq, seq, { [seq] = true }, 1
+    local ring = dir.ring
+    if not ring then
+        dir.first, dir.highest, dir.unique = seq, seq, 1
+        dir.ring = { [seq % SEEN_LIMIT] = seq }
         return nil
     end
-    if dir.seen[seq] then
+    local slot = seq % SEEN_LIMIT
+    if ring[slot] == seq then
         dir.duplicates = dir.duplicates + 1
-        return { duplicate = true }
+        return "duplicate"
     end
-    dir.seen[seq] = true
-    dir.seen_count = dir.seen_count + 1
-    if dir.seen_count > SEEN_LIMIT then
-        -- Keep only the recent window so long calls use bounded memory.
-        local kept, count = {}, 0
-        for number in pairs(dir.seen) do
-            if (dir.highest - number) % SEQ_MOD < SEEN_LIMIT / 2 then
-                kept[number], count = true, count + 1
-            end
-        end
-        dir.seen, dir.seen_count = kept, count
-    end
+    ring[slot] = seq
+    dir.unique = dir.unique + 1
     local ahead = (seq - dir.highest) % SEQ_MOD
     if ahead > 0 and ahead < SEQ_HALF then
         dir.highest = seq
-        if ahead > 1 then return { lost = ahead - 1 } end
+        if ahead > 1 then return "lost", ahead - 1 end
         return nil
     end
     dir.out_of_order = dir.out_of_order + 1
-    return { out_of_order = true }
+    -- Behind the first number seen: the numbers start here.
+    if (dir.first - seq) % SEQ_MOD < SEQ_HALF then dir.first = seq end
+    return "out_of_order"
 end
 
-
--- First-pass analysis of one GRE packet. Per frame only the call and the direction are
--- kept, plus a table of findings for the few packets that have any: 100k small tables
--- would cost the Lua collector more than the whole dissection.
-local function analyze_gre(pinfo, call_id, seq, ack, payload_tvb, payload_size)
-    local number = pinfo.number
-    state.last_time = pinfo.rel_ts
-    if not call_id then return end
-    local receiver = address_key(pinfo.dst)
-    local call = state.receivers[receiver .. address_key(pinfo.src) .. u16_key(call_id)]
-    local mismatch = false
-    if not call then
-        call = state.receivers[receiver .. u16_key(call_id)]
-        mismatch = call ~= nil
+-- The findings of a packet, kept only for the few packets that have any.
+local function note(number, name, value)
+    local notes = state.gre_notes[number]
+    if not notes then
+        notes = {}
+        state.gre_notes[number] = notes
     end
-    if not call then return end -- GRE without call: shown from the missing gre_call entry
-    local to_pns = tostring(pinfo.dst) == call.pns_address and call_id == call.pns_id
-    state.gre_call[number], state.gre_to_pns[number] = call, to_pns
+    notes[name] = value == nil or value
+end
+
+-- What the first octets of a call's PPP frame tell about the call (``start`` holds up to 8
+-- of them; ``payload`` is the whole frame, read only for LCP and CCP negotiation).
+local function analyze_ppp(number, call, dir, start, payload)
+    local proto, info = ppp_protocol(start)
+    if not proto then return end
+    if not call.protocols[proto] then
+        call.protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
+    end
+    if proto == PppProto.MPPE then
+        local high, low = start:byte(info + 1, info + 2)
+        if low then
+            call.mppe_packets = call.mppe_packets + 1
+            local count = (high % 16) * 256 + low
+            if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
+                note(number, "coherency_gap")
+            end
+            dir.coherency = count
+        end
+    elseif proto == PppProto.IP then
+        call.cleartext = true
+        if not call.mppe then note(number, "cleartext") end
+    elseif proto == PppProto.LCP then
+        local code, options = options_of(payload, info)
+        if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
+            call.auth, call.auth_frame = auth_of(options[LCP_OPT_AUTH]), number
+            if weak_auth[call.auth] then note(number, "weak_auth", call.auth) end
+        end
+    elseif proto == PppProto.CCP then
+        local code, options = options_of(payload, info)
+        if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] and not call.mppe then
+            call.mppe, call.mppe_frame = true, number
+        end
+    end
+end
+
+-- First-pass analysis of one GRE packet, the hot path of the plugin: per frame only its
+-- call direction is kept, plus findings for the few packets that have any. Addresses are
+-- compared as the text Wireshark gives, each read once.
+local function analyze_gre(pinfo, call_id, id_octets, seq, ack, payload_size, start, payload)
+    local number, now = pinfo.number, pinfo.rel_ts
+    state.last_time = now
+    if not call_id then return end
+    local receiver = tostring(pinfo.dst)
+    local key = receiver .. id_octets
+    local call = state.receivers[key]
+    if not call then return end -- GRE without call: shown from the missing gre_dir entry
+    local sender = tostring(pinfo.src)
+    local to_pns, expected = gre_direction(call, receiver, call_id)
+    if sender ~= expected then
+        local shared = state.shared_receivers[key]
+        local other = shared and shared[sender]
+        if other then
+            call = other
+            to_pns = gre_direction(call, receiver, call_id)
+        else
+            note(number, "address_mismatch")
+        end
+    end
     local dir, back = call.to_pac, call.to_pns
     if to_pns then dir, back = back, dir end
+    state.gre_dir[number] = dir
     dir.packets = dir.packets + 1
     dir.bytes = dir.bytes + payload_size
-    dir.first_time = dir.first_time or pinfo.rel_ts
-    call.last_frame, call.finish = number, pinfo.rel_ts
-    local notes
-    if mismatch then notes = { address_mismatch = true } end
+    dir.first_time = dir.first_time or now
+    call.last_frame, call.finish = number, now
     if seq and settings.sequence_analysis then
-        local found = observe_sequence(dir, seq)
-        if found then
-            notes = notes or {}
-            for key, value in pairs(found) do notes[key] = value end
-        end
+        local finding, value = observe_sequence(dir, seq)
+        if finding then note(number, finding, value) end
     end
     if ack and back.highest then
         local ahead = (ack - back.highest) % SEQ_MOD
-        if ahead > 0 and ahead < SEQ_HALF then
-            notes = notes or {}
-            notes.ack_unseen = true
-        end
+        if ahead > 0 and ahead < SEQ_HALF then note(number, "ack_unseen") end
     end
-    if payload_size > 0 then
-        local raw = payload_tvb:raw(0, payload_size < 8 and payload_size or 8)
-        local proto, info = ppp_protocol(raw)
-        if proto then
-            if not call.protocols[proto] then
-                call.protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
-            end
-            if proto == PppProto.MPPE then
-                local high, low = raw:byte(info + 1, info + 2)
-                if low then
-                    call.mppe_packets = call.mppe_packets + 1
-                    local count = (high % 16) * 256 + low
-                    if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
-                        notes = notes or {}
-                        notes.coherency_gap = true
-                    end
-                    dir.coherency = count
-                end
-            elseif proto == PppProto.IP then
-                call.cleartext = true
-                if not call.mppe then
-                    notes = notes or {}
-                    notes.cleartext = true
-                end
-            elseif proto == PppProto.LCP then
-                local code, options = options_of(payload_tvb, info)
-                if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
-                    call.auth, call.auth_frame = auth_of(options[LCP_OPT_AUTH]), number
-                    if weak_auth[call.auth] then
-                        notes = notes or {}
-                        notes.weak_auth = call.auth
-                    end
-                end
-            elseif proto == PppProto.CCP then
-                local code, options = options_of(payload_tvb, info)
-                if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] and not call.mppe then
-                    call.mppe, call.mppe_frame = true, number
-                end
-            end
-        end
-    end
-    if notes then state.gre_notes[number] = notes end
+    if payload then analyze_ppp(number, call, dir, start, payload) end
 end
 
 local function u32(a, b, c, d)
@@ -1141,11 +1166,11 @@ function pptp_gre.dissector(tvb, pinfo, tree)
             "GRE header cut off after " .. size .. " of 4 octets")
         return size
     end
-    -- The whole header is at most 20 octets: read it once as a string.
-    local head = tvb:raw(0, size < 20 and size or 20)
+    -- The whole header is at most 20 octets: read it once as a string, with the first 8
+    -- octets of the PPP frame after it.
+    local head = tvb:raw(0, size < 28 and size or 28)
     local f1, f2, p1, p2 = head:byte(1, 4)
     if f2 % 8 ~= 1 then return to_builtin_gre(tvb, pinfo, tree) end
-    pinfo.cols.protocol = "PPTP GRE"
 
     local has_key, has_seq, has_ack = f1 % 64 >= 32, f1 % 32 >= 16, f2 >= 128
     local protocol = p1 * 256 + p2
@@ -1154,11 +1179,12 @@ function pptp_gre.dissector(tvb, pinfo, tree)
     -- Octets the flags announce: 4, the C/R word, then 4 each for K, S and A.
     local needed = offset + (has_key and 4 or 0) + (has_seq and 4 or 0) + (has_ack and 4 or 0)
     if offset > size then offset = size end
-    local key_at, seq_at, ack_at, call_id, payload_length, seq, ack
+    local key_at, seq_at, ack_at, call_id, id_octets, payload_length, seq, ack
     if has_key and offset + 4 <= size then
         key_at = offset
         local a, b, c, d = head:byte(offset + 1, offset + 4)
         payload_length, call_id = a * 256 + b, c * 256 + d
+        id_octets = head:sub(offset + 3, offset + 4)
         offset = offset + 4
     end
     if has_seq and offset + 4 <= size then
@@ -1170,10 +1196,13 @@ function pptp_gre.dissector(tvb, pinfo, tree)
         offset = offset + 4
     end
     local payload_size = size - offset
-    local payload = tvb(offset):tvb()
+    local payload = payload_size > 0 and tvb(offset):tvb() or nil
 
     local number = pinfo.number
-    if not pinfo.visited then analyze_gre(pinfo, call_id, seq, ack, payload, payload_size) end
+    if not pinfo.visited then
+        analyze_gre(pinfo, call_id, id_octets, seq, ack, payload_size,
+            head:sub(offset + 1, offset + 8), payload)
+    end
 
     if builds_tree(tree) then
         local item = tree:add(pptp_gre, tvb(0, offset))
@@ -1207,9 +1236,9 @@ function pptp_gre.dissector(tvb, pinfo, tree)
         if payload_size > 0 and not has_seq and has_ack then
             problem(item, "ack_only_with_payload")
         end
-        local call, notes = state.gre_call[number], state.gre_notes[number] or {}
-        if call then
-            local to_pns = state.gre_to_pns[number]
+        local dir, notes = state.gre_dir[number], state.gre_notes[number] or {}
+        if dir then
+            local call, to_pns = dir.call, dir.to_pns
             item:add(gf.call_frame, to_pns and call.pns_frame or call.pac_frame):set_generated()
             if call.conn.stream then item:add(gf.tcp_stream, call.conn.stream):set_generated() end
             local sender = to_pns and call.pac_id or call.pns_id
@@ -1245,24 +1274,24 @@ function pptp_gre.dissector(tvb, pinfo, tree)
         end
         if result.cleartext then item:add_proto_expert_info(ge.cleartext) end
         local proto, info
-        if payload_size > 0 then
-            proto, info = ppp_protocol(payload:raw(0, payload_size < 4 and payload_size or 4))
-        end
+        if payload then proto, info = ppp_protocol(head:sub(offset + 1, offset + 4)) end
         if proto == PppProto.MPPE and payload_size >= info + 2 then
             local header = payload(info, 2)
             local mppe_item = item:add(gf.mppe_header, header)
             for i = 1, #mppe_fields do mppe_item:add(mppe_fields[i], header) end
             if result.coherency_gap then problem(mppe_item, "coherency_gap") end
         end
-        if payload_size == 0 then pinfo.cols.info = "Ack-only" .. (ack and (" " .. ack) or "") end
     end
 
-    if payload_size > 0 then
-        local handle = protocol == GRE_PROTO_PPP and ppp_handle
-            or gre_proto_table:get_dissector(protocol)
-        if handle and not pcall(handle.call, handle, payload, pinfo, tree) then
-            problem(tree:add(pptp_gre, tvb(0, offset)), "ppp_error")
-        end
+    -- The protocol column is left to the PPP dissector when it runs: it sets its own.
+    local handle = payload and (protocol == GRE_PROTO_PPP and ppp_handle
+        or gre_proto_table:get_dissector(protocol))
+    if not handle then
+        pinfo.cols.protocol = "PPTP GRE"
+        if not payload then pinfo.cols.info = "Ack-only" .. (ack and (" " .. ack) or "") end
+    elseif not pcall(handle.call, handle, payload, pinfo, tree) then
+        pinfo.cols.protocol = "PPTP GRE"
+        problem(tree:add(pptp_gre, tvb(0, offset)), "ppp_error")
     end
     return size
 end
@@ -1280,7 +1309,7 @@ end
 local function dir_text(dir)
     if not dir then return "0/0/0/0/0" end
     return string.format("%d/%d/%d/%d/%d", dir.packets, dir.bytes,
-        dir.first and ((dir.highest - dir.first) % SEQ_MOD + 1 - dir.seen_count) or 0,
+        dir.first and ((dir.highest - dir.first) % SEQ_MOD + 1 - dir.unique) or 0,
         dir.duplicates, dir.out_of_order)
 end
 

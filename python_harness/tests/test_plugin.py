@@ -76,6 +76,19 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
     assert not oracle.calls_table_mismatches(rows, truth["calls"])
 
 
+def test_long_call_sequence_counts(tmp_path):
+    """A call longer than the numbers the plugin remembers per direction: the per-call loss,
+    duplicate and reordering counts still equal the truth, and so do the per-packet
+    findings."""
+    cap = scenarios.long_call()
+    pcap = tmp_path / "long_call.pcap"
+    cap.write(pcap)
+    truth = oracle.load_truth(pcap)
+    assert not oracle.calls_table_mismatches(oracle.calls_table(pcap, PLUGIN), truth["calls"])
+    report = oracle.check_pcap(pcap, oracle.plugin(PLUGIN))
+    assert report.ok, report.format()
+
+
 @pytest.mark.parametrize("name", scenarios.names(valid=True))
 def test_security_experts_match_call_notices(pcaps, name):
     """Weak authentication and cleartext tunnel data are flagged exactly for the calls that

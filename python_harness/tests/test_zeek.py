@@ -20,6 +20,15 @@ def test_zeek_logs_match_the_truth(name, tmp_path):
     assert report.ok, "\n".join(report.mismatches)
 
 
+def test_long_call_sequence_counts(tmp_path):
+    """A call longer than the sequence window: pptp.log's counts still equal the truth."""
+    cap = scenarios.long_call()
+    pcap = tmp_path / "long_call.pcap"
+    cap.write(pcap)
+    report = zeek.compare(cap.ground_truth(), zeek.run(pcap))
+    assert report.ok, "\n".join(report.mismatches)
+
+
 def test_gre_analysis_can_be_switched_off(tmp_path):
     """With PPTP::analyze_gre=F the control channel is still logged, GRE is not counted."""
     cap = scenarios.build("outgoing_call")

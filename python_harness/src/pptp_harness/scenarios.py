@@ -736,6 +736,26 @@ def late_server_gre(delay: float) -> Capture:
     return cap
 
 
+def long_call() -> Capture:
+    """One call with 12,000 numbered packets each way, more than either analyzer remembers per
+    direction (8,192): gaps, repeats of numbers thousands back, and a first number seen that
+    is not the lowest. Too big for testdata; built where it is needed."""
+    cap = Capture("long_call", "12,000 numbered packets each way, with gaps and repeats")
+    conn = connect(cap)
+    call = conn.outgoing_call(1, 2)
+    client = [1, 0, *range(2, 12_000)]
+    client = [seq for seq in client if seq % 1_000 != 999]  # 11 lost
+    client[5_000:5_000] = [4_000, 2_000]  # duplicates of numbers 1,000 and 3,000 back
+    server = [*range(3, 12_003, 2), 1]  # every other number, one late
+    for seq in client:
+        lcp_echo(call, True, seq)
+    for seq in server:
+        lcp_echo(call, False, seq)
+    call.clear_by_client()
+    conn.stop()
+    return cap
+
+
 def names(valid: bool | None = None) -> list[str]:
     return [n for n, s in SCENARIOS.items() if valid is None or s.valid == valid]
 
