@@ -12,14 +12,19 @@
 module PPTP;
 
 export {
-	## Sequence numbers remembered per call direction for duplicate detection.
+	## Sequence numbers remembered per call direction for duplicate detection:
+	## every number within this many of one seen later is recognised when it
+	## comes again.
 	option sequence_window = 4096;
 }
 
 ## Sequence analysis of one call direction (RFC 1982 serial arithmetic).
 type Sequence: record {
-	highest: count &optional;
-	seen: set[count];
+	## The lowest number seen (in serial order): losses count from here.
+	first: count;
+	highest: count;
+	## A ring of the numbers seen: slot (number mod sequence_window) -> number.
+	seen: table[count] of count;
 };
 
 global sequences: table[string, bool] of Sequence
@@ -31,16 +36,33 @@ global unknown_gre: set[addr, addr] &create_expire=call_state_timeout;
 const half = 2147483648;
 const wrap = 4294967296;
 
+## Adds ``lost`` (which may be -1) to a direction's lost count, never below 0: a
+## repeat older than the window looks like a late arrival.
+function add_lost(info: Info, from_client: bool, lost: int)
+	{
+	local total: int = from_client ? info$orig_gre_lost : info$resp_gre_lost;
+	total += lost;
+	if ( total < 0 )
+		total = 0;
+	if ( from_client )
+		info$orig_gre_lost = int_to_count(total);
+	else
+		info$resp_gre_lost = int_to_count(total);
+	}
+
 function observe(info: Info, from_client: bool, seq: count)
 	{
 	local key = info$call_key;
+	local slot = seq % sequence_window;
 	if ( [key, from_client] !in sequences )
 		{
-		sequences[key, from_client] = Sequence($highest=seq, $seen=set(seq));
+		local ring: table[count] of count;
+		ring[slot] = seq;
+		sequences[key, from_client] = Sequence($first=seq, $highest=seq, $seen=ring);
 		return;
 		}
 	local s = sequences[key, from_client];
-	if ( seq in s$seen )
+	if ( slot in s$seen && s$seen[slot] == seq )
 		{
 		if ( from_client )
 			++info$orig_gre_duplicate;
@@ -48,32 +70,30 @@ function observe(info: Info, from_client: bool, seq: count)
 			++info$resp_gre_duplicate;
 		return;
 		}
-	if ( |s$seen| >= sequence_window )
-		s$seen = set();
-	add s$seen[seq];
+	s$seen[slot] = seq;
 	local ahead = ( seq + wrap - s$highest ) % wrap;
 	if ( ahead > 0 && ahead < half )
 		{
 		s$highest = seq;
-		if ( from_client )
-			info$orig_gre_lost += ahead - 1;
-		else
-			info$resp_gre_lost += ahead - 1;
+		add_lost(info, from_client, ahead - 1);
 		return;
 		}
-	# An unseen number behind the highest: it was counted lost and has now arrived.
 	if ( from_client )
-		{
 		++info$orig_gre_out_of_order;
-		if ( info$orig_gre_lost > 0 )
-			--info$orig_gre_lost;
+	else
+		++info$resp_gre_out_of_order;
+	local behind_first = ( s$first + wrap - seq ) % wrap;
+	if ( behind_first > 0 && behind_first < half )
+		{
+		# Behind the first number seen: the numbers start here, and the ones
+		# between it and the old first were lost.
+		s$first = seq;
+		add_lost(info, from_client, behind_first - 1);
 		}
 	else
-		{
-		++info$resp_gre_out_of_order;
-		if ( info$resp_gre_lost > 0 )
-			--info$resp_gre_lost;
-		}
+		# An unseen number between the first and the highest: it was counted
+		# lost and has now arrived.
+		add_lost(info, from_client, -1);
 	}
 
 ## The authentication protocol of an LCP Configure-Ack's options, or "".
