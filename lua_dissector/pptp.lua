@@ -451,6 +451,7 @@ local function reset_state()
         message_notes = {}, -- message key -> { out_of_state, collision, nat_editor, connected }
         gre_dir = {},     -- frame -> the call direction of that GRE packet (shared, not a copy)
         gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
+        failures = {},    -- frame -> a Lua error its first pass raised (see surfacing_errors)
         last_time = 0,    -- when the last PPTP message or GRE packet was seen
     }
 end
@@ -762,6 +763,13 @@ end
 ----------------------------------------------------------------------------------------------
 -- pptp_ctrl dissector
 ----------------------------------------------------------------------------------------------
+-- Whether Wireshark builds a tree for this packet: not for a plain `tshark -r`, where the
+-- tree items are skipped (the analysis never is). Wireshark hands Lua a hidden "fake item"
+-- when it builds one; a NULL tree shows no text and is neither hidden nor visible.
+local function builds_tree(tree)
+    return tree.hidden or tree.visible or tree.text ~= nil
+end
+
 local info_frame = -1
 
 local function set_info(pinfo, text)
@@ -774,21 +782,41 @@ local function set_info(pinfo, text)
     end
 end
 
--- Adds one message of ``tvb`` (declared length, maybe fewer octets) to the tree.
-local function dissect_message(tvb, pinfo, tree, key)
-    local available = tvb:len()
-    local item = tree:add(pptp_ctrl, tvb())
-    if available < HEADER_LENGTH then
-        problem(item, "truncated", "Only " .. available .. " octets of a header")
-        set_info(pinfo, "PPTP fragment")
-        return
+-- The values the state machine reads, by message type: { key, offset, size } each.
+local TRACKED = { identifier = true, call_id = true, peer_call_id = true, out_result = true,
+    in_result = true, disc_result = true }
+local tracked_fields, TRACKED_SPAN = {}, HEADER_LENGTH
+for mtype, layout in pairs(layouts) do
+    local list, offset = {}, HEADER_LENGTH
+    for _, entry in ipairs(layout) do
+        local name = field_key[entry[1]]
+        if entry[3] == U and TRACKED[name] then
+            table.insert(list, { name, offset, entry[2] })
+            TRACKED_SPAN = math.max(TRACKED_SPAN, offset + entry[2])
+        end
+        offset = offset + entry[2]
     end
-    local length = tvb(0, 2):uint()
-    local mtype = tvb(8, 2):uint()
-    local name = message_names[mtype] or ("Unknown control type (" .. mtype .. ")")
-    item:append_text(": " .. name)
-    set_info(pinfo, name)
+    tracked_fields[mtype] = list
+end
 
+-- The tracked values of a message from its first octets (``raw``), or nil if the message
+-- ends (``body_end``) before one of them: such a message changes no state.
+local function tracked_values(raw, mtype, body_end)
+    local values = {}
+    for _, tracked in ipairs(tracked_fields[mtype]) do
+        local name, at, size = tracked[1], tracked[2], tracked[3]
+        if at + size > body_end then return nil end
+        local value = 0
+        for i = at + 1, at + size do value = value * 256 + raw:byte(i) end
+        values[name] = value
+    end
+    return values
+end
+
+-- Every field of a message into the tree, with the problems of its bytes; returns its item.
+local function message_tree(tvb, tree, name, mtype, length, available)
+    local item = tree:add(pptp_ctrl, tvb())
+    item:append_text(": " .. name)
     item:add(cf.length, tvb(0, 2))
     local type_item = item:add(cf.type, tvb(2, 2))
     if tvb(2, 2):uint() ~= 1 then problem(type_item, "not_control") end
@@ -803,7 +831,7 @@ local function dissect_message(tvb, pinfo, tree, key)
     local layout = layouts[mtype]
     if not layout then
         problem(item, "unknown_message_type")
-        return
+        return item
     end
     if length ~= fixed_length[mtype] then
         problem(item, "length_mismatch", string.format(
@@ -814,7 +842,6 @@ local function dissect_message(tvb, pinfo, tree, key)
             "Only %d of %d octets", available, length))
     end
 
-    local values = {}
     local offset = HEADER_LENGTH
     local body_end = math.min(available, length)
     for _, entry in ipairs(layout) do
@@ -832,50 +859,47 @@ local function dissect_message(tvb, pinfo, tree, key)
                         break
                     end
                 end
-            else
-                values[field_key[field]] = range:uint()
-                if field == cf.protocol_version then
-                    field_item:append_text(string.format(" (%d.%d)", range(0, 1):uint(),
-                        range(1, 1):uint()))
-                    if range:uint() ~= PROTOCOL_VERSION then
-                        problem(field_item, "bad_version")
-                    end
-                elseif field == cf.framing_capabilities then
-                    field_item:add(cf.framing_async, range)
-                    field_item:add(cf.framing_sync, range)
-                elseif field == cf.bearer_capabilities then
-                    field_item:add(cf.bearer_analog, range)
-                    field_item:add(cf.bearer_digital, range)
+            elseif field == cf.protocol_version then
+                field_item:append_text(string.format(" (%d.%d)", range(0, 1):uint(),
+                    range(1, 1):uint()))
+                if range:uint() ~= PROTOCOL_VERSION then
+                    problem(field_item, "bad_version")
                 end
+            elseif field == cf.framing_capabilities then
+                field_item:add(cf.framing_async, range)
+                field_item:add(cf.framing_sync, range)
+            elseif field == cf.bearer_capabilities then
+                field_item:add(cf.bearer_analog, range)
+                field_item:add(cf.bearer_digital, range)
             end
         end
         offset = offset + size
     end
-    local seen = state.messages[key]
-    local conn_key = connection_key(pinfo)
-    if not pinfo.visited and not seen then
-        -- A table for the first pass only; what later passes show is kept in the compact
-        -- per-message maps of ``state``.
-        local note = { key = key }
-        state.last_time = pinfo.rel_ts
-        state.messages[key] = true
-        local conn = connection_for(conn_key)
-        note.in_order = track_message(mtype, values, pinfo, note, conn)
-        store_connection(conn_key, conn)
-        if note.response_to then
-            state.messages[key], state.reply_time[key] = -note.response_to, note.response_time
-        end
-        if note.in_order == false or note.collision or note.nat_editor or note.connected then
-            state.message_notes[key] = { out_of_state = note.in_order == false,
-                collision = note.collision, nat_editor = note.nat_editor,
-                connected = note.connected }
-        end
-        seen = state.messages[key]
+    return item
+end
+
+-- First pass: applies one message to the state and keeps what later passes show in the
+-- compact per-message maps of ``state``.
+local function track(key, conn_key, mtype, values, pinfo)
+    local note = { key = key }
+    state.last_time = pinfo.rel_ts
+    state.messages[key] = true
+    local conn = connection_for(conn_key)
+    note.in_order = track_message(mtype, values, pinfo, note, conn)
+    store_connection(conn_key, conn)
+    if note.response_to then
+        state.messages[key], state.reply_time[key] = -note.response_to, note.response_time
     end
-    if not seen then return end
-    -- Every pass: tshark's two-pass mode runs taps on its second pass only.
-    local conn = state.connections[conn_key]
-    if type(conn) == "table" and conn.calls then await_stream(conn_key, conn) end
+    if note.in_order == false or note.collision or note.nat_editor or note.connected then
+        state.message_notes[key] = { out_of_state = note.in_order == false,
+            collision = note.collision, nat_editor = note.nat_editor,
+            connected = note.connected }
+    end
+end
+
+-- What the analysis found about a message: links, state and firewall problems.
+local function analysis_tree(item, key, name, pinfo)
+    local seen = state.messages[key]
     local reply_to = state.reply_to[key]
     if seen ~= true and seen < 0 then
         reply_to = -seen
@@ -904,6 +928,43 @@ local function dissect_message(tvb, pinfo, tree, key)
     end
 end
 
+-- One message of ``tvb`` (declared length, maybe fewer octets): the state on the first
+-- pass, the tree whenever Wireshark builds one (not for a plain `tshark -r`).
+local function dissect_message(tvb, pinfo, tree, key)
+    local available = tvb:len()
+    local with_tree = builds_tree(tree)
+    if available < HEADER_LENGTH then
+        if with_tree then
+            problem(tree:add(pptp_ctrl, tvb()), "truncated",
+                "Only " .. available .. " octets of a header")
+        end
+        set_info(pinfo, "PPTP fragment")
+        return
+    end
+    local raw = tvb:raw(0, available < TRACKED_SPAN and available or TRACKED_SPAN)
+    local l1, l2 = raw:byte(1, 2)
+    local m1, m2 = raw:byte(9, 10)
+    local length, mtype = l1 * 256 + l2, m1 * 256 + m2
+    local name = message_names[mtype] or ("Unknown control type (" .. mtype .. ")")
+    set_info(pinfo, name)
+    local item = with_tree and message_tree(tvb, tree, name, mtype, length, available)
+    if not layouts[mtype] then return end
+
+    local conn_key
+    if not pinfo.visited and not state.messages[key] then
+        local values = tracked_values(raw, mtype, math.min(available, length))
+        if not values then return end
+        conn_key = connection_key(pinfo)
+        track(key, conn_key, mtype, values, pinfo)
+    end
+    if not item or not state.messages[key] then return end
+    -- Every pass that shows GRE: tshark's two-pass mode runs taps on its second pass only.
+    conn_key = conn_key or connection_key(pinfo)
+    local conn = state.connections[conn_key]
+    if type(conn) == "table" and conn.calls then await_stream(conn_key, conn) end
+    analysis_tree(item, key, name, pinfo)
+end
+
 -- Octets the PDU at ``offset`` claims, capped so garbage cannot swallow the stream.
 local function pdu_length(tvb, offset)
     local length = tvb(offset, 2):uint()
@@ -911,7 +972,25 @@ local function pdu_length(tvb, offset)
     return length
 end
 
-function pptp_ctrl.dissector(tvb, pinfo, tree)
+-- A Lua error raised on the first pass would be seen only there, yet tshark -2 and the GUI's
+-- packet details show later passes, where the state is already built. So it is kept, and
+-- raised again on every later pass after the packet is shown: a bug can never hide.
+local function surfacing_errors(dissect)
+    return function(tvb, pinfo, tree)
+        if pinfo.visited then
+            local used = dissect(tvb, pinfo, tree)
+            local failure = state.failures[pinfo.number]
+            if failure then error(failure, 0) end
+            return used
+        end
+        local ok, used = pcall(dissect, tvb, pinfo, tree)
+        if ok then return used end
+        state.failures[pinfo.number] = used
+        error(used, 0)
+    end
+end
+
+local function dissect_control(tvb, pinfo, tree)
     release_stream_tap()
     local total = tvb:len()
     local offset = 0
@@ -954,6 +1033,8 @@ function pptp_ctrl.dissector(tvb, pinfo, tree)
     end
     return total
 end
+
+pptp_ctrl.dissector = surfacing_errors(dissect_control)
 
 local function heuristic(tvb, pinfo, tree)
     if not settings.heuristic or tvb:len() < HEADER_LENGTH then return false end
@@ -1136,13 +1217,6 @@ local function u32(a, b, c, d)
     return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
--- Whether Wireshark builds a tree for this packet: not for a plain `tshark -r`, where the
--- tree items are skipped (the analysis never is). Wireshark hands Lua a hidden "fake item"
--- when it builds one; a NULL tree shows no text and is neither hidden nor visible.
-local function builds_tree(tree)
-    return tree.hidden or tree.visible or tree.text ~= nil
-end
-
 local flag_fields = { gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit, gf.strict_bit,
     gf.recursion, gf.ack_bit, gf.reserved_flags }
 local mppe_fields = { gf.mppe_flushed, gf.mppe_b, gf.mppe_compressed, gf.mppe_encrypted,
@@ -1157,7 +1231,7 @@ local function to_builtin_gre(tvb, pinfo, tree)
     return tvb:len()
 end
 
-function pptp_gre.dissector(tvb, pinfo, tree)
+local function dissect_gre(tvb, pinfo, tree)
     release_stream_tap()
     local size = tvb:len()
     if size < 4 then
@@ -1295,6 +1369,8 @@ function pptp_gre.dissector(tvb, pinfo, tree)
     end
     return size
 end
+
+pptp_gre.dissector = surfacing_errors(dissect_gre)
 
 ----------------------------------------------------------------------------------------------
 -- Per-call summary: tshark -z pptp,calls and Statistics > PPTP Calls

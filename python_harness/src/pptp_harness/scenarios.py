@@ -135,9 +135,10 @@ def _segmented_control(cap: Capture) -> None:
     conn.start(
         cuts_request=(10, 100)
     )  # 156-octet SCCRQ in three segments, the first inside the header
-    # Echo-Request and Outgoing-Call-Request in one segment.
+    # Echo-Request and Outgoing-Call-Request in one segment, the request's end in the next:
+    # the cut falls inside its Call ID.
     ocrq = ctl.OutgoingCallRequest(call_id=9, call_serial_number=3)
-    echo_rq, ocrq_frame = conn.send(True, ctl.EchoRequest(identifier=7), ocrq)
+    echo_rq, ocrq_frame = conn.send(True, ctl.EchoRequest(identifier=7), ocrq, cuts=(16 + 13,))
     # The replies in one segment too, the second cut at its header's end.
     echo_rp, ocrp_frame = conn.send(
         False,
