@@ -552,15 +552,32 @@ def _analyzer(lua: str | Path, mutated: bool) -> oracle.Analyzer:
     return dataclasses.replace(analyzer, tolerated_problems=tolerated)
 
 
+def lua_errors_without_reassembly(pcap: str | Path, lua: str | Path) -> dict[int, str]:
+    """The Lua errors of a run with the plugin's reassembly off, where hostile octets reach
+    its message parser in other cuts than with it on."""
+    decoded = tshark.decode(
+        pcap,
+        [],
+        lua_scripts=[str(lua)],
+        prefs=("pptp_ctrl.reassemble:FALSE",),
+        two_pass=True,
+        timeout=TSHARK_TIMEOUT,
+    )
+    return {n: _lua_error(decoded, n) for n in decoded.lua_errors()}
+
+
 def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
-    """One tshark run (our plugin, two passes) over the batch; every failure with its case."""
-    analyzer = _analyzer(lua, any(c.mutated_from for c in batch.cases))
+    """One tshark run (our plugin, two passes) over the batch, and for mutated cases one more
+    with reassembly off; every failure with its case."""
+    mutated = any(c.mutated_from for c in batch.cases)
+    analyzer = _analyzer(lua, mutated)
     truth = batch.checkable_truth()
     with tempfile.TemporaryDirectory(prefix="pptp-fuzz-") as folder:
         pcap = batch.cap.write_pcap(Path(folder) / "batch.pcap")
         zeek_failures = check_zeek(batch, pcap) if zeek.available() else []
         try:
             decoded = oracle.decode_for(pcap, truth, analyzer, timeout=TSHARK_TIMEOUT)
+            unassembled = lua_errors_without_reassembly(pcap, lua) if mutated else {}
         except tshark.TsharkError as exc:
             kind = "tshark_timeout" if "timed out" in str(exc) else "tshark_crash"
             return [Failure(kind, f"{len(batch.cases)} cases", str(exc)[:500]), *zeek_failures]
@@ -568,6 +585,10 @@ def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
     failures = [
         Failure("lua_error", batch.case_of(n).description, f"frame {n}: " + _lua_error(decoded, n))
         for n in decoded.lua_errors()
+    ]
+    failures += [
+        Failure("lua_error", batch.case_of(n).description, f"frame {n}, reassembly off: {error}")
+        for n, error in unassembled.items()
     ]
     failures += [
         Failure("mismatch", batch.case_of(m.frame).description, str(m)) for m in report.mismatches
@@ -601,8 +622,10 @@ def check_zeek(batch: Batch, pcap: Path) -> list[Failure]:
 
 
 def _lua_error(decoded: tshark.Decode, frame: int) -> str:
-    messages = decoded.values(frame, "_ws.lua.error") or decoded.values(frame, "_ws.expert.message")
-    return "; ".join(messages)[:300]
+    """The text of a frame's Lua errors (the expert's; ``_ws.lua.error`` itself has none)."""
+    experts = decoded.values(frame, "_ws.expert.message")
+    messages = [m for m in experts if m.startswith("Lua Error")]
+    return "; ".join(messages or decoded.values(frame, "_ws.lua.error"))[:300]
 
 
 # -- campaigns ----------------------------------------------------------------------------------
@@ -781,6 +804,9 @@ def replay(pcap: str | Path, lua: str | Path) -> list[str]:
     report = oracle.compare(truth, decoded, analyzer)
     checked = {f["number"] for f in truth["frames"]}
     problems = [f"frame {n}: Lua error" for n in decoded.lua_errors()]
+    problems += [
+        f"frame {n}: Lua error, reassembly off" for n in lua_errors_without_reassembly(pcap, lua)
+    ]
     problems += [str(m) for m in report.mismatches]
     problems += [f"frame {n}: malformed" for n in report.malformed if n in checked]
     if len(decoded.frames) != truth["regression"]["frames"]:
