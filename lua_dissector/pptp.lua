@@ -1072,7 +1072,7 @@ end
 local function options_of(tvb, offset)
     local found = {}
     local available = tvb:len() - offset
-    if available < 4 then return tvb(offset, 1):uint(), found end
+    if available < 4 then return available > 0 and tvb(offset, 1):uint() or nil, found end
     local code = tvb(offset, 1):uint()
     local stop = offset + math.min(tvb(offset + 2, 2):uint(), available)
     local at = offset + 4
