@@ -512,8 +512,11 @@ local function learn_stream(pinfo, _, tcp_info)
     end
 end
 
-local function await_stream(key, conn)
-    if conn.stream or awaiting_stream[key] then return end
+local function await_stream(key)
+    local conn = state.connections[key]
+    if type(conn) ~= "table" or not conn.calls or conn.stream or awaiting_stream[key] then
+        return
+    end
     awaiting_stream[key], awaiting_count = conn, awaiting_count + 1
     if not stream_tap then
         stream_tap = Listener.new("tcp")
@@ -950,19 +953,19 @@ local function dissect_message(tvb, pinfo, tree, key)
     local item = with_tree and message_tree(tvb, tree, name, mtype, length, available)
     if not layouts[mtype] then return end
 
-    local conn_key
+    -- A connection with a call learns its stream from TCP's tap: asked on the first pass,
+    -- whose taps the GUI runs, and again on a later pass that shows the message, as tshark's
+    -- two-pass mode runs taps on its second pass only.
     if not pinfo.visited and not state.messages[key] then
         local values = tracked_values(raw, mtype, math.min(available, length))
         if not values then return end
-        conn_key = connection_key(pinfo)
+        local conn_key = connection_key(pinfo)
         track(key, conn_key, mtype, values, pinfo)
+        await_stream(conn_key)
+    elseif item and pinfo.visited then
+        await_stream(connection_key(pinfo))
     end
-    if not item or not state.messages[key] then return end
-    -- Every pass that shows GRE: tshark's two-pass mode runs taps on its second pass only.
-    conn_key = conn_key or connection_key(pinfo)
-    local conn = state.connections[conn_key]
-    if type(conn) == "table" and conn.calls then await_stream(conn_key, conn) end
-    analysis_tree(item, key, name, pinfo)
+    if item and state.messages[key] then analysis_tree(item, key, name, pinfo) end
 end
 
 -- Octets the PDU at ``offset`` claims, capped so garbage cannot swallow the stream.
