@@ -1131,7 +1131,7 @@ local function observe_sequence(dir, seq)
 end
 
 -- The findings of a packet, kept only for the few packets that have any.
-local function note(number, name, value)
+local function add_finding(number, name, value)
     local notes = state.gre_notes[number]
     if not notes then
         notes = {}
@@ -1154,18 +1154,18 @@ local function analyze_ppp(number, call, dir, start, payload)
             call.mppe_packets = call.mppe_packets + 1
             local count = (high % 16) * 256 + low
             if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
-                note(number, "coherency_gap")
+                add_finding(number, "coherency_gap")
             end
             dir.coherency = count
         end
     elseif proto == PppProto.IP then
         call.cleartext = true
-        if not call.mppe then note(number, "cleartext") end
+        if not call.mppe then add_finding(number, "cleartext") end
     elseif proto == PppProto.LCP then
         local code, options = options_of(payload, info)
         if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
             call.auth, call.auth_frame = auth_of(options[LCP_OPT_AUTH]), number
-            if weak_auth[call.auth] then note(number, "weak_auth", call.auth) end
+            if weak_auth[call.auth] then add_finding(number, "weak_auth", call.auth) end
         end
     elseif proto == PppProto.CCP then
         local code, options = options_of(payload, info)
@@ -1195,7 +1195,7 @@ local function analyze_gre(pinfo, call_id, id_octets, seq, ack, payload_size, st
             call = other
             to_pns = gre_direction(call, receiver, call_id)
         else
-            note(number, "address_mismatch")
+            add_finding(number, "address_mismatch")
         end
     end
     local dir, back = call.to_pac, call.to_pns
@@ -1207,11 +1207,11 @@ local function analyze_gre(pinfo, call_id, id_octets, seq, ack, payload_size, st
     call.last_frame, call.finish = number, now
     if seq and settings.sequence_analysis then
         local finding, value = observe_sequence(dir, seq)
-        if finding then note(number, finding, value) end
+        if finding then add_finding(number, finding, value) end
     end
     if ack and back.highest then
         local ahead = (ack - back.highest) % SEQ_MOD
-        if ahead > 0 and ahead < SEQ_HALF then note(number, "ack_unseen") end
+        if ahead > 0 and ahead < SEQ_HALF then add_finding(number, "ack_unseen") end
     end
     if payload then analyze_ppp(number, call, dir, start, payload) end
 end
