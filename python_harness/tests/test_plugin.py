@@ -68,6 +68,15 @@ def test_single_pass_ties_gre_to_its_call(pcaps, name):
     assert checked or not any(f["kind"] == "pptp_gre" for f in truth["frames"])
 
 
+@pytest.mark.parametrize("name", scenarios.names())
+def test_same_columns_with_and_without_a_tree(pcaps, name):
+    """A plain `tshark -r` builds no tree and the plugin then skips its tree items; a display
+    filter makes Wireshark build one. Every frame's summary line must be the same both ways."""
+    plain = tshark.summary_lines(pcaps[name], [str(PLUGIN)])
+    with_tree = tshark.summary_lines(pcaps[name], [str(PLUGIN)], display_filter="frame")
+    assert plain.splitlines() == with_tree.splitlines()
+
+
 @pytest.mark.parametrize("name", scenarios.names(valid=True))
 def test_per_call_summary_matches_ground_truth(pcaps, name):
     """`tshark -z pptp,calls`: one row per call, as the truth's per-call summary says."""
