@@ -500,15 +500,14 @@ end
 -- from that connection's next TCP segment) and removed once none waits.
 local stream_tap
 local awaiting_stream = {} -- connection key -> connection
-local awaiting_count = 0
 
 local function learn_stream(pinfo, _, tcp_info)
-    if awaiting_count == 0 then return end
+    if next(awaiting_stream) == nil then return end
     local key = connection_key(pinfo)
     local conn = awaiting_stream[key]
     if conn then
         conn.stream = tcp_info.th_stream
-        awaiting_stream[key], awaiting_count = nil, awaiting_count - 1
+        awaiting_stream[key] = nil
     end
 end
 
@@ -517,7 +516,7 @@ local function await_stream(key)
     if type(conn) ~= "table" or not conn.calls or conn.stream or awaiting_stream[key] then
         return
     end
-    awaiting_stream[key], awaiting_count = conn, awaiting_count + 1
+    awaiting_stream[key] = conn
     if not stream_tap then
         stream_tap = Listener.new("tcp")
         stream_tap.packet = learn_stream
@@ -527,8 +526,8 @@ end
 -- Called from the dissectors, never from the tap's own callback: Wireshark frees a listener
 -- when it is removed, and may still be walking the list of listeners then.
 local function release_stream_tap(everything)
-    if everything then awaiting_stream, awaiting_count = {}, 0 end
-    if stream_tap and awaiting_count == 0 then
+    if everything then awaiting_stream = {} end
+    if stream_tap and next(awaiting_stream) == nil then
         stream_tap:remove()
         stream_tap = nil
     end
