@@ -12,6 +12,7 @@ throughput of fuzzing. Reported as ratios, never asserted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -56,19 +57,22 @@ class Run:
 
 def measure(args: list[str], repeat: int, program: str = "", cwd: str | None = None) -> Run:
     """Best wall time and peak resident memory of ``repeat`` runs of ``program`` (tshark by
-    default) with ``args``."""
+    default, started as the harness starts it) with ``args``."""
+    if not program:
+        tshark.require_loaded(tshark.lua_scripts_in(args))
     best = Run(float("inf"), 0)
     for _ in range(repeat):
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            [program or tshark.tshark_path(), *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=tshark.environment(),
-            cwd=cwd,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
+        with contextlib.ExitStack() as stack:
+            if program:
+                how = {"args": [program, *args], "env": tshark.environment()}
+            else:
+                how = stack.enter_context(tshark.invocation(args))
+            start = time.perf_counter()
+            process = subprocess.Popen(
+                **how, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            elapsed = time.perf_counter() - start
         if status != 0:
             raise tshark.TsharkError(f"{program or 'tshark'} {' '.join(args)}: status {status}")
         best = Run(min(best.seconds, elapsed), max(best.peak_kib, usage.ru_maxrss))
@@ -157,7 +161,9 @@ def zeek_lines(pcap: Path, repeat: int, label: str) -> list[str]:
     ]
 
 
-def run(folder: Path, sessions: int, plugin: Path, repeat: int = 3) -> str:
+def run(
+    folder: Path, sessions: int, plugin: Path, repeat: int = 3, tshark_only: bool = False
+) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
     frames = sum(
@@ -177,7 +183,8 @@ def run(folder: Path, sessions: int, plugin: Path, repeat: int = 3) -> str:
             f"ratio time {ours.seconds / builtin.seconds:4.2f}x memory "
             f"{ours.peak_kib / builtin.peak_kib:4.2f}x"
         )
-    lines += zeek_lines(pcap, repeat, "sessions")
+    if not tshark_only:
+        lines += zeek_lines(pcap, repeat, "sessions")
 
     bounds = _built(folder / "bounds-100000.pcap", "bounds", 100_000)
     command = ["-n", "-r", str(bounds)]
@@ -188,6 +195,8 @@ def run(folder: Path, sessions: int, plugin: Path, repeat: int = 3) -> str:
         f"built-in {builtin.peak_kib / 1024:.1f} MiB, plugin {ours.peak_kib / 1024:.1f} MiB, "
         f"ratio {ours.peak_kib / builtin.peak_kib:4.2f}x"
     )
+    if tshark_only:
+        return "\n".join(lines)
     lines += zeek_lines(bounds, 1, "state bounds")
 
     summary = fuzz.campaign(plugin, duration=60, seed_value=0, corpus=folder / "fuzz-failures")

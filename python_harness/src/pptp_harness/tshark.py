@@ -2,22 +2,35 @@
 
 tshark runs with an empty, private configuration directory (no personal preferences or
 plugins leak in), so "built-in" really means Wireshark's own dissectors; Lua scripts are added
-explicitly with ``-X lua_script:``.
+explicitly with ``-X lua_script:``, and every run that asks for one checks that tshark really
+loaded it (a run without it would silently test the built-ins).
+
+Run as root, the harness starts tshark as an unprivileged account (``nobody``, or the one named
+by ``PPTP_HARNESS_TSHARK_USER``): Wireshark 4.2 and later ignore ``-X lua_script:`` and personal
+plugins for root, and dissecting hostile captures needs no privileges. The files tshark reads
+are then staged where that account can read them, for the run only.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
+import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 AGGREGATOR = "\x1f"  # between occurrences of one field; never inside our strings
 ALWAYS = ("frame.number", "frame.protocols", "_ws.malformed", "_ws.expert.message", "_ws.lua.error")
+LUA_SCRIPT = "lua_script:"
+# Preferences whose value is a file tshark reads.
+FILE_PREFERENCES = ("pptp_gre.credentials_file",)
 
 
 class TsharkError(RuntimeError):
@@ -32,8 +45,31 @@ def tshark_path() -> str:
 
 
 @functools.cache
+def unprivileged_account() -> tuple[int, int] | None:
+    """The (uid, gid) tshark runs as when the harness runs as root; None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    name = os.environ.get("PPTP_HARNESS_TSHARK_USER", "nobody")
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError as exc:
+        raise TsharkError(
+            f"running as root, the harness runs tshark as {name!r}, which does not exist here: "
+            "set PPTP_HARNESS_TSHARK_USER to an unprivileged account"
+        ) from exc
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise TsharkError(f"PPTP_HARNESS_TSHARK_USER={name!r} is root: name an ordinary account")
+    return entry.pw_uid, entry.pw_gid
+
+
+@functools.cache
 def _isolated_home() -> str:
-    return tempfile.mkdtemp(prefix="pptp-harness-tshark-")
+    home = tempfile.mkdtemp(prefix="pptp-harness-tshark-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    account = unprivileged_account()
+    if account:
+        os.chown(home, *account)
+    return home
 
 
 def environment() -> dict[str, str]:
@@ -44,18 +80,109 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run(args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
-    """tshark with ``args`` in the isolated environment; a non-zero exit or timeout raises."""
-    command = [tshark_path(), *args]
+def _stage(path: str, folder: str, account: tuple[int, int]) -> str:
+    """``path`` where ``account`` can read it: a hard link in ``folder`` when the file is
+    readable by anyone, else a private copy owned by the account (credentials stay 0600)."""
+    source = Path(path).resolve()
+    target = Path(tempfile.mkdtemp(dir=folder)) / source.name
+    os.chown(target.parent, *account)
+    if source.stat().st_mode & stat.S_IROTH:
+        try:
+            os.link(source, target)
+            return str(target)
+        except OSError:
+            pass
+    shutil.copyfile(source, target)
+    os.chmod(target, 0o600)
+    os.chown(target, *account)
+    return str(target)
+
+
+def _staged_args(args: Sequence[str], folder: str, account: tuple[int, int]) -> list[str]:
+    """``args`` with every file tshark reads (-r, -X lua_script:, file preferences) staged."""
+    out: list[str] = []
+    for arg in args:
+        if out and out[-1] == "-r" and arg != "-":
+            arg = _stage(arg, folder, account)
+        elif arg.startswith(LUA_SCRIPT):
+            arg = LUA_SCRIPT + _stage(arg[len(LUA_SCRIPT) :], folder, account)
+        elif out and out[-1] == "-o" and arg.startswith(tuple(p + ":" for p in FILE_PREFERENCES)):
+            name, _, value = arg.partition(":")
+            arg = f"{name}:{_stage(value, folder, account) if value else value}"
+        out.append(arg)
+    return out
+
+
+@contextlib.contextmanager
+def invocation(args: Sequence[str]) -> Iterator[dict]:
+    """Keyword arguments for ``subprocess`` that run tshark with ``args`` in the isolated
+    environment, as the unprivileged account when the harness runs as root. Files staged for
+    the run are removed when the block ends."""
+    account = unprivileged_account()
+    options = {"env": environment()}
+    if account is None:
+        yield {"args": [tshark_path(), *args], **options}
+        return
+    with tempfile.TemporaryDirectory(prefix="pptp-harness-stage-") as folder:
+        os.chmod(folder, 0o755)
+        uid, gid = account
+        yield {
+            "args": [tshark_path(), *_staged_args(args, folder, account)],
+            "user": uid,
+            "group": gid,
+            "extra_groups": [],
+            **options,
+        }
+
+
+def _execute(args: Sequence[str], timeout: float | None) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=environment(), timeout=timeout
-        )
+        with invocation(args) as how:
+            done = subprocess.run(**how, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise TsharkError(f"tshark timed out after {timeout} s: {' '.join(args)}") from exc
     if done.returncode != 0:
         raise TsharkError(f"tshark exited {done.returncode}: {done.stderr.strip()}")
     return done
+
+
+def lua_scripts_in(args: Iterable[str]) -> tuple[str, ...]:
+    return tuple(a[len(LUA_SCRIPT) :] for a in args if a.startswith(LUA_SCRIPT))
+
+
+@functools.cache
+def require_loaded(lua_scripts: tuple[str, ...]) -> None:
+    """Raise unless tshark really loads every one of ``lua_scripts`` (``tshark -G plugins``
+    lists each Lua script it ran): without them a run would quietly show the built-ins."""
+    if not lua_scripts:
+        return
+    for script in lua_scripts:
+        if not Path(script).is_file():
+            raise TsharkError(f"the Lua plugin {script} does not exist")
+    done = _execute(["-G", "plugins", *_lua_args(lua_scripts)], None)
+    loaded = {
+        Path(line.split("\t")[-1]).name
+        for line in done.stdout.splitlines()
+        if "\tlua script\t" in line
+    }
+    for script in lua_scripts:
+        if Path(script).name not in loaded:
+            said = done.stderr.strip().replace("\n", " ")
+            raise TsharkError(
+                f"{version().rstrip('.')} did not load the Lua plugin {script}"
+                + (f": it said {said!r}" if said else "")
+                + ". Wireshark skips Lua scripts when Lua is disabled (enable_lua = false in a "
+                "global init.lua), and from 4.2 on skips -X lua_script and personal plugins for "
+                "root: run as an ordinary user, or install the plugin for all users with "
+                "`make install` as root"
+            )
+
+
+def run(args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """tshark with ``args`` in the isolated environment; a non-zero exit or timeout raises,
+    and so does a Lua script in ``args`` that tshark does not load."""
+    require_loaded(lua_scripts_in(args))
+    return _execute(args, timeout)
 
 
 @functools.cache
@@ -67,11 +194,11 @@ def known_fields(lua_scripts: tuple[str, ...] = ()) -> frozenset[str]:
 
 @functools.cache
 def version() -> str:
-    return run(["--version"]).stdout.splitlines()[0]
+    return _execute(["--version"], None).stdout.splitlines()[0]
 
 
 def _lua_args(lua_scripts: Iterable[str]) -> list[str]:
-    return [arg for script in lua_scripts for arg in ("-X", f"lua_script:{script}")]
+    return [arg for script in lua_scripts for arg in ("-X", f"{LUA_SCRIPT}{script}")]
 
 
 @dataclass
