@@ -13,8 +13,8 @@ VENV_OK   := $(VENV)/.installed
 BIN       := $(VENV)/bin
 DEMO_DIR  ?= build/demo
 PLUGIN    := lua_dissector/pptp.lua
-# Wireshark's personal Lua plugin folder (Help > About Wireshark > Folders).
-LUA_PLUGIN_DIR ?= $(HOME)/.local/lib/wireshark/plugins
+# Where `make install` puts the plugin (empty: ask tshark, see plugin_dir below).
+LUA_PLUGIN_DIR ?=
 PLUGIN_NAME := pptp-analysis.lua
 PYTEST_ARGS ?=
 
@@ -25,13 +25,26 @@ define apt_install
 	else echo "error: $(1) is missing and installing it needs root: run 'sudo apt-get install $(2)' and retry" >&2; exit 1; fi; \
 	echo "Installing $(2) with apt-get ..."; \
 	echo "wireshark-common wireshark-common/install-setuid boolean false" | $$SUDO debconf-set-selections 2>/dev/null || true; \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $(2) >/dev/null
+endef
+
+# Sets the shell variable `dir` to the plugin's folder: LUA_PLUGIN_DIR if given; otherwise, as
+# root, Wireshark's global Lua plugin folder (Wireshark 4.2 and later load no personal plugins
+# for root), else the personal one, as `tshark -G folders` (Help > About > Folders) names them.
+define plugin_dir
+	dir='$(LUA_PLUGIN_DIR)'; \
+	if [ -z "$$dir" ]; then \
+		kind=Personal; if [ "$$(id -u)" = 0 ]; then kind=Global; fi; \
+		command -v tshark >/dev/null 2>&1 || { echo "error: tshark is not installed (make tools), or give LUA_PLUGIN_DIR=folder" >&2; exit 1; }; \
+		dir=$$(tshark -G folders 2>/dev/null | sed -n "s/^$$kind Lua Plugins:[[:space:]]*//p"); \
+		[ -n "$$dir" ] || { echo "error: tshark -G folders names no $$kind Lua Plugins folder: give LUA_PLUGIN_DIR=folder" >&2; exit 1; }; \
+	fi
 endef
 
 .PHONY: help
 help:  ## list the targets
-	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-17s%s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-22s%s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
 setup: tools $(VENV_OK)  ## install tshark, luacheck, the venv with the harness and its tools (only what is missing)
@@ -52,28 +65,47 @@ demo: setup  ## synthesize a sample PPTP session and show how tshark and our plu
 	$(BIN)/pptp-harness demo -o $(DEMO_DIR) --lua $(PLUGIN)
 
 .PHONY: install
-install:  ## copy the Wireshark plugin into LUA_PLUGIN_DIR (honours DESTDIR)
-	install -d '$(DESTDIR)$(LUA_PLUGIN_DIR)'
-	install -m 644 $(PLUGIN) '$(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME)'
-	@echo "installed $(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME): restart Wireshark to load it"
+install:  ## install the Wireshark plugin: as root for all users, else for you (LUA_PLUGIN_DIR=, DESTDIR=)
+	@$(plugin_dir); \
+	install -d "$(DESTDIR)$$dir"; \
+	install -m 644 $(PLUGIN) "$(DESTDIR)$$dir/$(PLUGIN_NAME)"; \
+	echo "installed $(DESTDIR)$$dir/$(PLUGIN_NAME): restart Wireshark to load it"
 
 .PHONY: uninstall
-uninstall:  ## remove the Wireshark plugin from LUA_PLUGIN_DIR (honours DESTDIR)
-	rm -f '$(DESTDIR)$(LUA_PLUGIN_DIR)/$(PLUGIN_NAME)'
+uninstall:  ## remove the Wireshark plugin that `make install` installed (same LUA_PLUGIN_DIR=, DESTDIR=)
+	@$(plugin_dir); \
+	rm -f "$(DESTDIR)$$dir/$(PLUGIN_NAME)"; \
+	echo "removed $(DESTDIR)$$dir/$(PLUGIN_NAME)"
 
 .PHONY: test
-test: setup lint  ## lint, then every test: harness, tshark, regression fuzzing, Zeek (btest)
-	HYPOTHESIS_PROFILE=ci $(BIN)/pytest $(HARNESS)/tests $(PYTEST_ARGS)
+test: setup lint  ## lint, then every test: harness, tshark (this machine's Wireshark and the other generation's), fuzzing, Zeek
+	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory zeek-test
+	$(MAKE) --no-print-directory test-other-wireshark
+
+.PHONY: pytest
+pytest: setup  ## the harness's tests on this machine's tshark (and Zeek, where installed)
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest $(HARNESS)/tests $(PYTEST_ARGS)
 
 .PHONY: zeek-test
 zeek-test: setup  ## the Zeek package's btest suite (each test skips where zeek is not installed)
 	@command -v zeek >/dev/null 2>&1 || echo "zeek is not installed: the Zeek tests are skipped"
 	cd zeek_scripts/testing && PATH="$(abspath $(BIN)):$$PATH" btest -j -d
 
+.PHONY: test-other-wireshark
+test-other-wireshark: setup  ## as root: `make pytest` on the other Wireshark generation (4.0/Lua 5.2 or 4.4/Lua 5.4) in a cached Debian root filesystem, as root and as a user
+	@if [ "$$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then $(call apt_install,debootstrap,debootstrap); fi
+	$(BIN)/pptp-harness rootfs test
+
 .PHONY: bench
-bench: setup  ## speed and memory of the plugin and the Zeek package against the built-ins, state bounds, fuzzing rate
+bench: setup  ## speed and memory of the plugin and the Zeek package against the built-ins, state bounds, fuzzing rate; the plugin on the other Wireshark generation too
 	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench
+	@if [ "$$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then $(call apt_install,debootstrap,debootstrap); fi
+	$(BIN)/pptp-harness rootfs bench --as root
+
+.PHONY: bench-tshark
+bench-tshark: setup  ## the plugin's speed and memory against the built-ins only (what `make bench` runs on the other Wireshark)
+	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench --tshark-only
 
 # make fuzz CASES=… | PACKETS=… | DURATION=seconds, SEED=…, JOBS=… (default: all cores)
 CASES    ?=

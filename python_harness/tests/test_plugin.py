@@ -8,6 +8,7 @@ must equal the truth, with no Lua error and no malformed frame the truth does no
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -187,48 +188,95 @@ def test_hostile_input_never_breaks_the_plugin(control, gre):
             assert all(decoded.values(n, "pptp_gre.flags") for n in gre_frames)
 
 
-def test_make_install_puts_the_plugin_where_wireshark_loads_it(tmp_path):
-    """`make install` into a personal plugin folder: tshark (with that HOME) then knows our
-    protocols without -X; `make uninstall` takes them away again."""
+def _as_ordinary_user() -> dict:
+    """subprocess options that run a command as an ordinary user: the caller, or the harness's
+    unprivileged account when the tests run as root."""
+    account = tshark.unprivileged_account()
+    return {} if account is None else {"user": account[0], "group": account[1], "extra_groups": []}
+
+
+def _loaded_lua_plugins(env: dict, **options) -> set[str]:
+    """The file names of the Lua plugins tshark loads (no -X), from ``tshark -G plugins``."""
+    out = subprocess.run(
+        ["tshark", "-G", "plugins"], capture_output=True, text=True, env=env, **options
+    ).stdout
+    return {
+        Path(line.split("\t")[-1]).name for line in out.splitlines() if "\tlua script\t" in line
+    }
+
+
+def _make(repo: Path, *args: str, env: dict | None = None, **options) -> str:
+    return subprocess.run(
+        ["make", "-s", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        **options,
+    ).stdout
+
+
+@pytest.fixture
+def shared_tmp_path():
+    """A fresh folder that the tests' unprivileged account can reach too (pytest's own are
+    inside a folder only its user may enter)."""
+    with tempfile.TemporaryDirectory(prefix="pptp-harness-test-") as folder:
+        os.chmod(folder, 0o755)
+        yield Path(folder)
+
+
+def test_make_install_for_a_user_puts_the_plugin_where_wireshark_loads_it(shared_tmp_path):
+    """`make install` run by an ordinary user: into the personal Lua plugin folder that
+    `tshark -G folders` names, where tshark then loads it without -X; `make uninstall` takes
+    it away again."""
+    tmp_path = shared_tmp_path
+    repo = tmp_path / "repo"
+    (repo / "lua_dissector").mkdir(parents=True)
+    shutil.copy(PLUGIN.parents[1] / "Makefile", repo)
+    shutil.copy(PLUGIN, repo / "lua_dissector")
     home = tmp_path / "home"
-    folder = home / ".local" / "lib" / "wireshark" / "plugins"
-    repo = PLUGIN.parents[1]
+    home.mkdir()
+    options = _as_ordinary_user()
+    if options:
+        os.chown(home, options["user"], options["group"])
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    installed = home / ".local" / "lib" / "wireshark" / "plugins" / "pptp-analysis.lua"
 
-    def protocols() -> str:
-        return subprocess.run(
-            ["tshark", "-G", "protocols"], capture_output=True, text=True, env=env
-        ).stdout
+    assert str(installed) in _make(repo, "install", env=env, **options)
+    assert installed.read_bytes() == PLUGIN.read_bytes()
+    assert "pptp-analysis.lua" in _loaded_lua_plugins(env, **options)
+    _make(repo, "uninstall", env=env, **options)
+    assert not installed.exists()
+    assert "pptp-analysis.lua" not in _loaded_lua_plugins(env, **options)
 
-    subprocess.run(
-        ["make", "-s", "-C", str(repo), "install", f"LUA_PLUGIN_DIR={folder}"],
-        check=True,
-        capture_output=True,
-    )
-    assert (folder / "pptp-analysis.lua").read_bytes() == PLUGIN.read_bytes()
-    assert "\tpptp_ctrl\n" in protocols() and "\tpptp_gre\n" in protocols()
-    subprocess.run(
-        ["make", "-s", "-C", str(repo), "uninstall", f"LUA_PLUGIN_DIR={folder}"],
-        check=True,
-        capture_output=True,
-    )
-    assert not (folder / "pptp-analysis.lua").exists()
-    assert "\tpptp_ctrl\n" not in protocols()
-    staged = tmp_path / "stage"
-    subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(repo),
-            "install",
-            f"DESTDIR={staged}",
-            "LUA_PLUGIN_DIR=/usr/lib/wireshark/plugins",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    assert (staged / "usr/lib/wireshark/plugins/pptp-analysis.lua").exists()
+
+def _global_lua_plugin_folder() -> Path:
+    out = subprocess.run(["tshark", "-G", "folders"], capture_output=True, text=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("Global Lua Plugins:"))
+    return Path(line.split(":", 1)[1].strip())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_make_install_as_root_is_for_all_users(tmp_path):
+    """As root, `make install` goes to Wireshark's global Lua plugin folder (4.2 and later
+    load no personal plugin for root); DESTDIR stages it there and LUA_PLUGIN_DIR overrides
+    it. Where the machine may be changed (a throw-away root filesystem), the plugin is really
+    installed and root's tshark then loads it."""
+    repo = PLUGIN.parents[1]
+    folder = _global_lua_plugin_folder()
+    _make(repo, "install", f"DESTDIR={tmp_path}")
+    assert (tmp_path / folder.relative_to("/") / "pptp-analysis.lua").exists()
+    _make(repo, "install", f"DESTDIR={tmp_path}", "LUA_PLUGIN_DIR=/usr/lib/wireshark/plugins")
+    assert (tmp_path / "usr/lib/wireshark/plugins/pptp-analysis.lua").exists()
+    if os.environ.get("PPTP_HARNESS_SYSTEM_INSTALL") != "1":
+        return
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    try:
+        _make(repo, "install")
+        assert "pptp-analysis.lua" in _loaded_lua_plugins(env)
+    finally:
+        _make(repo, "uninstall")
+    assert "pptp-analysis.lua" not in _loaded_lua_plugins(env)
 
 
 def _session_on_port(port: int) -> Capture:
