@@ -49,7 +49,7 @@ def test_root_runs_tshark_as_an_unprivileged_account():
     """tshark warns when it runs as root; run by the harness as root, it never does."""
     assert tshark.unprivileged_account() is not None
     done = tshark.run(["-G", "plugins", "-X", f"lua_script:{PLUGIN}"])
-    assert "Running as user \"root\"" not in done.stderr
+    assert 'Running as user "root"' not in done.stderr
     assert "pptp.lua" in done.stdout
 
 

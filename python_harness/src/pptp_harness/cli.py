@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from . import bench, fuzz, oracle, real_peers, scenarios, tshark
+from . import bench, fuzz, oracle, real_peers, rootfs, scenarios, tshark
 
 DEMO_SCENARIO = "mschapv2_mppe"
 
@@ -84,7 +85,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    print(bench.run(Path(args.output), args.sessions, Path(args.lua), args.repeat))
+    print(
+        bench.run(Path(args.output), args.sessions, Path(args.lua), args.repeat, args.tshark_only)
+    )
     return 0
 
 
@@ -139,6 +142,14 @@ def cmd_real_captures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rootfs(args: argparse.Namespace) -> int:
+    try:
+        return rootfs.main(args.action, args.suite, args.users.split(","))
+    except (rootfs.RootfsError, subprocess.CalledProcessError) as exc:
+        print(f"pptp-harness rootfs: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pptp-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ben.add_argument("--repeat", type=int, default=3, help="runs per variant (best time is kept)")
     ben.add_argument("-o", "--output", default="build/bench", help="folder for the capture")
+    ben.add_argument(
+        "--tshark-only", action="store_true", help="only the plugin against the built-ins"
+    )
     ben.set_defaults(func=cmd_bench)
     fz = sub.add_parser(
         "fuzz",
@@ -207,6 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     real.add_argument("-o", "--output", default="testdata/real", help="folder for the pcaps")
     real.set_defaults(func=cmd_real_captures)
+    other = sub.add_parser(
+        "rootfs",
+        help="run the tests (or the tshark bench) on the other Wireshark generation, in a cached "
+        "Debian root filesystem (needs root)",
+    )
+    other.add_argument("action", choices=["test", "bench"])
+    other.add_argument(
+        "--suite",
+        default="auto",
+        help="Debian suite (default: bookworm's Wireshark 4.0 where this machine has a Lua 5.4 "
+        "tshark, trixie's 4.4 where it has Lua 5.2)",
+    )
+    other.add_argument(
+        "--as", dest="users", default="root,user", help="root, user or both (default: root,user)"
+    )
+    other.set_defaults(func=cmd_rootfs)
     return parser
 
 
