@@ -128,7 +128,7 @@ replay: setup  ## replay every case in testdata/regressions against the plugin
 lint: setup  ## ruff, luacheck and zeek-format over their code
 	$(BIN)/ruff check $(HARNESS)
 	$(BIN)/ruff format --check $(HARNESS)
-	@lua=$$(find lua_dissector -name '*.lua' 2>/dev/null); \
+	@lua=$$(find lua_dissector $(HARNESS)/src -name '*.lua' 2>/dev/null); \
 	if [ -n "$$lua" ]; then luacheck $$lua && luacheck --std lua54 $$lua; else echo "luacheck: no Lua sources yet"; fi
 	@zeek=$$(find zeek_scripts -name '*.zeek' 2>/dev/null); \
 	if [ -z "$$zeek" ]; then echo "zeek-format: no Zeek scripts yet"; fi; \
