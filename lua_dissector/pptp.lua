@@ -52,6 +52,7 @@ pptp_gre.prefs.gre_grace = Pref.uint("GRE grace period (seconds)", default_setti
         .. "as GRE (IP protocol 47) blocked that way")
 
 ----------------------------------------------------------------------------------------------
+----------------------------------------------------------------------------------------------
 -- Constants and value strings
 ----------------------------------------------------------------------------------------------
 local MAGIC_COOKIE = 0x1A2B3C4D
@@ -62,6 +63,8 @@ local GRE_PROTO_PPP = 0x880B
 local SEQ_MOD = 4294967296
 local SEQ_HALF = 2147483648
 local SEEN_LIMIT = 8192 -- sequence numbers remembered per call direction
+local GAP_LIMIT = 64 -- open gaps per direction that late packets are matched against
+local LISTED_NUMBERS = 12 -- sequence numbers listed by name in a loss report
 
 local MsgType = {
     SCCRQ = 1, SCCRP = 2, STOPCCRQ = 3, STOPCCRP = 4, ECHORQ = 5, ECHORP = 6,
@@ -107,6 +110,9 @@ local error_codes = {
     [0] = "None", [1] = "Not-Connected", [2] = "Bad-Format", [3] = "Bad-Value",
     [4] = "No-Resource", [5] = "Bad-Call ID", [6] = "PAC-Error",
 }
+-- As Wireshark's own GRE dissector names them.
+local gre_versions = { [0] = "GRE", [1] = "Enhanced GRE" }
+local gre_protocols = { [GRE_PROTO_PPP] = "PPP" }
 
 local PppProto = {
     IP = 0x0021, MPPE = 0x00FD, IPCP = 0x8021, CCP = 0x80FD, LCP = 0xC021,
@@ -118,12 +124,16 @@ local ppp_names = {
     [PppProto.CHAP] = "CHAP", [PppProto.EAP] = "EAP", [0x0057] = "IPv6", [0x8057] = "IPV6CP",
 }
 local CONFIGURE_ACK = 2
+local TERMINATE_ACK = 6
 local LCP_OPT_AUTH = 3
 local CCP_OPT_MPPE = 18
 local chap_algorithms = { [5] = "CHAP-MD5", [0x80] = "MS-CHAPv1", [0x81] = "MS-CHAPv2" }
 local weak_auth = {
     ["PAP"] = true, ["CHAP-MD5"] = true, ["MS-CHAPv1"] = true, ["MS-CHAPv2"] = true,
 }
+-- MPPE's supported bits (RFC 3078 §2.1): the strongest key offered, and stateless mode.
+local MPPE_KEY_BITS = { { 0x40, 128 }, { 0x80, 56 }, { 0x20, 40 } }
+local MPPE_STATELESS = 0x01000000
 
 ----------------------------------------------------------------------------------------------
 -- Fields: pptp_ctrl (names mirror Wireshark's pptp.* fields)
@@ -200,6 +210,9 @@ local cf = {
     response_to = ProtoField.framenum("pptp_ctrl.response_to", "Request In", base.NONE,
         frametype.REQUEST),
     response_time = ProtoField.relative_time("pptp_ctrl.response_time", "Response Time"),
+    -- The call a message belongs to, numbered as the calls table numbers them; GRE of the same
+    -- call carries the same number in pptp_gre.call.
+    call = ProtoField.uint32("pptp_ctrl.call", "Call"),
     problem = ProtoField.string("pptp_ctrl.problem", "Problem"),
 }
 local field_key = {} -- ProtoField -> its key in cf, to name decoded values
@@ -213,38 +226,41 @@ end
 ----------------------------------------------------------------------------------------------
 local gf = {
     flags = ProtoField.uint16("pptp_gre.flags", "Flags and Version", base.HEX),
-    checksum_bit = ProtoField.bool("pptp_gre.flags.checksum", "Checksum Present", 16, nil, 0x8000),
-    routing_bit = ProtoField.bool("pptp_gre.flags.routing", "Routing Present", 16, nil, 0x4000),
-    key_bit = ProtoField.bool("pptp_gre.flags.key", "Key Present", 16, nil, 0x2000),
-    seq_bit = ProtoField.bool("pptp_gre.flags.sequence_number", "Sequence Number Present", 16,
+    checksum_bit = ProtoField.bool("pptp_gre.flags.checksum", "Checksum Bit", 16, nil, 0x8000),
+    routing_bit = ProtoField.bool("pptp_gre.flags.routing", "Routing Bit", 16, nil, 0x4000),
+    key_bit = ProtoField.bool("pptp_gre.flags.key", "Key Bit", 16, nil, 0x2000),
+    seq_bit = ProtoField.bool("pptp_gre.flags.sequence_number", "Sequence Number Bit", 16,
         nil, 0x1000),
-    strict_bit = ProtoField.bool("pptp_gre.flags.strict_source_route", "Strict Source Route", 16,
-        nil, 0x0800),
-    recursion = ProtoField.uint16("pptp_gre.flags.recursion_control", "Recursion Control",
+    strict_bit = ProtoField.bool("pptp_gre.flags.strict_source_route", "Strict Source Route Bit",
+        16, nil, 0x0800),
+    recursion = ProtoField.uint16("pptp_gre.flags.recursion_control", "Recursion control",
         base.DEC, nil, 0x0700),
-    ack_bit = ProtoField.bool("pptp_gre.flags.ack", "Acknowledgment Present", 16, nil, 0x0080),
+    ack_bit = ProtoField.bool("pptp_gre.flags.ack", "Acknowledgment", 16, nil, 0x0080),
     reserved_flags = ProtoField.uint16("pptp_gre.flags.reserved", "Flags (Reserved)", base.DEC,
         nil, 0x0078),
-    version = ProtoField.uint16("pptp_gre.version", "Version", base.DEC, nil, 0x0007),
-    protocol = ProtoField.uint16("pptp_gre.protocol", "Protocol Type", base.HEX),
+    version = ProtoField.uint16("pptp_gre.version", "Version", base.DEC, gre_versions, 0x0007),
+    protocol = ProtoField.uint16("pptp_gre.protocol", "Protocol Type", base.HEX, gre_protocols),
     payload_length = ProtoField.uint16("pptp_gre.payload_length", "Payload Length"),
     call_id = ProtoField.uint16("pptp_gre.call_id", "Call ID"),
     seq = ProtoField.uint32("pptp_gre.seq", "Sequence Number"),
     ack = ProtoField.uint32("pptp_gre.ack", "Acknowledgment Number"),
+    -- The call, both directions alike, numbered as the calls table numbers them.
+    call = ProtoField.uint32("pptp_gre.call", "Call"),
     call_frame = ProtoField.framenum("pptp_gre.call_frame", "Call ID assigned in"),
     tcp_stream = ProtoField.uint32("pptp_gre.tcp_stream", "Control connection (TCP stream)"),
-    sender_call_id = ProtoField.uint16("pptp_gre.sender_call_id", "Sender's own Call ID"),
+    -- On the packet that settled them (LCP and CCP Configure-Ack); every packet's call line
+    -- says what is known of both.
     auth = ProtoField.string("pptp_gre.call.auth", "Authentication"),
     encrypted = ProtoField.bool("pptp_gre.call.encrypted", "MPPE negotiated"),
-    lost = ProtoField.uint32("pptp_gre.analysis.lost", "Sequence numbers lost before this packet"),
+    lost = ProtoField.uint32("pptp_gre.analysis.lost",
+        "Sequence numbers skipped before this packet"),
+    arrived_later = ProtoField.uint32("pptp_gre.analysis.arrived_later",
+        "Of those, arrived later (out of order)"),
+    never_arrived = ProtoField.uint32("pptp_gre.analysis.never_arrived",
+        "Of those, never arrived"),
     duplicate = ProtoField.bool("pptp_gre.analysis.duplicate", "Duplicate sequence number"),
     out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
     mppe_header = ProtoField.uint16("pptp_gre.mppe", "MPPE header", base.HEX),
-    mppe_flushed = ProtoField.bool("pptp_gre.mppe.flushed", "Flushed (A)", 16, nil, 0x8000),
-    mppe_b = ProtoField.bool("pptp_gre.mppe.b", "B", 16, nil, 0x4000),
-    mppe_compressed = ProtoField.bool("pptp_gre.mppe.compressed", "Compressed (C)", 16, nil,
-        0x2000),
-    mppe_encrypted = ProtoField.bool("pptp_gre.mppe.encrypted", "Encrypted (D)", 16, nil, 0x1000),
     mppe_coherency = ProtoField.uint16("pptp_gre.mppe.coherency_count", "Coherency Count",
         base.DEC, nil, 0x0FFF),
     problem = ProtoField.string("pptp_gre.problem", "Problem"),
@@ -252,7 +268,8 @@ local gf = {
 for _, field in pairs(gf) do table.insert(pptp_gre.fields, field) end
 
 ----------------------------------------------------------------------------------------------
--- Experts: every problem has a stable name, pptp_ctrl.expert.* or pptp_gre.expert.*
+-- Experts: every problem has a stable name, pptp_ctrl.expert.* or pptp_gre.expert.*; their
+-- summaries stay short enough for the Expert Information dialog's column.
 ----------------------------------------------------------------------------------------------
 local expert_lists = { [pptp_ctrl] = {}, [pptp_gre] = {} }
 local function new_expert(proto, name, text, group, severity)
@@ -279,20 +296,19 @@ local ce = {
     out_of_state = new_expert(pptp_ctrl, "out_of_state",
         "Message not expected in this state of the connection or call", g.SEQUENCE, s.WARN),
     no_gre_both_ways = new_expert(pptp_ctrl, "no_gre_both_ways",
-        "Call connected, but no GRE from either side: IP protocol 47 is blocked or not forwarded",
-        g.PROTOCOL, s.WARN),
+        "Call connected, but no GRE either way", g.PROTOCOL, s.WARN),
     no_gre_from_client = new_expert(pptp_ctrl, "no_gre_from_client",
-        "Call connected, but no GRE from the client (PNS): protocol 47 blocked client to server",
-        g.PROTOCOL, s.WARN),
+        "Call connected, but no GRE from the client", g.PROTOCOL, s.WARN),
     no_gre_from_server = new_expert(pptp_ctrl, "no_gre_from_server",
-        "Call connected, but no GRE from the server (PAC): protocol 47 blocked server to client",
-        g.PROTOCOL, s.WARN),
+        "Call connected, but no GRE from the server", g.PROTOCOL, s.WARN),
     nat_editor = new_expert(pptp_ctrl, "nat_editor",
         "Client Call ID equals its TCP source port: a NAT's PPTP helper rewrote it",
         g.PROTOCOL, s.NOTE),
     call_id_collision = new_expert(pptp_ctrl, "call_id_collision",
         "Another control connection from this address uses this Call ID (no PPTP NAT editor?)",
         g.SECURITY, s.WARN),
+    setup_unseen = new_expert(pptp_ctrl, "setup_unseen",
+        "Call learnt from this message: its set-up is not in the capture", g.SEQUENCE, s.NOTE),
 }
 local ge = {
     key_missing = new_expert(pptp_gre, "key_missing", "GRE version 1 without the key bit",
@@ -310,9 +326,9 @@ local ge = {
         "GRE of a known call from an address other than its control connection's peer",
         g.PROTOCOL, s.WARN),
     without_call = new_expert(pptp_gre, "without_call",
-        "No control connection in this capture established this Call ID", g.SEQUENCE, s.NOTE),
-    lost = new_expert(pptp_gre, "lost", "Previous GRE packets of this call direction not seen",
-        g.SEQUENCE, s.WARN),
+        "GRE without a call: no control connection in the capture set up this Call ID",
+        g.SEQUENCE, s.NOTE),
+    lost = new_expert(pptp_gre, "lost", "GRE sequence numbers skipped", g.SEQUENCE, s.WARN),
     duplicate = new_expert(pptp_gre, "duplicate", "Duplicate GRE sequence number",
         g.SEQUENCE, s.WARN),
     out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",
@@ -336,13 +352,15 @@ local ge = {
 pptp_ctrl.experts = expert_lists[pptp_ctrl]
 pptp_gre.experts = expert_lists[pptp_gre]
 
--- Raises the expert ``name`` on ``item`` and, since Lua experts cannot be filtered on in
--- Wireshark 4.0, names the problem in a field too (pptp_ctrl.problem == "truncated").
-local function problem(item, name, text)
+-- Raises the expert ``name`` on ``item``, whether or not Wireshark builds a tree: Expert
+-- Information and `-z expert` read experts raised on a pass without one (the GUI's first
+-- pass, a plain `tshark -r`). With a tree (``with_tree``), names the problem in a field too,
+-- as Lua experts cannot be filtered on in Wireshark 4.0 (pptp_ctrl.problem == "truncated").
+local function problem(item, name, text, with_tree)
     local e, field = ce[name], cf.problem
     if not e then e, field = ge[name], gf.problem end
     if text then item:add_proto_expert_info(e, text) else item:add_proto_expert_info(e) end
-    item:add(field, name):set_generated()
+    if with_tree ~= false then item:add(field, name):set_generated() end
 end
 
 ----------------------------------------------------------------------------------------------
@@ -450,17 +468,28 @@ local function reset_state()
         receivers = {},
         -- the same key -> { sender address -> call }, only where two calls share that key
         shared_receivers = {},
-        calls = {},       -- every call, in the order set up
+        calls = {},       -- every call, set up or learnt, in the order seen (its number)
+        -- GRE no call claimed, per receiver address, Call ID and sender: receiver key ..
+        -- sender -> flow; in the order first seen in orphans (their number)
+        flows = {},
+        orphans = {},
         -- message key -> true; a reply: minus its request's frame; a request once answered:
         -- its reply's frame (then, if it is a reply too, ICRP, its request is in reply_to)
         messages = {},
         reply_to = {},
         reply_time = {},  -- message key -> seconds since that request
-        message_notes = {}, -- message key -> { out_of_state, collision, nat_editor, connected }
-        gre_dir = {},     -- frame -> the call direction of that GRE packet (shared, not a copy)
+        message_notes = {}, -- message key -> { out_of_state, collision, nat_editor, ... }
+        message_call = {}, -- message key -> the call it belongs to, for messages of a call
+        gre_dir = {},     -- frame -> the flow (call direction) of that GRE packet
         gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
+        -- Connected calls waiting for their grace period to pass, in order (one pass:
+        -- the GRE-blocked diagnosis goes on the first PPTP frame after it)
+        awaiting_gre = {},
+        awaiting_first = 1,
+        deadline_notes = {}, -- frame -> { call, diagnosis } found there on the first pass
         failures = {},    -- frame -> a Lua error its first pass raised (see surfacing_errors)
         last_time = 0,    -- when the last PPTP message or GRE packet was seen
+        last_frame = 0,
     }
 end
 reset_state()
@@ -484,9 +513,116 @@ local function u16_key(number)
     return string.char(math.floor(number / 256) % 256, number % 256)
 end
 
+-- The TCP ports of the preference, as a set (a range such as "1723,5000-5010").
+local pptp_ports = {}
+local function set_pptp_ports(range)
+    pptp_ports = {}
+    for part in tostring(range):gmatch("[^,%s]+") do
+        local low, high = part:match("^(%d+)-(%d+)$")
+        low, high = tonumber(low or part), tonumber(high or part)
+        if low and high and high - low < 65536 then
+            for port = low, high do pptp_ports[port] = true end
+        end
+    end
+end
+set_pptp_ports(settings.ports)
+
 local function nstime(seconds)
     local whole = math.floor(seconds)
     return NSTime.new(whole, math.floor((seconds - whole) * 1e9 + 0.5))
+end
+
+-- Sequence numbers from ``base`` on as a short list: "17, 20-24, 31" (at most
+-- LISTED_NUMBERS named), in serial order across the wrap.
+local function number_list(numbers, base)
+    table.sort(numbers, function(a, b) return (a - base) % SEQ_MOD < (b - base) % SEQ_MOD end)
+    local parts, i = {}, 1
+    while i <= #numbers and #parts < LISTED_NUMBERS do
+        local j = i
+        while j < #numbers and numbers[j + 1] == (numbers[j] + 1) % SEQ_MOD do j = j + 1 end
+        parts[#parts + 1] = j > i and (numbers[i] .. "-" .. numbers[j]) or tostring(numbers[i])
+        i = j + 1
+    end
+    if i <= #numbers then parts[#parts + 1] = "..." end
+    return table.concat(parts, ", ")
+end
+
+----------------------------------------------------------------------------------------------
+-- GRE flows and sequence analysis
+----------------------------------------------------------------------------------------------
+-- One direction of a call, or GRE no call claimed (an orphan flow: ``call`` is nil until a
+-- later control message teaches the call it belongs to).
+local function new_flow(call, to_pns)
+    return { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, call = call,
+        to_pns = to_pns }
+end
+
+-- Sequence analysis of one flow (the same rules as the harness's ground truth): nil for a
+-- packet in order, else "lost" and the gap it opened, "duplicate" or "out_of_order". The
+-- numbers seen are remembered in a ring of SEEN_LIMIT slots (slot = number mod SEEN_LIMIT):
+-- bounded memory, no rebuilding, and every number within the last SEEN_LIMIT is recognised
+-- when it comes again. A gap remembers which of its numbers arrived later, out of order.
+local function observe_sequence(dir, seq, number)
+    local highest = dir.highest
+    if not highest then
+        dir.first, dir.highest, dir.unique = seq, seq, 1
+        return nil
+    end
+    -- Made on the second number: most GRE without a call is a packet or two.
+    local ring = dir.ring
+    if not ring then
+        ring = { [highest % SEEN_LIMIT] = highest }
+        dir.ring = ring
+    end
+    local slot = seq % SEEN_LIMIT
+    if ring[slot] == seq then
+        dir.duplicates = dir.duplicates + 1
+        return "duplicate"
+    end
+    ring[slot] = seq
+    dir.unique = dir.unique + 1
+    local ahead = (seq - dir.highest) % SEQ_MOD
+    if ahead > 0 and ahead < SEQ_HALF then
+        local from = (dir.highest + 1) % SEQ_MOD
+        dir.highest = seq
+        if ahead == 1 then return nil end
+        local gap = { frame = number, from = from, count = ahead - 1, late = {} }
+        local gaps = dir.gaps or {}
+        if #gaps >= GAP_LIMIT then table.remove(gaps, 1) end
+        gaps[#gaps + 1] = gap
+        dir.gaps = gaps
+        return "lost", gap
+    end
+    dir.out_of_order = dir.out_of_order + 1
+    -- Behind the first number seen: the numbers start here.
+    if (dir.first - seq) % SEQ_MOD < SEQ_HALF then dir.first = seq end
+    local gaps = dir.gaps
+    if gaps then
+        for i = #gaps, 1, -1 do
+            local gap = gaps[i]
+            if (seq - gap.from) % SEQ_MOD < gap.count then
+                gap.late[#gap.late + 1] = seq
+                break
+            end
+        end
+    end
+    return "out_of_order"
+end
+
+-- Numbers between the first and the highest seen that never arrived.
+local function numbers_lost(dir)
+    if not dir or not dir.first then return 0 end
+    return (dir.highest - dir.first) % SEQ_MOD + 1 - dir.unique
+end
+
+-- The findings of a packet, kept only for the few packets that have any.
+local function add_finding(number, name, value)
+    local notes = state.gre_notes[number]
+    if not notes then
+        notes = {}
+        state.gre_notes[number] = notes
+    end
+    notes[name] = value == nil or value
 end
 
 ----------------------------------------------------------------------------------------------
@@ -501,21 +637,39 @@ local function connection_key(pinfo)
     return a < b and (a .. b) or (b .. a)
 end
 
--- A call's GRE shows its control connection's tcp.stream, learnt from TCP's tap. A field
--- extractor, or a Lua tap registered for the whole run, makes Wireshark build every
--- packet's tree, which took most of the plugin's time on a plain `tshark -r`; so the tap is
--- registered only while a connection with a call waits for its stream (it then learns it
--- from that connection's next TCP segment) and removed once none waits.
-local stream_tap
+-- TCP's tap tells a connection its tcp.stream and, when a calls table is asked for, when
+-- its TCP closed. A Lua tap makes Wireshark build every packet's tree, which would take most
+-- of the plugin's time on a plain `tshark -r`; so it is registered only while a connection
+-- with a call waits for its stream (it learns it from that connection's next TCP segment),
+-- or for the run that prints a calls table (whose own tap builds trees anyway).
+local tcp_tap
 local awaiting_stream = {} -- connection key -> connection
+local watching_closes = false
+local TCP_FIN, TCP_RST = 0x01, 0x04
 
-local function learn_stream(pinfo, _, tcp_info)
-    if next(awaiting_stream) == nil then return end
+local function on_tcp(pinfo, _, tcp_info)
+    if next(awaiting_stream) == nil and not watching_closes then return end
     local key = connection_key(pinfo)
     local conn = awaiting_stream[key]
     if conn then
         conn.stream = tcp_info.th_stream
         awaiting_stream[key] = nil
+    end
+    if not watching_closes then return end
+    local flags = tcp_info.th_flags
+    if flags % 2 ~= TCP_FIN and math.floor(flags / TCP_RST) % 2 ~= 1 then return end
+    conn = state.connections[key]
+    if type(conn) == "table" and conn.calls and not conn.closed then
+        local by = pinfo.src_port == conn.pac_port and "server" or "client"
+        conn.closed = string.format("TCP %s from the %s in frame %d",
+            flags % 2 == TCP_FIN and "FIN" or "RST", by, pinfo.number)
+    end
+end
+
+local function ensure_tcp_tap()
+    if not tcp_tap then
+        tcp_tap = Listener.new("tcp")
+        tcp_tap.packet = on_tcp
     end
 end
 
@@ -525,19 +679,16 @@ local function await_stream(key)
         return
     end
     awaiting_stream[key] = conn
-    if not stream_tap then
-        stream_tap = Listener.new("tcp")
-        stream_tap.packet = learn_stream
-    end
+    ensure_tcp_tap()
 end
 
 -- Called from the dissectors, never from the tap's own callback: Wireshark frees a listener
 -- when it is removed, and may still be walking the list of listeners then.
-local function release_stream_tap(everything)
+local function release_tcp_tap(everything)
     if everything then awaiting_stream = {} end
-    if stream_tap and next(awaiting_stream) == nil then
-        stream_tap:remove()
-        stream_tap = nil
+    if tcp_tap and not watching_closes and next(awaiting_stream) == nil then
+        tcp_tap:remove()
+        tcp_tap = nil
     end
 end
 
@@ -598,6 +749,20 @@ local function gre_direction(call, address, call_id)
     return to_pns, to_pns and call.pac_address or call.pns_address
 end
 
+-- GRE that reached ``receiver_key`` from ``sender`` before a call claimed it now belongs to
+-- ``call`` (a call learnt from a later control message, or GRE that raced its reply).
+local function adopt_flow(call, to_pns, key, sender)
+    local flow = state.flows[key .. sender]
+    if not flow or flow.call then return end
+    local side = to_pns and "to_pns" or "to_pac"
+    if call[side].packets > 0 then return end
+    flow.call, flow.to_pns = call, to_pns
+    call[side] = flow
+    for proto, name in pairs(flow.protocols or NO_CALLS) do call.protocols[proto] = name end
+    flow.protocols = nil
+    call.first_frame = math.min(call.first_frame, flow.first_frame)
+end
+
 -- GRE to the ``side`` ("pns" or "pac") of ``call`` carries ``call_id``. Two servers, or two
 -- clients behind one NAT, may hand out the same Call ID at one address: then the sender (the
 -- other side of each call) tells the calls apart.
@@ -614,25 +779,29 @@ local function register_receiver(call, side, call_id, frame)
         state.shared_receivers[key] = by_sender
     end
     state.receivers[key] = call
+    local to_pns = side == "pns"
+    adopt_flow(call, to_pns, key, to_pns and call.pac_address or call.pns_address)
 end
 
-local function new_call(conn, kind, pinfo)
+-- A call of the control connection ``conn``: "outgoing" or "incoming" as its set-up says,
+-- "unseen" when learnt from a later message. ``from_pns``: this message comes from the PNS.
+local function new_call(conn, kind, pinfo, from_pns)
+    local here, there = endpoint(pinfo.src, pinfo.src_port), endpoint(pinfo.dst, pinfo.dst_port)
+    local src, dst = tostring(pinfo.src), tostring(pinfo.dst)
     local call = {
         conn = conn, kind = kind, first_frame = pinfo.number, last_frame = pinfo.number,
-        start = pinfo.rel_ts, finish = pinfo.rel_ts, protocols = {}, auth = "none",
+        start = pinfo.rel_ts, finish = pinfo.rel_ts, protocols = {},
         mppe = false, cleartext = false, mppe_packets = 0,
-        -- One per direction; a GRE packet's frame refers to its direction.
-        to_pns = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, to_pns = true },
-        to_pac = { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, to_pns = false },
-        pns = endpoint(pinfo.src, pinfo.src_port), pac = endpoint(pinfo.dst, pinfo.dst_port),
-        pns_address = tostring(pinfo.src), pac_address = tostring(pinfo.dst),
+        pns = from_pns and here or there, pac = from_pns and there or here,
+        pns_address = from_pns and src or dst, pac_address = from_pns and dst or src,
     }
-    if kind == "incoming" then -- set up by the PAC
-        call.pns, call.pac = call.pac, call.pns
-        call.pns_address, call.pac_address = call.pac_address, call.pns_address
-    end
-    call.to_pns.call, call.to_pac.call = call, call
+    -- One flow per direction; a GRE packet's frame refers to its flow.
+    call.to_pns, call.to_pac = new_flow(call, true), new_flow(call, false)
     table.insert(state.calls, call)
+    call.number = #state.calls
+    conn.calls = conn.calls or {}
+    table.insert(conn.calls, call)
+    conn.pac_port = from_pns and pinfo.dst_port or pinfo.src_port
     return call
 end
 
@@ -648,12 +817,12 @@ end
 local GRE_BLOCKED = { client = "no_gre_from_server", server = "no_gre_from_client",
     none = "no_gre_both_ways" }
 local GRE_BLOCKED_TEXT = {
-    no_gre_both_ways = "No GRE from either side within %d s of the call being connected: IP "
-        .. "protocol 47 is blocked or not forwarded (Windows reports error 806 or 619)",
-    no_gre_from_client = "No GRE from the client (PNS) within %d s: protocol 47 is filtered "
-        .. "from client to server, or the client's NAT does not forward it",
-    no_gre_from_server = "No GRE from the server (PAC) within %d s: protocol 47 is filtered "
-        .. "from server to client, or the server's NAT has no mapping for it",
+    no_gre_both_ways = "No GRE either way within %d s: IP protocol 47 blocked, or the client "
+        .. "gave up on the call (Windows: error 806)",
+    no_gre_from_client = "No GRE from the client within %d s: protocol 47 blocked client to "
+        .. "server, or the client never accepted the call",
+    no_gre_from_server = "No GRE from the server within %d s: protocol 47 blocked server to "
+        .. "client (a server NAT without a GRE mapping)",
 }
 
 -- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
@@ -666,18 +835,66 @@ local function gre_diagnosis(call)
     return GRE_BLOCKED[gre_seen(call)]
 end
 
+-- One pass: the first PPTP frame after a connected call's grace period carries its
+-- diagnosis (two passes show it on the reply that connected the call instead).
+local function check_deadlines(number, now)
+    local waiting, first = state.awaiting_gre, state.awaiting_first
+    local call = waiting[first]
+    while call and now >= call.connected_at + settings.gre_grace do
+        waiting[first] = nil
+        first = first + 1
+        local blocked = gre_diagnosis(call)
+        if blocked then
+            local found = state.deadline_notes[number] or {}
+            found[#found + 1] = { call = call, blocked = blocked }
+            state.deadline_notes[number] = found
+        end
+        call = waiting[first]
+    end
+    state.awaiting_first = first
+end
+
+-- Whether ``port`` is the server's (PAC's) end of ``conn``: as its calls showed, else one of
+-- the PPTP ports of the preferences.
+local function is_pac_port(conn, port)
+    if conn.pac_port then return port == conn.pac_port end
+    return pptp_ports[port] == true
+end
+
 local function find_call(conn, side, call_id)
     for _, call in ipairs(conn.calls or NO_CALLS) do
         if call[side .. "_id"] == call_id and not call.cleared then return call end
     end
 end
 
--- Applies one control message to the state; returns false if it arrived out of state.
+-- A call whose set-up the capture missed, learnt from a later message that names it by the
+-- ``side``'s Call ID; the clear it answers tells the PAC's Call ID of one learnt from its
+-- Call-Clear-Request.
+local function learn_call(conn, side, call_id, pinfo, from_pns, note)
+    local call = side == "pac" and find_call(conn, "pac", nil)
+    if not call or call.kind ~= "unseen" then call = new_call(conn, "unseen", pinfo, from_pns) end
+    register_receiver(call, side, call_id, pinfo.number)
+    note.learnt = call
+    return call
+end
+
+-- Ends ``call`` (the first reason given stays).
+local function end_call(call, when, reason)
+    call.ended_at = call.ended_at or when
+    call.ended = call.ended or reason
+end
+
+-- Applies one control message to the state; returns false if it arrived out of state. A
+-- connection whose start the capture missed (never `started`) takes every message as it
+-- comes, and learns the calls of Call-Clear-Request, Call-Disconnect-Notify, WAN-Error-
+-- Notify and Set-Link-Info from their Call IDs.
 local function track_message(mtype, values, pinfo, note, conn)
     local in_order = true
+    local unseen = not conn.started
     local function touch(call)
         if call then
             call.last_frame, call.finish = pinfo.number, pinfo.rel_ts
+            note.call = call
         end
     end
     if mtype == MsgType.SCCRQ then
@@ -690,8 +907,10 @@ local function track_message(mtype, values, pinfo, note, conn)
     elseif mtype == MsgType.STOPCCRQ then
         conn.state = "stopping"
         expect_reply(conn, "stop", note, pinfo)
+        local by = is_pac_port(conn, pinfo.src_port) and "server" or "client"
         for _, call in ipairs(conn.calls or NO_CALLS) do
-            call.cleared, call.ended_at = true, call.ended_at or pinfo.rel_ts
+            call.cleared = true
+            end_call(call, pinfo.rel_ts, "Stop-Control-Connection-Request from the " .. by)
         end
     elseif mtype == MsgType.STOPCCRP then
         in_order = take_reply(conn, "stop", note, pinfo) or not conn.started
@@ -703,17 +922,16 @@ local function track_message(mtype, values, pinfo, note, conn)
         in_order = take_reply(conn, "echo:" .. values.identifier .. ">"
             .. endpoint(pinfo.src, pinfo.src_port), note, pinfo) or not conn.started
     elseif mtype == MsgType.OCRQ then
-        local call = new_call(conn, "outgoing", pinfo)
+        local call = new_call(conn, "outgoing", pinfo, true)
         local other = state.receivers[receiver_key(call.pns_address, values.call_id)]
         if other and other.conn ~= conn and not other.cleared then
             note.collision = true
         end
         register_receiver(call, "pns", values.call_id, pinfo.number)
         if values.call_id == pinfo.src_port then note.nat_editor = true end
-        conn.calls = conn.calls or {}
-        table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
         in_order = conn.state == "established" or not conn.started
+        note.call = call
     elseif mtype == MsgType.OCRP or mtype == MsgType.ICRP then
         local call = find_call(conn, mtype == MsgType.OCRP and "pns" or "pac", values.peer_call_id)
         in_order = take_reply(conn, "call:" .. values.peer_call_id, note, pinfo) or not conn.started
@@ -721,7 +939,14 @@ local function track_message(mtype, values, pinfo, note, conn)
             local side = mtype == MsgType.OCRP and "pac" or "pns"
             register_receiver(call, side, values.call_id, pinfo.number)
             call.result = mtype == MsgType.OCRP and values.out_result or values.in_result
-            if call.result == 1 then call.connected_at, note.connected = pinfo.rel_ts, call end
+            if call.result == 1 then
+                call.connected_at, note.connected = pinfo.rel_ts, call
+                table.insert(state.awaiting_gre, call)
+            else
+                call.cleared = true
+                end_call(call, pinfo.rel_ts, "refused: " .. ((mtype == MsgType.OCRP
+                    and ocrp_results or icrp_results)[call.result] or tostring(call.result)))
+            end
             if mtype == MsgType.ICRP then
                 if values.call_id == pinfo.src_port then note.nat_editor = true end
                 expect_reply(conn, "connect:" .. values.call_id, note, pinfo)
@@ -729,38 +954,51 @@ local function track_message(mtype, values, pinfo, note, conn)
             touch(call)
         end
     elseif mtype == MsgType.ICRQ then
-        local call = new_call(conn, "incoming", pinfo)
+        local call = new_call(conn, "incoming", pinfo, false)
         register_receiver(call, "pac", values.call_id, pinfo.number)
-        conn.calls = conn.calls or {}
-        table.insert(conn.calls, call)
         expect_reply(conn, "call:" .. values.call_id, note, pinfo)
         in_order = conn.state == "established" or not conn.started
+        note.call = call
     elseif mtype == MsgType.ICCN then
         in_order = take_reply(conn, "connect:" .. values.peer_call_id, note, pinfo)
             or not conn.started
         touch(find_call(conn, "pns", values.peer_call_id))
     elseif mtype == MsgType.CCRQ then
         local call = find_call(conn, "pns", values.call_id)
-        in_order = call ~= nil or not conn.started
+        if not call and unseen then
+            call = learn_call(conn, "pns", values.call_id, pinfo, true, note)
+        end
+        in_order = call ~= nil
         if call then
-            expect_reply(conn, "clear:" .. (call.pac_id or -1), note, pinfo)
-            call.ended_at = call.ended_at or pinfo.rel_ts
+            expect_reply(conn, "clear:" .. (call.pac_id or "?"), note, pinfo)
+            end_call(call, pinfo.rel_ts, "Call-Clear-Request from the client")
             touch(call)
         end
     elseif mtype == MsgType.CDN then
         local call = find_call(conn, "pac", values.call_id)
-        take_reply(conn, "clear:" .. values.call_id, note, pinfo)
-        in_order = call ~= nil or not conn.started
+        if not call and unseen then
+            call = learn_call(conn, "pac", values.call_id, pinfo, false, note)
+        end
+        if not take_reply(conn, "clear:" .. values.call_id, note, pinfo) then
+            take_reply(conn, "clear:?", note, pinfo)
+        end
+        in_order = call ~= nil
         if call then
             call.cleared, call.disconnect_result = true, values.disc_result
-            call.ended_at = call.ended_at or pinfo.rel_ts
+            call.ended_at, call.ended = call.ended_at or pinfo.rel_ts, "Call-Disconnect-Notify: "
+                .. (cdn_results[values.disc_result] or tostring(values.disc_result))
             touch(call)
         end
     elseif mtype == MsgType.WEN or mtype == MsgType.SLI then
-        local side = mtype == MsgType.WEN and "pns" or "pac"
-        -- Real PACs send Set-Link-Info too, carrying the PNS's Call ID.
+        -- WAN-Error-Notify comes from the PAC with the PNS's Call ID; Set-Link-Info from the
+        -- PNS with the PAC's, and real PACs send it too, with the PNS's.
+        local from_pns = mtype == MsgType.SLI and not is_pac_port(conn, pinfo.src_port)
+        local side = from_pns and "pac" or "pns"
         local call = find_call(conn, side, values.peer_call_id)
             or (mtype == MsgType.SLI and find_call(conn, "pns", values.peer_call_id))
+        if not call and unseen then
+            call = learn_call(conn, side, values.peer_call_id, pinfo, from_pns, note)
+        end
         in_order = call ~= nil or not conn.started
         touch(call)
     end
@@ -774,22 +1012,28 @@ end
 -- pptp_ctrl dissector
 ----------------------------------------------------------------------------------------------
 -- Whether Wireshark builds a tree for this packet: not for a plain `tshark -r`, where the
--- tree items are skipped (the analysis never is). Wireshark hands Lua a hidden "fake item"
--- when it builds one; a NULL tree shows no text and is neither hidden nor visible.
+-- tree items are skipped (the analysis and the experts never are). Wireshark hands Lua a
+-- hidden "fake item" when it builds one; a NULL tree shows no text and is neither hidden nor
+-- visible.
 local function builds_tree(tree)
     return tree.hidden or tree.visible or tree.text ~= nil
 end
 
-local info_frame = -1
+-- The Info column: the first message of a frame sets it, later ones of the same dissection
+-- append. A frame dissected twice in a row (the GUI does, after a display filter) starts
+-- from TCP's text again, so "the same dissection" is told by the column still showing what
+-- this dissector wrote last.
+local info_frame, info_text = -1, nil
 
 local function set_info(pinfo, text)
     pinfo.cols.protocol = "PPTP"
-    if info_frame ~= pinfo.number then
-        pinfo.cols.info = text
-        info_frame = pinfo.number
+    local column = pinfo.cols.info
+    if info_frame == pinfo.number and tostring(column) == info_text then
+        info_text = info_text .. ", " .. text
     else
-        pinfo.cols.info:append(", " .. text)
+        info_frame, info_text = pinfo.number, text
     end
+    column:set(info_text)
 end
 
 -- The values the state machine reads, by message type: { key, offset, size } each.
@@ -823,38 +1067,57 @@ local function tracked_values(raw, mtype, body_end)
     return values
 end
 
--- Every field of a message into the tree, with the problems of its bytes; returns its item.
-local function message_tree(tvb, tree, name, mtype, length, available)
-    local item = tree:add(pptp_ctrl, tvb())
-    item:append_text(": " .. name)
-    item:add(cf.length, tvb(0, 2))
-    local type_item = item:add(cf.type, tvb(2, 2))
-    if tvb(2, 2):uint() ~= 1 then problem(type_item, "not_control") end
-    local cookie_item = item:add(cf.magic_cookie, tvb(4, 4))
-    if tvb(4, 4):uint() ~= MAGIC_COOKIE then
-        problem(cookie_item, "bad_magic_cookie")
-    end
-    item:add(cf.control_message_type, tvb(8, 2))
-    local reserved_item = item:add(cf.reserved, tvb(10, 2))
-    if tvb(10, 2):uint() ~= 0 then problem(reserved_item, "reserved_nonzero") end
-
+-- The problems of a message's octets, tree or not: { name, text, at } each, ``at`` the key
+-- of the item they belong to ("type", "magic_cookie", "reserved" or a layout entry's index;
+-- nil: the message).
+local function message_problems(tvb, mtype, length, available)
+    local found = {}
+    local function add(name, text, at) found[#found + 1] = { name, text, at } end
+    if tvb(2, 2):uint() ~= 1 then add("not_control", nil, "type") end
+    if tvb(4, 4):uint() ~= MAGIC_COOKIE then add("bad_magic_cookie", nil, "magic_cookie") end
+    if tvb(10, 2):uint() ~= 0 then add("reserved_nonzero", nil, "reserved") end
     local layout = layouts[mtype]
     if not layout then
-        problem(item, "unknown_message_type")
-        return item
+        add("unknown_message_type")
+        return found
     end
+    local name = message_names[mtype]
     if length ~= fixed_length[mtype] then
-        problem(item, "length_mismatch", string.format(
-            "Length %d, but a %s has %d octets", length, name, fixed_length[mtype]))
+        add("length_mismatch", string.format("Length %d, but a %s has %d octets", length, name,
+            fixed_length[mtype]))
     end
     if available < length and available < fixed_length[mtype] then
-        problem(item, "truncated", string.format(
-            "Only %d of %d octets", available, length))
+        add("truncated", string.format("Only %d of %d octets", available, length))
     end
+    local offset, body_end = HEADER_LENGTH, math.min(available, length)
+    for index, entry in ipairs(layout) do
+        local field, size, kind = entry[1], entry[2], entry[3]
+        if offset + size > body_end then break end
+        if kind == RES and tvb:raw(offset, size):find("[^\0]") then
+            add("reserved_nonzero", nil, index)
+        elseif field == cf.protocol_version and tvb(offset, 2):uint() ~= PROTOCOL_VERSION then
+            add("bad_version", nil, index)
+        end
+        offset = offset + size
+    end
+    return found
+end
 
+-- Every field of a message into the tree, each problem on its item; returns the message's.
+local function message_tree(tvb, tree, name, mtype, length, available, problems)
+    local item = tree:add(pptp_ctrl, tvb())
+    item:append_text(": " .. name)
+    local items = {}
+    item:add(cf.length, tvb(0, 2))
+    items.type = item:add(cf.type, tvb(2, 2))
+    items.magic_cookie = item:add(cf.magic_cookie, tvb(4, 4))
+    items.magic_cookie:append_text(tvb(4, 4):uint() == MAGIC_COOKIE and " (correct)"
+        or " (incorrect)")
+    item:add(cf.control_message_type, tvb(8, 2))
+    items.reserved = item:add(cf.reserved, tvb(10, 2))
     local offset = HEADER_LENGTH
     local body_end = math.min(available, length)
-    for _, entry in ipairs(layout) do
+    for index, entry in ipairs(layouts[mtype] or NO_CALLS) do
         local field, size, kind = entry[1], entry[2], entry[3]
         if offset + size > body_end then break end
         local range = tvb(offset, size)
@@ -862,19 +1125,10 @@ local function message_tree(tvb, tree, name, mtype, length, available)
             item:add(field, range, range:stringz())
         else
             local field_item = item:add(field, range)
-            if kind == RES then
-                for i = 0, size - 1 do
-                    if range(i, 1):uint() ~= 0 then
-                        problem(field_item, "reserved_nonzero")
-                        break
-                    end
-                end
-            elseif field == cf.protocol_version then
+            items[index] = field_item
+            if field == cf.protocol_version then
                 field_item:append_text(string.format(" (%d.%d)", range(0, 1):uint(),
                     range(1, 1):uint()))
-                if range:uint() ~= PROTOCOL_VERSION then
-                    problem(field_item, "bad_version")
-                end
             elseif field == cf.framing_capabilities then
                 field_item:add(cf.framing_async, range)
                 field_item:add(cf.framing_sync, range)
@@ -885,6 +1139,9 @@ local function message_tree(tvb, tree, name, mtype, length, available)
         end
         offset = offset + size
     end
+    for _, found in ipairs(problems) do
+        problem(found[3] and items[found[3]] or item, found[1], found[2])
+    end
     return item
 end
 
@@ -892,7 +1149,7 @@ end
 -- compact per-message maps of ``state``.
 local function track(key, conn_key, mtype, values, pinfo)
     local note = { key = key }
-    state.last_time = pinfo.rel_ts
+    state.last_time, state.last_frame = pinfo.rel_ts, pinfo.number
     state.messages[key] = true
     local conn = connection_for(conn_key)
     note.in_order = track_message(mtype, values, pinfo, note, conn)
@@ -900,54 +1157,74 @@ local function track(key, conn_key, mtype, values, pinfo)
     if note.response_to then
         state.messages[key], state.reply_time[key] = -note.response_to, note.response_time
     end
-    if note.in_order == false or note.collision or note.nat_editor or note.connected then
+    if note.call then state.message_call[key] = note.call end
+    if note.in_order == false or note.collision or note.nat_editor or note.connected
+        or note.learnt then
         state.message_notes[key] = { out_of_state = note.in_order == false,
             collision = note.collision, nat_editor = note.nat_editor,
-            connected = note.connected }
+            connected = note.connected, learnt = note.learnt }
     end
 end
 
--- What the analysis found about a message: links, state and firewall problems.
-local function analysis_tree(item, key, name, pinfo)
+-- What the analysis found about a message: its call, links, state and firewall problems;
+-- the problems raised on ``item``, a tree item or (no tree) the dissector's tree.
+local function message_analysis(item, with_tree, key, name, pinfo)
     local seen = state.messages[key]
-    local reply_to = state.reply_to[key]
-    if seen ~= true and seen < 0 then
-        reply_to = -seen
-    elseif seen ~= true then
-        item:add(cf.response_in, seen):set_generated()
-    end
-    if reply_to then
-        item:add(cf.response_to, reply_to):set_generated()
-        item:add(cf.response_time, nstime(state.reply_time[key])):set_generated()
+    if with_tree then
+        local reply_to = state.reply_to[key]
+        if seen ~= true and seen < 0 then
+            reply_to = -seen
+        elseif seen ~= true then
+            item:add(cf.response_in, seen):set_generated()
+        end
+        if reply_to then
+            item:add(cf.response_to, reply_to):set_generated()
+            item:add(cf.response_time, nstime(state.reply_time[key])):set_generated()
+        end
+        local call = state.message_call[key]
+        if call then item:add(cf.call, call.number):set_generated() end
     end
     local note = state.message_notes[key]
     if not note then return end
     if note.out_of_state then
-        problem(item, "out_of_state", name .. " is not expected here")
+        problem(item, "out_of_state", name .. " is not expected here", with_tree)
     end
-    if note.collision then
-        problem(item, "call_id_collision")
+    if note.collision then problem(item, "call_id_collision", nil, with_tree) end
+    if note.nat_editor then problem(item, "nat_editor", nil, with_tree) end
+    if note.learnt then
+        problem(item, "setup_unseen", string.format("Call %d learnt from this %s: its set-up "
+            .. "is not in the capture", note.learnt.number, name), with_tree)
     end
-    if note.nat_editor then
-        problem(item, "nat_editor")
-    end
-    -- Whether GRE followed is known only once the whole capture was read (second pass).
+    -- Two passes know the whole capture: the diagnosis goes on the reply that connected the
+    -- call. One pass shows it where the grace period ran out (see deadline_problems).
     local blocked = note.connected and pinfo.visited and gre_diagnosis(note.connected)
     if blocked then
-        problem(item, blocked, string.format(GRE_BLOCKED_TEXT[blocked], settings.gre_grace))
+        problem(item, blocked, string.format(GRE_BLOCKED_TEXT[blocked], settings.gre_grace),
+            with_tree)
+    end
+end
+
+-- One pass: the GRE-blocked diagnoses found on this frame, once per dissection.
+local deadline_frame = -1
+local function deadline_problems(tree, pinfo, with_tree)
+    local found = state.deadline_notes[pinfo.number]
+    if not found or pinfo.visited or deadline_frame == pinfo.number then return end
+    deadline_frame = pinfo.number
+    for _, note in ipairs(found) do
+        problem(tree, note.blocked, string.format("Call %d: " .. GRE_BLOCKED_TEXT[note.blocked],
+            note.call.number, settings.gre_grace), with_tree)
     end
 end
 
 -- One message of ``tvb`` (declared length, maybe fewer octets): the state on the first
--- pass, the tree whenever Wireshark builds one (not for a plain `tshark -r`).
+-- pass; the problems always; the tree whenever Wireshark builds one (not for a plain
+-- `tshark -r`).
 local function dissect_message(tvb, pinfo, tree, key)
     local available = tvb:len()
     local with_tree = builds_tree(tree)
     if available < HEADER_LENGTH then
-        if with_tree then
-            problem(tree:add(pptp_ctrl, tvb()), "truncated",
-                "Only " .. available .. " octets of a header")
-        end
+        problem(with_tree and tree:add(pptp_ctrl, tvb()) or tree, "truncated",
+            "Only " .. available .. " octets of a header", with_tree)
         set_info(pinfo, "PPTP fragment")
         return
     end
@@ -957,7 +1234,13 @@ local function dissect_message(tvb, pinfo, tree, key)
     local length, mtype = l1 * 256 + l2, m1 * 256 + m2
     local name = message_names[mtype] or ("Unknown control type (" .. mtype .. ")")
     set_info(pinfo, name)
-    local item = with_tree and message_tree(tvb, tree, name, mtype, length, available)
+    local problems = message_problems(tvb, mtype, length, available)
+    local item = tree
+    if with_tree then
+        item = message_tree(tvb, tree, name, mtype, length, available, problems)
+    else
+        for _, found in ipairs(problems) do problem(tree, found[1], found[2], false) end
+    end
     if not layouts[mtype] then return end
 
     -- A connection with a call learns its stream from TCP's tap: asked on the first pass,
@@ -969,10 +1252,10 @@ local function dissect_message(tvb, pinfo, tree, key)
         local conn_key = connection_key(pinfo)
         track(key, conn_key, mtype, values, pinfo)
         await_stream(conn_key)
-    elseif item and pinfo.visited then
+    elseif with_tree and pinfo.visited then
         await_stream(connection_key(pinfo))
     end
-    if item and state.messages[key] then analysis_tree(item, key, name, pinfo) end
+    if state.messages[key] then message_analysis(item, with_tree, key, name, pinfo) end
 end
 
 -- Octets the PDU at ``offset`` claims, capped so garbage cannot swallow the stream.
@@ -1001,7 +1284,9 @@ local function surfacing_errors(dissect)
 end
 
 local function dissect_control(tvb, pinfo, tree)
-    release_stream_tap()
+    release_tcp_tap()
+    if not pinfo.visited then check_deadlines(pinfo.number, pinfo.rel_ts) end
+    deadline_problems(tree, pinfo, builds_tree(tree))
     local total = tvb:len()
     local offset = 0
     -- Each message's state is keyed by the frame and where the message lies in it, stable
@@ -1106,59 +1391,37 @@ local function auth_of(option)
     return string.format("0x%04x", proto)
 end
 
--- Sequence analysis of one call direction (the same rules as the harness's ground truth):
--- nil for a packet in order, else "lost" and how many numbers it skipped, "duplicate" or
--- "out_of_order". The numbers seen are remembered in a ring of SEEN_LIMIT slots (slot =
--- number mod SEEN_LIMIT): bounded memory, no rebuilding, and every number within the last
--- SEEN_LIMIT is recognised when it comes again.
-local function observe_sequence(dir, seq)
-    local ring = dir.ring
-    if not ring then
-        dir.first, dir.highest, dir.unique = seq, seq, 1
-        dir.ring = { [seq % SEEN_LIMIT] = seq }
-        return nil
+-- The key length and mode an MPPE option acknowledges: the strongest bit set wins.
+local function mppe_mode(option)
+    if option:len() < 4 then return nil, false end
+    local bits = option(0, 4):uint()
+    for _, pair in ipairs(MPPE_KEY_BITS) do
+        if math.floor(bits / pair[1]) % 2 == 1 then
+            return pair[2], math.floor(bits / MPPE_STATELESS) % 2 == 1
+        end
     end
-    local slot = seq % SEEN_LIMIT
-    if ring[slot] == seq then
-        dir.duplicates = dir.duplicates + 1
-        return "duplicate"
-    end
-    ring[slot] = seq
-    dir.unique = dir.unique + 1
-    local ahead = (seq - dir.highest) % SEQ_MOD
-    if ahead > 0 and ahead < SEQ_HALF then
-        dir.highest = seq
-        if ahead > 1 then return "lost", ahead - 1 end
-        return nil
-    end
-    dir.out_of_order = dir.out_of_order + 1
-    -- Behind the first number seen: the numbers start here.
-    if (dir.first - seq) % SEQ_MOD < SEQ_HALF then dir.first = seq end
-    return "out_of_order"
+    return nil, math.floor(bits / MPPE_STATELESS) % 2 == 1
 end
 
--- The findings of a packet, kept only for the few packets that have any.
-local function add_finding(number, name, value)
-    local notes = state.gre_notes[number]
-    if not notes then
-        notes = {}
-        state.gre_notes[number] = notes
-    end
-    notes[name] = value == nil or value
-end
-
--- What the first octets of a call's PPP frame tell about the call (``start`` holds up to 8
--- of them; ``payload`` is the whole frame, read only for LCP and CCP negotiation).
+-- What the first octets of a flow's PPP frame tell about its call (``start`` holds up to 8
+-- of them; ``payload`` is the whole frame, read only for LCP and CCP negotiation). GRE no
+-- call claimed yet keeps its protocols on its flow until one does.
 local function analyze_ppp(number, call, dir, start, payload)
     local proto, info = ppp_protocol(start)
     if not proto then return end
-    if not call.protocols[proto] then
-        call.protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
+    local holder = call or dir
+    local protocols = holder.protocols
+    if not protocols then
+        protocols = {}
+        holder.protocols = protocols
+    end
+    if not protocols[proto] then
+        protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
     end
     if proto == PppProto.MPPE then
         local high, low = start:byte(info + 1, info + 2)
         if low then
-            call.mppe_packets = call.mppe_packets + 1
+            if call then call.mppe_packets = call.mppe_packets + 1 end
             local count = (high % 16) * 256 + low
             if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
                 add_finding(number, "coherency_gap")
@@ -1166,57 +1429,87 @@ local function analyze_ppp(number, call, dir, start, payload)
             dir.coherency = count
         end
     elseif proto == PppProto.IP then
-        call.cleartext = true
-        if not call.mppe then add_finding(number, "cleartext") end
-    elseif proto == PppProto.LCP then
+        -- Once per direction: every packet after it is as clear.
+        if not (call and call.mppe) and not dir.cleartext then
+            dir.cleartext = true
+            add_finding(number, "cleartext")
+        end
+        if call then call.cleartext = true end
+    elseif call and proto == PppProto.LCP then
         local code, options = options_of(payload, info)
         if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
             call.auth, call.auth_frame = auth_of(options[LCP_OPT_AUTH]), number
             if weak_auth[call.auth] then add_finding(number, "weak_auth", call.auth) end
+        elseif code == TERMINATE_ACK then
+            call.lcp_terminated = call.lcp_terminated or number
         end
-    elseif proto == PppProto.CCP then
+    elseif call and proto == PppProto.CCP then
         local code, options = options_of(payload, info)
         if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] and not call.mppe then
             call.mppe, call.mppe_frame = true, number
+            call.key_bits, call.stateless = mppe_mode(options[CCP_OPT_MPPE])
         end
     end
 end
 
--- First-pass analysis of one GRE packet, the hot path of the plugin: per frame only its
--- call direction is kept, plus findings for the few packets that have any. Addresses are
--- compared as the text Wireshark gives, each read once.
-local function analyze_gre(pinfo, call_id, id_octets, seq, ack, payload_size, start, payload)
-    local number, now = pinfo.number, pinfo.rel_ts
-    state.last_time = now
+-- The flow of GRE no call claimed: per receiver, Call ID and sender, numbered in the order
+-- seen; its first packet gets the without_call note.
+local function orphan_flow(number, key, receiver, sender, call_id)
+    local flow_key = key .. sender
+    local dir = state.flows[flow_key]
+    if dir then return dir end
+    dir = new_flow(nil, nil)
+    dir.receiver, dir.sender, dir.call_id, dir.first_frame = receiver, sender, call_id, number
+    state.flows[flow_key] = dir
+    table.insert(state.orphans, dir)
+    dir.number = #state.orphans
+    add_finding(number, "without_call")
+    return dir
+end
+
+-- First-pass analysis of one GRE packet, the hot path of the plugin: per frame only its flow
+-- is kept, plus findings for the few packets that have any. Addresses are compared as the
+-- text Wireshark gives, each read once.
+local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, start,
+                           payload)
+    local now = pinfo.rel_ts
+    state.last_time, state.last_frame = now, number
+    if state.awaiting_gre[state.awaiting_first] then check_deadlines(number, now) end
     if not call_id then return end
     local receiver = tostring(pinfo.dst)
     local key = receiver .. id_octets
     local call = state.receivers[key]
-    if not call then return end -- GRE without call: shown from the missing gre_dir entry
-    local sender = tostring(pinfo.src)
-    local to_pns, expected = gre_direction(call, receiver, call_id)
-    if sender ~= expected then
-        local shared = state.shared_receivers[key]
-        local other = shared and shared[sender]
-        if other then
-            call = other
-            to_pns = gre_direction(call, receiver, call_id)
-        else
-            add_finding(number, "address_mismatch")
+    local dir, back
+    if call then
+        local sender = tostring(pinfo.src)
+        local to_pns, expected = gre_direction(call, receiver, call_id)
+        if sender ~= expected then
+            local shared = state.shared_receivers[key]
+            local other = shared and shared[sender]
+            if other then
+                call = other
+                to_pns = gre_direction(call, receiver, call_id)
+            else
+                add_finding(number, "address_mismatch")
+            end
         end
+        dir, back = call.to_pac, call.to_pns
+        if to_pns then dir, back = back, dir end
+        call.last_frame, call.finish = number, now
+    else
+        dir = orphan_flow(number, key, receiver, tostring(pinfo.src), call_id)
+        call = dir.call
     end
-    local dir, back = call.to_pac, call.to_pns
-    if to_pns then dir, back = back, dir end
     state.gre_dir[number] = dir
     dir.packets = dir.packets + 1
     dir.bytes = dir.bytes + payload_size
     dir.first_time = dir.first_time or now
-    call.last_frame, call.finish = number, now
+    dir.last_frame = number
     if seq and settings.sequence_analysis then
-        local finding, value = observe_sequence(dir, seq)
+        local finding, value = observe_sequence(dir, seq, number)
         if finding then add_finding(number, finding, value) end
     end
-    if ack and back.highest then
+    if ack and back and back.highest then
         local ahead = (ack - back.highest) % SEQ_MOD
         if ahead > 0 and ahead < SEQ_HALF then add_finding(number, "ack_unseen") end
     end
@@ -1228,26 +1521,153 @@ local function u32(a, b, c, d)
 end
 
 local flag_fields = { gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit, gf.strict_bit,
-    gf.recursion, gf.ack_bit, gf.reserved_flags }
-local mppe_fields = { gf.mppe_flushed, gf.mppe_b, gf.mppe_compressed, gf.mppe_encrypted,
-    gf.mppe_coherency }
+    gf.recursion, gf.ack_bit, gf.reserved_flags, gf.version }
 
 -- GRE that is not enhanced GRE goes to Wireshark's own dissector; an exception it raises
 -- would surface as a Lua error, so it becomes our expert instead.
 local function to_builtin_gre(tvb, pinfo, tree)
     local ok, used = pcall(builtin_gre.call, builtin_gre, tvb, pinfo, tree)
     if ok then return used end
-    problem(tree:add(pptp_gre, tvb()), "gre_error")
+    local with_tree = builds_tree(tree)
+    problem(with_tree and tree:add(pptp_gre, tvb()) or tree, "gre_error", nil, with_tree)
     return tvb:len()
 end
 
+-- The header's problems, tree or not: { name, text } each.
+local function header_problems(f1, f2, protocol, has_key, has_seq, has_ack, needed, size,
+                               payload_length, payload_size)
+    local found = {}
+    -- Only K, S, A and the version may be set: C, R, s, recursion and flags must be 0.
+    local others = f1 - (has_key and 0x20 or 0) - (has_seq and 0x10 or 0)
+    if others ~= 0 or math.floor(f2 / 8) % 16 ~= 0 then found[#found + 1] = { "reserved_flags" } end
+    if protocol ~= GRE_PROTO_PPP then found[#found + 1] = { "wrong_protocol" } end
+    if not has_key then found[#found + 1] = { "key_missing" } end
+    if needed > size then
+        found[#found + 1] = { "header_truncated", string.format(
+            "The flags announce a %d-octet header, but the packet has %d", needed, size) }
+    end
+    if payload_length and payload_length ~= payload_size then
+        found[#found + 1] = { "payload_length_mismatch", string.format(
+            "Payload length %d, but %d octets follow", payload_length, payload_size) }
+    end
+    if payload_size > 0 and not has_seq and has_ack then
+        found[#found + 1] = { "ack_only_with_payload" }
+    end
+    return found
+end
+
+-- Negotiated, settled later (two passes know), or not yet, as of frame ``number``.
+local function as_of(number, frame, value, visited)
+    if frame and number >= frame then return value end
+    if frame and visited then return string.format("%s from frame %d", value, frame) end
+    return visited and "none" or "not negotiated yet"
+end
+
+-- The call line of a GRE packet: both Call IDs, the stream, whether the set-up was seen, and
+-- what is known of the call's authentication and encryption at this packet.
+local function call_line(call, number, visited)
+    local mppe = call.mppe and string.format("MPPE %s%s", call.key_bits and (call.key_bits
+        .. "-bit") or "", call.stateless and " stateless" or "")
+    return string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: %s; "
+        .. "encryption: %s)", tostring(call.pns_id or "?"), tostring(call.pac_id or "?"),
+        call.conn.stream and (", TCP stream " .. call.conn.stream) or "",
+        call.kind == "unseen" and ", set-up not captured" or "",
+        as_of(number, call.auth_frame, call.auth, visited),
+        as_of(number, call.mppe_frame, mppe, visited))
+end
+
+-- What a loss was at its gap: on two passes, which numbers arrived later and which never.
+local function loss_text(gap, visited)
+    if not visited then return gap.count .. " sequence number(s) skipped" end
+    local late = #gap.late
+    if late == 0 then return string.format("Lost %d: none arrived later", gap.count) end
+    if late == gap.count then
+        return string.format("%d skipped: all arrived later, out of order", gap.count)
+    end
+    local seen, missing = {}, {}
+    for _, seq in ipairs(gap.late) do seen[seq] = true end
+    for i = 0, gap.count - 1 do
+        local seq = (gap.from + i) % SEQ_MOD
+        if not seen[seq] then
+            missing[#missing + 1] = seq
+            if #missing > LISTED_NUMBERS then break end
+        end
+    end
+    return string.format("Lost %d: %d arrived later; never arrived: %s", gap.count - late, late,
+        number_list(missing, gap.from))
+end
+
+-- The findings of the first pass about a packet (of flow ``dir``), raised on ``item``: a
+-- tree item, or (no tree) the dissector's tree.
+local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id)
+    local gap = notes.lost
+    if gap then
+        if with_tree then
+            item:add(gf.lost, gap.count):set_generated()
+            if visited then
+                item:add(gf.arrived_later, #gap.late):set_generated()
+                item:add(gf.never_arrived, gap.count - #gap.late):set_generated()
+            end
+        end
+        item:add_proto_expert_info(ge.lost, loss_text(gap, visited))
+    end
+    if notes.duplicate then
+        if with_tree then item:add(gf.duplicate, true):set_generated() end
+        item:add_proto_expert_info(ge.duplicate)
+    end
+    if notes.out_of_order then
+        if with_tree then item:add(gf.out_of_order, true):set_generated() end
+        item:add_proto_expert_info(ge.out_of_order)
+    end
+    if notes.ack_unseen then problem(item, "ack_unseen", nil, with_tree) end
+    if notes.weak_auth then
+        item:add_proto_expert_info(ge.weak_auth, "Weak authentication: " .. notes.weak_auth)
+    end
+    if notes.cleartext then
+        local call = dir and dir.call
+        if call then
+            item:add_proto_expert_info(ge.cleartext, string.format(
+                "IP inside call %d (%s) without MPPE encryption", call.number,
+                dir.to_pns and "server to client" or "client to server"))
+        else
+            item:add_proto_expert_info(ge.cleartext)
+        end
+    end
+    if notes.coherency_gap then problem(item, "coherency_gap", nil, with_tree) end
+    if notes.address_mismatch and dir and dir.call then
+        local call = dir.call
+        problem(item, "address_mismatch", string.format("GRE for Call ID %d from %s; its "
+            .. "control connection's peer is %s", call_id, tostring(pinfo.src),
+            dir.to_pns and call.pac_address or call.pns_address), with_tree)
+    end
+    -- GRE a later control message tied to a call is no longer without one (two passes).
+    if notes.without_call and not (visited and dir and dir.call) then
+        problem(item, "without_call", nil, with_tree)
+    end
+end
+
+-- The Info column's call for a flow: "Call 2 client→server: " or, for GRE without a call,
+-- its Call ID; kept on the flow, as it is set on every packet.
+local function info_prefix(dir, call_id)
+    local call = dir and dir.call
+    if not call then return string.format("GRE without call, Call ID %d: ", call_id) end
+    local prefix = dir.prefix
+    if not prefix or dir.prefix_of ~= call then
+        prefix = string.format("Call %d %s: ", call.number,
+            dir.to_pns and "server→client" or "client→server")
+        dir.prefix, dir.prefix_of = prefix, call
+    end
+    return prefix
+end
+
 local function dissect_gre(tvb, pinfo, tree)
-    release_stream_tap()
+    release_tcp_tap()
     local size = tvb:len()
     if size < 4 then
         pinfo.cols.protocol = "GRE"
-        problem(tree:add(pptp_gre, tvb()), "header_truncated",
-            "GRE header cut off after " .. size .. " of 4 octets")
+        local with_tree = builds_tree(tree)
+        problem(with_tree and tree:add(pptp_gre, tvb()) or tree, "header_truncated",
+            "GRE header cut off after " .. size .. " of 4 octets", with_tree)
         return size
     end
     -- The whole header is at most 20 octets: read it once as a string, with the first 8
@@ -1282,100 +1702,90 @@ local function dissect_gre(tvb, pinfo, tree)
     local payload_size = size - offset
     local payload = payload_size > 0 and tvb(offset):tvb() or nil
 
-    local number = pinfo.number
-    if not pinfo.visited then
-        analyze_gre(pinfo, call_id, id_octets, seq, ack, payload_size,
+    local number, visited = pinfo.number, pinfo.visited
+    if not visited then
+        analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size,
             head:sub(offset + 1, offset + 8), payload)
     end
-
-    if builds_tree(tree) then
-        local item = tree:add(pptp_gre, tvb(0, offset))
+    local dir, notes = state.gre_dir[number], state.gre_notes[number]
+    local with_tree = builds_tree(tree)
+    local item = tree
+    if with_tree then
+        item = tree:add(pptp_gre, tvb(0, offset))
         local flags_range = tvb(0, 2)
         local flags_item = item:add(gf.flags, flags_range)
         for i = 1, #flag_fields do flags_item:add(flag_fields[i], flags_range) end
-        item:add(gf.version, flags_range)
-        -- Only K, S, A and the version may be set: C, R, s, recursion and flags must be 0.
-        local others = f1 - (has_key and 0x20 or 0) - (has_seq and 0x10 or 0)
-        if others ~= 0 or math.floor(f2 / 8) % 16 ~= 0 then
-            problem(flags_item, "reserved_flags")
-        end
-        local protocol_item = item:add(gf.protocol, tvb(2, 2))
-        if protocol ~= GRE_PROTO_PPP then problem(protocol_item, "wrong_protocol") end
+        item:add(gf.protocol, tvb(2, 2))
         if key_at then
             item:add(gf.payload_length, tvb(key_at, 2))
             item:add(gf.call_id, tvb(key_at + 2, 2))
-        elseif not has_key then
-            problem(flags_item, "key_missing")
         end
         if seq_at then item:add(gf.seq, tvb(seq_at, 4)) end
         if ack_at then item:add(gf.ack, tvb(ack_at, 4)) end
-        if needed > size then
-            problem(item, "header_truncated", string.format(
-                "The flags announce a %d-octet header, but the packet has %d", needed, size))
-        end
-        if payload_length and payload_length ~= payload_size then
-            problem(item, "payload_length_mismatch", string.format(
-                "Payload length %d, but %d octets follow", payload_length, payload_size))
-        end
-        if payload_size > 0 and not has_seq and has_ack then
-            problem(item, "ack_only_with_payload")
-        end
-        local dir, notes = state.gre_dir[number], state.gre_notes[number] or {}
-        if dir then
-            local call, to_pns = dir.call, dir.to_pns
-            item:add(gf.call_frame, to_pns and call.pns_frame or call.pac_frame):set_generated()
-            if call.conn.stream then item:add(gf.tcp_stream, call.conn.stream):set_generated() end
-            local sender = to_pns and call.pac_id or call.pns_id
-            if sender then item:add(gf.sender_call_id, sender):set_generated() end
-            local auth = call.auth_frame and number >= call.auth_frame and call.auth or "none"
-            item:add(gf.auth, auth):set_generated()
-            local mppe = call.mppe_frame ~= nil and number >= call.mppe_frame
-            item:add(gf.encrypted, mppe):set_generated()
-            if notes.address_mismatch then
-                problem(item, "address_mismatch", string.format("GRE for Call ID %d from %s; "
-                    .. "its control connection's peer is %s", call_id, tostring(pinfo.src),
-                    to_pns and call.pac_address or call.pns_address))
+        local call = dir and dir.call
+        local shown = tree.visible
+        if call then
+            local to_pns = dir.to_pns
+            local call_item = item:add(gf.call, call.number)
+            call_item:set_generated()
+            if shown then
+                call_item:append_text(call_line(call, number, visited))
+                item:append_text(string.format(", Call %d, %s", call.number,
+                    to_pns and "server to client" or "client to server"))
             end
-        elseif call_id then -- analysed on the first pass, but no call claimed it
-            problem(item, "without_call")
+            local assigned = to_pns and call.pns_frame or call.pac_frame
+            if assigned then item:add(gf.call_frame, assigned):set_generated() end
+            if call.conn.stream then item:add(gf.tcp_stream, call.conn.stream):set_generated() end
+            if number == call.auth_frame then item:add(gf.auth, call.auth):set_generated() end
+            if number == call.mppe_frame then item:add(gf.encrypted, true):set_generated() end
+        elseif shown and call_id then
+            item:append_text(string.format(", Call ID %d, no call", call_id))
         end
-        local result = notes
-        if result.lost then
-            item:add(gf.lost, result.lost):set_generated()
-            item:add_proto_expert_info(ge.lost, result.lost .. " sequence number(s) skipped")
+        if shown then
+            if seq then item:append_text(", Seq " .. seq) end
+            if ack then item:append_text(", Ack " .. ack) end
         end
-        if result.duplicate then
-            item:add(gf.duplicate, true):set_generated()
-            item:add_proto_expert_info(ge.duplicate)
-        end
-        if result.out_of_order then
-            item:add(gf.out_of_order, true):set_generated()
-            item:add_proto_expert_info(ge.out_of_order)
-        end
-        if result.ack_unseen then problem(item, "ack_unseen") end
-        if result.weak_auth then
-            item:add_proto_expert_info(ge.weak_auth, "Weak authentication: " .. result.weak_auth)
-        end
-        if result.cleartext then item:add_proto_expert_info(ge.cleartext) end
         local proto, info
         if payload then proto, info = ppp_protocol(head:sub(offset + 1, offset + 4)) end
         if proto == PppProto.MPPE and payload_size >= info + 2 then
             local header = payload(info, 2)
             local mppe_item = item:add(gf.mppe_header, header)
-            for i = 1, #mppe_fields do mppe_item:add(mppe_fields[i], header) end
-            if result.coherency_gap then problem(mppe_item, "coherency_gap") end
+            mppe_item:add(gf.mppe_coherency, header)
+            if shown then
+                local word = header:uint()
+                local bits = {}
+                if word >= 0x8000 then bits[#bits + 1] = "flushed" end
+                if math.floor(word / 0x2000) % 2 == 1 then bits[#bits + 1] = "compressed" end
+                if math.floor(word / 0x1000) % 2 == 1 then bits[#bits + 1] = "encrypted" end
+                mppe_item:append_text(" (" .. table.concat(bits, ", ") .. ")")
+            end
         end
     end
+    for _, found in ipairs(header_problems(f1, f2, protocol, has_key, has_seq, has_ack, needed,
+        size, payload_length, payload_size)) do
+        problem(item, found[1], found[2], with_tree)
+    end
+    if notes then gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id) end
+    deadline_problems(item, pinfo, with_tree)
 
-    -- The protocol column is left to the PPP dissector when it runs: it sets its own.
+    -- The Info column starts with the call; the PPP dissector writes after it and sets the
+    -- protocol column itself.
+    local column = pinfo.cols.info
+    local prefix = call_id and info_prefix(dir, call_id) or ""
     local handle = payload and (protocol == GRE_PROTO_PPP and ppp_handle
         or gre_proto_table:get_dissector(protocol))
     if not handle then
-        pinfo.cols.protocol = "PPTP GRE"
-        if not payload then pinfo.cols.info = "Ack-only" .. (ack and (" " .. ack) or "") end
-    elseif not pcall(handle.call, handle, payload, pinfo, tree) then
-        pinfo.cols.protocol = "PPTP GRE"
-        problem(tree:add(pptp_gre, tvb(0, offset)), "ppp_error")
+        pinfo.cols.protocol = "GRE"
+        column:set(prefix .. (payload and "Encapsulated data"
+            or ("Ack-only" .. (ack and (", ack=" .. ack) or ""))))
+        return size
+    end
+    column:set(prefix)
+    column:fence()
+    if not pcall(handle.call, handle, payload, pinfo, tree) then
+        pinfo.cols.protocol = "GRE"
+        problem(with_tree and tree:add(pptp_gre, tvb(0, offset)) or tree, "ppp_error", nil,
+            with_tree)
     end
     return size
 end
@@ -1383,49 +1793,163 @@ end
 pptp_gre.dissector = surfacing_errors(dissect_gre)
 
 ----------------------------------------------------------------------------------------------
--- Per-call summary: tshark -z pptp,calls and Statistics > PPTP Calls
+-- Per-call summary: tshark -z pptp,calls (one tab-separated line per call) and
+-- Statistics > PPTP Calls (one block per call, in words)
 ----------------------------------------------------------------------------------------------
 local function protocols_text(set)
     local names = {}
-    for _, name in pairs(set) do table.insert(names, name) end
+    for _, name in pairs(set or NO_CALLS) do table.insert(names, name) end
     table.sort(names)
     return #names > 0 and table.concat(names, ",") or "-"
 end
 
-local function dir_text(dir)
-    if not dir then return "0/0/0/0/0" end
-    return string.format("%d/%d/%d/%d/%d", dir.packets, dir.bytes,
-        dir.first and ((dir.highest - dir.first) % SEQ_MOD + 1 - dir.unique) or 0,
-        dir.duplicates, dir.out_of_order)
+-- packets, bytes, lost, duplicate, out of order of one flow.
+local function counts(dir)
+    return dir.packets, dir.bytes, numbers_lost(dir), dir.duplicates, dir.out_of_order
 end
 
-local ROW = "%-6s %-8s %-21s %-21s %-7s %-7s %-7s %-7s %-9s %-26s %-26s %-10s %-10s %-5s %-6s %s"
+local function encryption_text(call)
+    if not (call.mppe and call.mppe_packets > 0) then return "none" end
+    return string.format("MPPE%s%s", call.key_bits and (" " .. call.key_bits .. "-bit") or "",
+        call.stateless and " stateless" or " stateful")
+end
 
-local function calls_report()
+-- How a call ended, as far as the capture shows.
+local function ending(call)
+    if call.ended then return call.ended end
+    local closed = call.conn.closed
+    if closed then return closed .. ", no Call-Disconnect-Notify" end
+    if call.lcp_terminated then
+        return string.format("LCP Terminate in frame %d, no Call-Disconnect-Notify",
+            call.lcp_terminated)
+    end
+    return "still up at the end of the capture"
+end
+
+local function gre_text(call)
+    return call.connected_at and gre_seen(call) or "-"
+end
+
+local TABLE_COLUMNS = {
+    "call", "kind", "tcp_stream", "client", "server", "client_call_id", "server_call_id",
+    "first_frame", "last_frame", "duration", "c2s_packets", "c2s_bytes", "c2s_lost",
+    "c2s_duplicate", "c2s_out_of_order", "s2c_packets", "s2c_bytes", "s2c_lost",
+    "s2c_duplicate", "s2c_out_of_order", "auth", "encrypted", "encryption",
+    "disconnect_result", "ended", "gre_seen", "ppp",
+}
+local ORPHAN_COLUMNS = {
+    "flow", "sender", "receiver", "call_id", "first_frame", "last_frame", "packets", "bytes",
+    "lost", "duplicate", "out_of_order", "ppp",
+}
+
+-- `tshark -z pptp,calls`: documented in the README; every value on one line per call.
+local function calls_table()
     local lines = {
-        "PPTP calls (per direction: packets/bytes/lost/duplicate/out-of-order)",
-        string.format(ROW, "stream", "kind", "client (PNS)", "server (PAC)", "pns_id", "pac_id",
-            "first", "last", "duration", "PAC->PNS", "PNS->PAC", "auth", "encrypted", "cause",
-            "gre", "ppp"),
+        "# PPTP calls (pptp-analysis): one tab-separated line per call",
+        table.concat(TABLE_COLUMNS, "\t"),
     }
     for _, call in ipairs(state.calls) do
-        table.insert(lines, string.format(ROW,
-            tostring(call.conn.stream or "-"), call.kind, call.pns, call.pac,
-            tostring(call.pns_id or "-"),
-            tostring(call.pac_id or "-"), tostring(call.first_frame), tostring(call.last_frame),
-            string.format("%.3f", call.finish - call.start), dir_text(call.to_pns),
-            dir_text(call.to_pac),
-            call.auth, tostring(call.mppe and call.mppe_packets > 0),
-            tostring(call.disconnect_result or "-"),
-            call.connected_at and gre_seen(call) or "-", protocols_text(call.protocols)))
+        local values = {
+            call.number, call.kind, call.conn.stream or "-", call.pns, call.pac,
+            call.pns_id or "-", call.pac_id or "-", call.first_frame, call.last_frame,
+            string.format("%.3f", call.finish - call.start),
+        }
+        for _, dir in ipairs({ call.to_pac, call.to_pns }) do
+            for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
+        end
+        for _, value in ipairs({ call.auth or "none",
+            tostring(call.mppe and call.mppe_packets > 0), encryption_text(call),
+            call.disconnect_result or "-", ending(call), gre_text(call),
+            protocols_text(call.protocols) }) do
+            values[#values + 1] = value
+        end
+        for i = 1, #values do values[i] = tostring(values[i]) end
+        table.insert(lines, table.concat(values, "\t"))
+    end
+    if #state.orphans > 0 then
+        table.insert(lines, "# GRE without a call: one tab-separated line per sender, "
+            .. "receiver and Call ID")
+        table.insert(lines, table.concat(ORPHAN_COLUMNS, "\t"))
+        for _, dir in ipairs(state.orphans) do
+            if not dir.call then
+                local values = { dir.number, dir.sender, dir.receiver, dir.call_id,
+                    dir.first_frame, dir.last_frame }
+                for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
+                values[#values + 1] = protocols_text(dir.protocols)
+                for i = 1, #values do values[i] = tostring(values[i]) end
+                table.insert(lines, table.concat(values, "\t"))
+            end
+        end
     end
     return table.concat(lines, "\n")
 end
 
+local function direction_line(label, dir)
+    local packets, bytes, lost, duplicate, out_of_order = counts(dir)
+    return string.format("  %-16s %d packets, %d bytes; lost %d, duplicate %d, out of order %d",
+        label, packets, bytes, lost, duplicate, out_of_order)
+end
+
+local GRE_SEEN_TEXT = {
+    both = "both sides within %d s", client = "only the client's within %d s: GRE from the "
+        .. "server blocked?", server = "only the server's within %d s: GRE from the client "
+        .. "blocked?", none = "none within %d s: IP protocol 47 blocked?",
+}
+
+-- Statistics > PPTP Calls: a block of labelled lines per call, readable in the window.
+local function calls_report()
+    local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
+        #state.calls) }
+    for _, call in ipairs(state.calls) do
+        local kind = call.kind == "unseen" and "set-up not captured" or call.kind
+        table.insert(lines, "")
+        table.insert(lines, string.format("Call %d: %s, TCP stream %s, frames %d to %d, %.3f s",
+            call.number, kind, tostring(call.conn.stream or "?"), call.first_frame,
+            call.last_frame, call.finish - call.start))
+        table.insert(lines, string.format("  %-16s %s, Call ID %s", "client (PNS)", call.pns,
+            tostring(call.pns_id or "?")))
+        table.insert(lines, string.format("  %-16s %s, Call ID %s", "server (PAC)", call.pac,
+            tostring(call.pac_id or "?")))
+        table.insert(lines, direction_line("client to server", call.to_pac))
+        table.insert(lines, direction_line("server to client", call.to_pns))
+        local auth = call.auth or "none seen"
+        if weak_auth[auth] then auth = auth .. " (weak: its handshake can be cracked offline)" end
+        table.insert(lines, string.format("  %-16s %s", "authentication", auth))
+        table.insert(lines, string.format("  %-16s %s", "encryption", encryption_text(call)))
+        table.insert(lines, string.format("  %-16s %s", "ended", ending(call)))
+        if call.connected_at then
+            table.insert(lines, string.format("  %-16s " .. GRE_SEEN_TEXT[gre_seen(call)],
+                "GRE", settings.gre_grace))
+        end
+        table.insert(lines, string.format("  %-16s %s", "PPP", protocols_text(call.protocols)))
+    end
+    local orphans = 0
+    for _, dir in ipairs(state.orphans) do
+        if not dir.call then
+            if orphans == 0 then
+                table.insert(lines, "")
+                table.insert(lines, "GRE without a call (no control connection in the "
+                    .. "capture set these Call IDs up):")
+            end
+            orphans = orphans + 1
+            local packets, bytes, lost, duplicate, out_of_order = counts(dir)
+            table.insert(lines, string.format("  %s to %s, Call ID %d, frames %d to %d: %d "
+                .. "packets, %d bytes; lost %d, duplicate %d, out of order %d; PPP %s",
+                dir.sender, dir.receiver, dir.call_id, dir.first_frame, dir.last_frame, packets,
+                bytes, lost, duplicate, out_of_order, protocols_text(dir.protocols)))
+        end
+    end
+    return table.concat(lines, "\n")
+end
+
+-- The table's run also watches TCP for closed control connections (its own tap builds
+-- every tree anyway, so TCP's costs nothing more).
 local function register_calls_tap()
+    watching_closes = true
+    ensure_tcp_tap()
     local tap = Listener.new("frame", "pptp_gre || pptp_ctrl")
     function tap.draw()
-        print(calls_report())
+        print(calls_table())
     end
 end
 
@@ -1434,10 +1958,17 @@ if register_stat_cmd_arg then
 end
 
 -- Statistics > PPTP Calls. Wireshark's Qt interface lists Lua menu entries of the unsorted
--- statistics group; entries of MENU_STAT_GENERIC never appear (seen in Wireshark 4.0).
+-- statistics group; entries of MENU_STAT_GENERIC never appear (seen in Wireshark 4.0). The
+-- packets are scanned again with TCP's tap, to see control connections close.
 if gui_enabled and gui_enabled() then
     register_menu("PPTP Calls", function()
         local window = TextWindow.new("PPTP Calls")
+        if not watching_closes and retap_packets then
+            watching_closes = true
+            ensure_tcp_tap()
+            retap_packets()
+            watching_closes = false -- the tap goes at the next packet dissected
+        end
         window:set(calls_report())
     end, MENU_STAT_UNSORTED)
 end
@@ -1446,11 +1977,42 @@ end
 -- Registration and preferences
 ----------------------------------------------------------------------------------------------
 local tcp_port_table = DissectorTable.get("tcp.port")
+local builtin_pptp = tcp_port_table:get_dissector(1723)
+
+-- Disabling ours in Analyze > Enabled Protocols gives Wireshark's own dissectors back: a
+-- disabled Lua protocol still holds its table entries, which would leave GRE as data and
+-- TCP 1723 to other heuristics. Wireshark saves that dialog's choice in disabled_protos
+-- and dissects again, calling init (`tshark --disable-protocol` is not seen here).
+local function disabled_protocols()
+    local off = {}
+    local path = Dir and Dir.personal_config_path and Dir.personal_config_path("disabled_protos")
+    local file = path and io.open(path, "r")
+    if file then
+        for line in file:lines() do
+            local name = line:match("^%s*([%w_.]+)")
+            if name then off[name] = true end
+        end
+        file:close()
+    end
+    return off
+end
+
+local function claim_tables()
+    local off = disabled_protocols()
+    ip_proto_table:add(47, off.pptp_gre and builtin_gre or pptp_gre)
+    if off.pptp_ctrl then
+        tcp_port_table:remove(settings.ports, pptp_ctrl)
+        if builtin_pptp then tcp_port_table:add(1723, builtin_pptp) end
+    else
+        tcp_port_table:add(settings.ports, pptp_ctrl)
+    end
+end
 
 function pptp_ctrl.init()
     reset_state()
-    release_stream_tap(true)
-    info_frame = -1
+    release_tcp_tap(true)
+    info_frame, info_text, deadline_frame = -1, nil, -1
+    claim_tables()
 end
 
 function pptp_ctrl.prefs_changed()
@@ -1458,6 +2020,7 @@ function pptp_ctrl.prefs_changed()
     settings.ports = pptp_ctrl.prefs.ports
     settings.reassemble = pptp_ctrl.prefs.reassemble
     settings.heuristic = pptp_ctrl.prefs.heuristic
+    set_pptp_ports(settings.ports)
     tcp_port_table:add(settings.ports, pptp_ctrl)
 end
 

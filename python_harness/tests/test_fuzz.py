@@ -55,9 +55,9 @@ def _planted(tmp_path: Path) -> Path:
     """Our plugin with a bug planted: a Lua error on any GRE packet whose payload length
     field disagrees with the octets that follow (what cutting or extending GRE produces)."""
     source = PLUGIN.read_text()
-    anchor = '            problem(item, "payload_length_mismatch", string.format('
+    anchor = '        found[#found + 1] = { "payload_length_mismatch", string.format('
     assert anchor in source
-    broken = source.replace(anchor, '            error("planted bug")\n' + anchor)
+    broken = source.replace(anchor, '        error("planted bug")\n' + anchor)
     path = tmp_path / "planted.lua"
     path.write_text(broken)
     return path

@@ -21,9 +21,12 @@ from . import ppp
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
+    CDN_RESULTS,
     GRE_GRACE,
+    ICRP_RESULTS,
     IP_PROTO_GRE,
     MESSAGE_NAMES,
+    OCRP_RESULTS,
     PROTOCOL_VERSION,
     TCP_PORT,
     WEAK_AUTH,
@@ -334,6 +337,7 @@ class ControlConnection:
         self.calls: list[Call] = []
         self.first_frame = self.last_frame = 0
         self.closed_by = ""
+        self.tcp_closed: str | None = None  # how its TCP closed, as the analyzers say it
         cap.connections.append(self)
 
     @property
@@ -380,6 +384,8 @@ class ControlConnection:
         link(req, rep)
         for call in self.calls:
             call.ended_at = req.time if call.ended_at is None else call.ended_at
+            by = "client" if by_client else "server"
+            call.ending = call.ending or f"Stop-Control-Connection-Request from the {by}"
         self.stop_reason, self.stop_result = reason, 1
         self.close(by_client)
 
@@ -387,6 +393,7 @@ class ControlConnection:
         self.tcp.close(by_client)
         self.last_frame = self.cap.frames[-1].number
         self.closed_by = "client" if by_client else "server"
+        self.tcp_closed = tcp_close_text(True, by_client, self.cap.frames[-3].number)
 
     def outgoing_call(
         self, client_call_id: int, server_call_id: int, serial: int = 0, result: int = 1
@@ -485,6 +492,37 @@ def call_notices(
     if cleartext:
         found.append("Cleartext_Tunnel")
     return found + extra
+
+
+# Call-Disconnect-Notify result 0 is not in RFC 2637, but Windows sends it.
+DISCONNECT_NAMES = {0: "None (as Windows sends)", **CDN_RESULTS}
+
+
+def disconnect_ending(result: int) -> str:
+    return f"Call-Disconnect-Notify: {DISCONNECT_NAMES.get(result, str(result))}"
+
+
+def refusal_ending(kind: str, result: int) -> str:
+    names = ICRP_RESULTS if kind == "incoming" else OCRP_RESULTS
+    return f"refused: {names.get(result, str(result))}"
+
+
+def tcp_close_text(fin: bool, by_client: bool, frame: int) -> str:
+    side = "client" if by_client else "server"
+    return f"TCP {'FIN' if fin else 'RST'} from the {side} in frame {frame}"
+
+
+def call_ending(ended: str | None, tcp_closed: str | None, lcp_terminated: int | None) -> str:
+    """How a call ended, as the analyzers word it: the control message that ended it (its
+    Disconnect-Notify, Clear-Request, Stop-Control-Connection-Request or refusal), else its
+    control connection's TCP close, else PPP's LCP Terminate, else that it was still up."""
+    if ended:
+        return ended
+    if tcp_closed:
+        return f"{tcp_closed}, no Call-Disconnect-Notify"
+    if lcp_terminated is not None:
+        return f"LCP Terminate in frame {lcp_terminated}, no Call-Disconnect-Notify"
+    return "still up at the end of the capture"
 
 
 class SequenceTracker:
@@ -587,6 +625,8 @@ class Call:
         self.encrypt = False
         self.extra_notices: list[str] = []
         self.ended_at: float | None = None  # first Call-Clear, Disconnect-Notify or Stop
+        self.ending: str | None = None  # the control message that ended it, in words
+        self.lcp_terminated: int | None = None  # frame of the first LCP Terminate-Ack
 
     def established(
         self,
@@ -603,6 +643,8 @@ class Call:
         last = connected or max(client_id_frame, server_id_frame, key=lambda f: f.number)
         self.last_frame, self.end_time = last.number, last.time
         self.result = result
+        if result != 1:
+            self.ending = refusal_ending(self.kind, result)
         self.conn.calls.append(self)
         self.cap.calls.append(self)
 
@@ -656,6 +698,13 @@ class Call:
         )
         stack = shown.stack if shown is not None else ""
         out = gre_frame(self.cap, src, dst, gre, fields, stack=stack, gap=gap)
+        terminated = (
+            shown is not None
+            and shown.protocol == PppProto.LCP
+            and shown.info[:1] == bytes([CpCode.TERMINATE_ACK])
+        )
+        if terminated and self.lcp_terminated is None:
+            self.lcp_terminated = out.number
         side.packets += 1
         side.bytes += len(gre.data)
         if side.first_time is None:
@@ -764,6 +813,7 @@ class Call:
         link(req, rep)
         self._cleared(rep, result, "client")
         self.ended_at = req.time
+        self.ending = disconnect_ending(result)
 
     def disconnect_by_server(self, result: int = 3) -> None:
         """An unsolicited Call-Disconnect-Notify (PAC), e.g. the server shutting down."""
@@ -775,6 +825,7 @@ class Call:
         )
         self._cleared(rep, result, "server")
         self.ended_at = rep.time
+        self.ending = disconnect_ending(result)
 
     def _cleared(self, frame: Frame, result: int, by: str) -> None:
         self.disconnect_result, self.cleared_by = result, by
@@ -829,6 +880,7 @@ class Call:
             "encrypted": self.encrypted,
             "disconnect_result": self.disconnect_result,
             "cleared_by": self.cleared_by,
+            "ended": call_ending(self.ending, self.conn.tcp_closed, self.lcp_terminated),
             "gre_seen": self.gre_seen,
             "notices": self.notices(),
         }

@@ -21,7 +21,17 @@ import dpkt
 
 from . import control as ctl
 from . import ppp
-from .capture import SEQ_MOD, Direction, call_notices, gre_blocked, gre_seen
+from .capture import (
+    SEQ_MOD,
+    Direction,
+    call_ending,
+    call_notices,
+    disconnect_ending,
+    gre_blocked,
+    gre_seen,
+    refusal_ending,
+    tcp_close_text,
+)
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
@@ -53,6 +63,7 @@ class Connection:
     next_seq: dict[bool, int | None] = field(default_factory=lambda: {True: None, False: None})
     calls: list[RealCall] = field(default_factory=list)
     stopped_at: float | None = None
+    tcp_closed: str | None = None  # its first FIN or RST, as the analyzers say it
 
 
 @dataclass
@@ -82,6 +93,8 @@ class RealCall:
     mppe_packets: int = 0
     cleartext: bool = False
     extra_notices: list[str] = field(default_factory=list)
+    ending: str | None = None  # the control message that ended it, in words
+    lcp_terminated: int | None = None  # frame of its first LCP Terminate-Ack
 
     def touch(self, number: int, time: float) -> None:
         self.last_frame, self.end_time = number, time
@@ -127,6 +140,7 @@ class RealCall:
             "encrypted": self.mppe_negotiated and self.mppe_packets > 0,
             "disconnect_result": self.disconnect_result,
             "cleared_by": self.cleared_by,
+            "ended": call_ending(self.ending, self.conn.tcp_closed, self.lcp_terminated),
             "gre_seen": self.gre_seen,
             "notices": notices,
         }
@@ -146,6 +160,8 @@ class Reading:
     receiver_ids: dict[tuple, tuple[RealCall, bool]] = field(default_factory=dict)
     watched_until: float = 0.0  # time of the last PPTP message or GRE packet
     notices: set[str] = field(default_factory=set)
+    # (receiver, sender, Call ID) of GRE no call claimed: only its first packet is noted
+    orphan_flows: set[tuple] = field(default_factory=set)
 
     def frame(self, number: int, time: float) -> dict:
         return self.frames.setdefault(number, {"number": number, "time": time})
@@ -179,6 +195,10 @@ class Reading:
         conn = self.connections.get(key)
         if conn is None:
             conn = self.connections[key] = Connection(len(self.connections), client, server)
+        closing = segment.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST)
+        if closing and conn.tcp_closed is None:
+            fin = bool(segment.flags & dpkt.tcp.TH_FIN)
+            conn.tcp_closed = tcp_close_text(fin, from_client, number)
         syn = 1 if segment.flags & dpkt.tcp.TH_SYN else 0
         expected = conn.next_seq[from_client]
         if expected is None:
@@ -244,6 +264,8 @@ class Reading:
                 call.reply_frame = number
                 if call.result == 1:
                     call.connected_at = time
+                else:
+                    call.ending = refusal_ending(call.kind, call.result)
                 address = client_ip if replier_is_client else conn.server[0]
                 peer = conn.server[0] if replier_is_client else client_ip
                 self.receivers[(address, peer, message.call_id)] = (call, replier_is_client)
@@ -259,11 +281,13 @@ class Reading:
                 call.touch(number, time)
                 call.cleared_by = call.cleared_by or "client"
                 call.cleared_at = time if call.cleared_at is None else call.cleared_at
+                call.ending = call.ending or "Call-Clear-Request from the client"
         elif mtype == MsgType.CDN:
             call = self._call(conn, False, message.call_id)
             if call is not None:
                 call.touch(number, time)
                 call.disconnect_result = message.result_code
+                call.ending = disconnect_ending(message.result_code)
                 call.cleared_by = call.cleared_by or "server"
                 call.cleared_at = time if call.cleared_at is None else call.cleared_at
         elif mtype in (MsgType.SLI, MsgType.WEN):
@@ -273,9 +297,11 @@ class Reading:
                 call.touch(number, time)
         elif mtype == MsgType.STOPCCRQ:
             conn.stopped_at = time
+            by = "client" if from_client else "server"
             for call in conn.calls:
                 if call.cleared_at is None:
                     call.cleared_at = time
+                call.ending = call.ending or f"Stop-Control-Connection-Request from the {by}"
 
     def _add_call(self, conn, call, receiver: str, sender: str, client_id: bool) -> None:
         conn.calls.append(call)
@@ -324,7 +350,9 @@ class Reading:
             # control connection's peer (an inconsistent NAT).
             found = self.receiver_ids.get((dst, packet.call_id))
             if found is None:
-                problems.append("gre_without_call")
+                if (dst, src, packet.call_id) not in self.orphan_flows:
+                    self.orphan_flows.add((dst, src, packet.call_id))
+                    problems.append("gre_without_call")
                 self.notices.add("GRE_Without_Control")
                 return
             problems.append("gre_address_mismatch")
@@ -349,10 +377,10 @@ class Reading:
             if 0 < ahead < SEQ_MOD // 2:
                 problems.append("gre_ack_unseen")
         if packet.data:
-            self.ppp(call, packet.data)
+            self.ppp(call, packet.data, number)
 
     @staticmethod
-    def ppp(call: RealCall, payload: bytes) -> None:
+    def ppp(call: RealCall, payload: bytes, number: int) -> None:
         protocol, info = ppp.split(payload)
         if protocol is None:
             return
@@ -364,6 +392,9 @@ class Reading:
             call.mppe_packets += 1
         elif protocol == PppProto.IP:
             call.cleartext = True
+        elif protocol == PppProto.LCP and info[:1] == bytes([CpCode.TERMINATE_ACK]):
+            if call.lcp_terminated is None:
+                call.lcp_terminated = number
         elif protocol in (PppProto.LCP, PppProto.CCP) and info[:1] == bytes([CpCode.CONFIGURE_ACK]):
             options = ppp.parse_options(info[4:])
             if protocol == PppProto.LCP and LCP_OPT_AUTH_PROTOCOL in options:

@@ -719,7 +719,9 @@ def _gre_without_control(cap: Capture) -> None:
             frame = ppp.lcp_echo(identifier=seq)
             packet = enhanced_gre(call_id, bytes(frame), seq=seq)
             fields = {**packet.truth(), **frame.truth()}
-            gre_frame(cap, src, dst, packet, fields, ["gre_without_call"], frame.stack)
+            # Noted once per sender, receiver and Call ID, on its first packet.
+            problems = ["gre_without_call"] if seq == 0 else []
+            gre_frame(cap, src, dst, packet, fields, problems, frame.stack)
     cap.notices.append("GRE_Without_Control")
 
 
