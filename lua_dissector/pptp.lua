@@ -260,9 +260,8 @@ local gf = {
         "Of those, never arrived"),
     duplicate = ProtoField.bool("pptp_gre.analysis.duplicate", "Duplicate sequence number"),
     out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
+    -- The A, B, C, D bits and the coherency count (pptp_gre.mppe & 0x0fff) are in its text.
     mppe_header = ProtoField.uint16("pptp_gre.mppe", "MPPE header", base.HEX),
-    mppe_coherency = ProtoField.uint16("pptp_gre.mppe.coherency_count", "Coherency Count",
-        base.DEC, nil, 0x0FFF),
     problem = ProtoField.string("pptp_gre.problem", "Problem"),
 }
 for _, field in pairs(gf) do table.insert(pptp_gre.fields, field) end
@@ -640,25 +639,30 @@ end
 -- TCP's tap tells a connection its tcp.stream and, when a calls table is asked for, when
 -- its TCP closed. A Lua tap makes Wireshark build every packet's tree, which would take most
 -- of the plugin's time on a plain `tshark -r`; so it is registered only while a connection
--- with a call waits for its stream (it learns it from that connection's next TCP segment),
--- or for the run that prints a calls table (whose own tap builds trees anyway).
+-- with a call waits for its stream (it learns it from the connection's next TCP segment), or
+-- for the run that prints a calls table (whose own tap builds trees anyway). A pass that runs
+-- no taps (the first of `tshark -2`) is noticed when two more of the connection's messages
+-- pass with no tap call at all, and waits no longer: a later pass that shows the message
+-- asks again.
 local tcp_tap
-local awaiting_stream = {} -- connection key -> connection
+local awaiting_stream = {} -- connection key -> { connection, tap calls then, messages since }
 local watching_closes = false
+local tap_calls = 0
 local TCP_FIN, TCP_RST = 0x01, 0x04
 
 local function on_tcp(pinfo, _, tcp_info)
+    tap_calls = tap_calls + 1
     if next(awaiting_stream) == nil and not watching_closes then return end
     local key = connection_key(pinfo)
-    local conn = awaiting_stream[key]
-    if conn then
-        conn.stream = tcp_info.th_stream
+    local waiting = awaiting_stream[key]
+    if waiting then
+        waiting[1].stream = tcp_info.th_stream
         awaiting_stream[key] = nil
     end
     if not watching_closes then return end
     local flags = tcp_info.th_flags
     if flags % 2 ~= TCP_FIN and math.floor(flags / TCP_RST) % 2 ~= 1 then return end
-    conn = state.connections[key]
+    local conn = state.connections[key]
     if type(conn) == "table" and conn.calls and not conn.closed then
         local by = pinfo.src_port == conn.pac_port and "server" or "client"
         conn.closed = string.format("TCP %s from the %s in frame %d",
@@ -675,10 +679,14 @@ end
 
 local function await_stream(key)
     local conn = state.connections[key]
-    if type(conn) ~= "table" or not conn.calls or conn.stream or awaiting_stream[key] then
+    if type(conn) ~= "table" or not conn.calls or conn.stream then return end
+    local waiting = awaiting_stream[key]
+    if waiting then
+        waiting[3] = waiting[3] + 1
+        if waiting[3] >= 2 and tap_calls == waiting[2] then awaiting_stream = {} end
         return
     end
-    awaiting_stream[key] = conn
+    awaiting_stream[key] = { conn, tap_calls, 0 }
     ensure_tcp_tap()
 end
 
@@ -760,7 +768,9 @@ local function adopt_flow(call, to_pns, key, sender)
     call[side] = flow
     for proto, name in pairs(flow.protocols or NO_CALLS) do call.protocols[proto] = name end
     flow.protocols = nil
-    call.first_frame = math.min(call.first_frame, flow.first_frame)
+    if flow.first_frame < call.first_frame then
+        call.first_frame, call.start = flow.first_frame, flow.first_time
+    end
 end
 
 -- GRE to the ``side`` ("pns" or "pac") of ``call`` carries ``call_id``. Two servers, or two
@@ -868,13 +878,21 @@ local function find_call(conn, side, call_id)
 end
 
 -- A call whose set-up the capture missed, learnt from a later message that names it by the
--- ``side``'s Call ID; the clear it answers tells the PAC's Call ID of one learnt from its
--- Call-Clear-Request.
+-- ``side``'s Call ID: a call learnt before from the other side's Call ID (a Call-Clear-
+-- Request answered by this Disconnect-Notify, a Set-Link-Info and a WAN-Error-Notify) gets
+-- it, else a new call does.
 local function learn_call(conn, side, call_id, pinfo, from_pns, note)
-    local call = side == "pac" and find_call(conn, "pac", nil)
-    if not call or call.kind ~= "unseen" then call = new_call(conn, "unseen", pinfo, from_pns) end
+    local call
+    for _, other in ipairs(conn.calls or NO_CALLS) do
+        if other.kind == "unseen" and not other.cleared and other[side .. "_id"] == nil then
+            call = other
+        end
+    end
+    if not call then
+        call = new_call(conn, "unseen", pinfo, from_pns)
+        note.learnt = call
+    end
     register_receiver(call, side, call_id, pinfo.number)
-    note.learnt = call
     return call
 end
 
@@ -1285,7 +1303,10 @@ end
 
 local function dissect_control(tvb, pinfo, tree)
     release_tcp_tap()
-    if not pinfo.visited then check_deadlines(pinfo.number, pinfo.rel_ts) end
+    if not pinfo.visited then
+        state.last_time = pinfo.rel_ts
+        check_deadlines(pinfo.number, state.last_time)
+    end
     deadline_problems(tree, pinfo, builds_tree(tree))
     local total = tvb:len()
     local offset = 0
@@ -1351,16 +1372,16 @@ local gre_proto_table = DissectorTable.get("gre.proto")
 local builtin_gre = ip_proto_table:get_dissector(47)
 local ppp_handle = gre_proto_table:get_dissector(GRE_PROTO_PPP)
 
--- The PPP protocol number of a frame inside GRE, and where (0-based) its information field
--- starts, from the first octets of the payload as a string.
-local function ppp_protocol(raw)
-    local a, b, c, d = raw:byte(1, 4)
-    local at = 0
-    if a == 0xFF and b == 0x03 then a, b, at = c, d, 2 end
+-- The PPP protocol number of a frame inside GRE, and where (0-based, from the frame's start)
+-- its information field starts, from the octets of ``raw`` after ``at``.
+local function ppp_protocol(raw, at)
+    local a, b, c, d = raw:byte(at + 1, at + 4)
+    local skip = 0
+    if a == 0xFF and b == 0x03 then a, b, skip = c, d, 2 end
     if not a then return nil end
-    if a % 2 == 1 then return a, at + 1 end -- protocol field compressed to one octet
+    if a % 2 == 1 then return a, skip + 1 end -- protocol field compressed to one octet
     if not b then return nil end
-    return a * 256 + b, at + 2
+    return a * 256 + b, skip + 2
 end
 
 -- Configuration options of an LCP/CCP packet starting at ``offset`` (code id length options).
@@ -1403,11 +1424,12 @@ local function mppe_mode(option)
     return nil, math.floor(bits / MPPE_STATELESS) % 2 == 1
 end
 
--- What the first octets of a flow's PPP frame tell about its call (``start`` holds up to 8
--- of them; ``payload`` is the whole frame, read only for LCP and CCP negotiation). GRE no
--- call claimed yet keeps its protocols on its flow until one does.
-local function analyze_ppp(number, call, dir, start, payload)
-    local proto, info = ppp_protocol(start)
+-- What the first octets of a flow's PPP frame tell about its call (``head`` holds the GRE
+-- header and up to 8 of them, from ``at`` on; ``payload`` is the whole frame, read only for
+-- LCP and CCP negotiation). GRE no call claimed yet keeps its protocols on its flow until one
+-- does.
+local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
+    local proto, info = ppp_protocol(head, at)
     if not proto then return end
     local holder = call or dir
     local protocols = holder.protocols
@@ -1419,14 +1441,22 @@ local function analyze_ppp(number, call, dir, start, payload)
         protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
     end
     if proto == PppProto.MPPE then
-        local high, low = start:byte(info + 1, info + 2)
+        local high, low = head:byte(at + info + 1, at + info + 2)
         if low then
             if call then call.mppe_packets = call.mppe_packets + 1 end
+            -- The count goes up by one per packet sent: a gap the GRE sequence numbers do
+            -- not show as lost (or a packet out of order) is the sender's, not the network's.
             local count = (high % 16) * 256 + low
-            if dir.coherency and count ~= (dir.coherency + 1) % 4096 then
-                add_finding(number, "coherency_gap")
+            if order ~= "duplicate" and order ~= "out_of_order" then
+                local previous = dir.coherency
+                if previous then
+                    local step = (seq and dir.coherency_seq) and (seq - dir.coherency_seq) or 1
+                    if count ~= (previous + step) % 4096 then
+                        add_finding(number, "coherency_gap")
+                    end
+                end
+                dir.coherency, dir.coherency_seq = count, seq
             end
-            dir.coherency = count
         end
     elseif proto == PppProto.IP then
         -- Once per direction: every packet after it is as clear.
@@ -1470,8 +1500,8 @@ end
 -- First-pass analysis of one GRE packet, the hot path of the plugin: per frame only its flow
 -- is kept, plus findings for the few packets that have any. Addresses are compared as the
 -- text Wireshark gives, each read once.
-local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, start,
-                           payload)
+local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, head,
+                           at, payload)
     local now = pinfo.rel_ts
     state.last_time, state.last_frame = now, number
     if state.awaiting_gre[state.awaiting_first] then check_deadlines(number, now) end
@@ -1479,25 +1509,30 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
     local receiver = tostring(pinfo.dst)
     local key = receiver .. id_octets
     local call = state.receivers[key]
-    local dir, back
+    local dir, back, sender, to_pns
     if call then
-        local sender = tostring(pinfo.src)
-        local to_pns, expected = gre_direction(call, receiver, call_id)
+        local expected
+        sender = tostring(pinfo.src)
+        to_pns, expected = gre_direction(call, receiver, call_id)
         if sender ~= expected then
             local shared = state.shared_receivers[key]
             local other = shared and shared[sender]
             if other then
                 call = other
                 to_pns = gre_direction(call, receiver, call_id)
+            elseif call.cleared then
+                call = nil -- a cleared call claims no GRE from another address
             else
                 add_finding(number, "address_mismatch")
             end
         end
+    end
+    if call then
         dir, back = call.to_pac, call.to_pns
         if to_pns then dir, back = back, dir end
         call.last_frame, call.finish = number, now
     else
-        dir = orphan_flow(number, key, receiver, tostring(pinfo.src), call_id)
+        dir = orphan_flow(number, key, receiver, sender or tostring(pinfo.src), call_id)
         call = dir.call
     end
     state.gre_dir[number] = dir
@@ -1505,15 +1540,17 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
     dir.bytes = dir.bytes + payload_size
     dir.first_time = dir.first_time or now
     dir.last_frame = number
+    local order
     if seq and settings.sequence_analysis then
         local finding, value = observe_sequence(dir, seq, number)
         if finding then add_finding(number, finding, value) end
+        order = finding
     end
     if ack and back and back.highest then
         local ahead = (ack - back.highest) % SEQ_MOD
         if ahead > 0 and ahead < SEQ_HALF then add_finding(number, "ack_unseen") end
     end
-    if payload then analyze_ppp(number, call, dir, start, payload) end
+    if payload then analyze_ppp(number, call, dir, head, at, payload, seq, order) end
 end
 
 local function u32(a, b, c, d)
@@ -1556,24 +1593,54 @@ local function header_problems(f1, f2, protocol, has_key, has_seq, has_ack, need
     return found
 end
 
--- Negotiated, settled later (two passes know), or not yet, as of frame ``number``.
-local function as_of(number, frame, value, visited)
-    if frame and number >= frame then return value end
-    if frame and visited then return string.format("%s from frame %d", value, frame) end
+-- Whether a negotiation settled in ``frame`` had, as of frame ``number``: 0 settled, 1 settled
+-- later (two passes know), 2 not (yet).
+local function settled(number, frame, visited)
+    if frame and number >= frame then return 0 end
+    return frame and visited and 1 or 2
+end
+
+local function settled_text(state_code, value, frame, visited)
+    if state_code == 0 then return value end
+    if state_code == 1 then return string.format("%s from frame %d", value, frame) end
     return visited and "none" or "not negotiated yet"
 end
 
 -- The call line of a GRE packet: both Call IDs, the stream, whether the set-up was seen, and
--- what is known of the call's authentication and encryption at this packet.
+-- what is known of the call's authentication and encryption at this packet. Made once per
+-- call for each of the few ways it reads (call.lines is emptied when the call changes).
 local function call_line(call, number, visited)
+    local auth_code = settled(number, call.auth_frame, visited)
+    local mppe_code = settled(number, call.mppe_frame, visited)
+    local lines = call.lines
+    if not lines or lines.stream ~= call.conn.stream then
+        lines = { stream = call.conn.stream }
+        call.lines = lines
+    end
+    local code = auth_code * 3 + mppe_code + (visited and 9 or 0)
+    local line = auth_code ~= 1 and mppe_code ~= 1 and lines[code]
+    if line then return line end
     local mppe = call.mppe and string.format("MPPE %s%s", call.key_bits and (call.key_bits
         .. "-bit") or "", call.stateless and " stateless" or "")
-    return string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: %s; "
+    line = string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: %s; "
         .. "encryption: %s)", tostring(call.pns_id or "?"), tostring(call.pac_id or "?"),
         call.conn.stream and (", TCP stream " .. call.conn.stream) or "",
         call.kind == "unseen" and ", set-up not captured" or "",
-        as_of(number, call.auth_frame, call.auth, visited),
-        as_of(number, call.mppe_frame, mppe, visited))
+        settled_text(auth_code, call.auth, call.auth_frame, visited),
+        settled_text(mppe_code, mppe, call.mppe_frame, visited))
+    lines[code] = line
+    return line
+end
+
+-- The MPPE header's bits in words, by its first octet's high nibble (A B C D).
+local MPPE_BITS_TEXT = {}
+for nibble = 0, 15 do
+    local bits = {}
+    if nibble >= 8 then bits[#bits + 1] = "flushed" end
+    if math.floor(nibble / 2) % 2 == 1 then bits[#bits + 1] = "compressed" end
+    if nibble % 2 == 1 then bits[#bits + 1] = "encrypted" end
+    bits[#bits + 1] = "coherency count "
+    MPPE_BITS_TEXT[nibble] = " (" .. table.concat(bits, ", ")
 end
 
 -- What a loss was at its gap: on two passes, which numbers arrived later and which never.
@@ -1704,13 +1771,16 @@ local function dissect_gre(tvb, pinfo, tree)
 
     local number, visited = pinfo.number, pinfo.visited
     if not visited then
-        analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size,
-            head:sub(offset + 1, offset + 8), payload)
+        analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, head, offset,
+            payload)
     end
     local dir, notes = state.gre_dir[number], state.gre_notes[number]
     local with_tree = builds_tree(tree)
     local item = tree
     if with_tree then
+        -- Only a visible tree shows text and the generated marks: the fake trees of -Y and -T
+        -- fields need the values alone.
+        local shown = tree.visible
         item = tree:add(pptp_gre, tvb(0, offset))
         local flags_range = tvb(0, 2)
         local flags_item = item:add(gf.flags, flags_range)
@@ -1723,70 +1793,72 @@ local function dissect_gre(tvb, pinfo, tree)
         if seq_at then item:add(gf.seq, tvb(seq_at, 4)) end
         if ack_at then item:add(gf.ack, tvb(ack_at, 4)) end
         local call = dir and dir.call
-        local shown = tree.visible
         if call then
             local to_pns = dir.to_pns
-            local call_item = item:add(gf.call, call.number)
-            call_item:set_generated()
+            local call_item = shown
+                and item:add(gf.call, call.number, "Call: " .. call.number
+                    .. call_line(call, number, visited))
+                or item:add(gf.call, call.number)
+            local frame_item = item:add(gf.call_frame, to_pns and call.pns_frame or call.pac_frame)
+            local stream = call.conn.stream
+            local stream_item = stream and item:add(gf.tcp_stream, stream)
+            local auth_item = number == call.auth_frame and item:add(gf.auth, call.auth)
+            local mppe_item = number == call.mppe_frame and item:add(gf.encrypted, true)
             if shown then
-                call_item:append_text(call_line(call, number, visited))
-                item:append_text(string.format(", Call %d, %s", call.number,
-                    to_pns and "server to client" or "client to server"))
+                call_item:set_generated()
+                frame_item:set_generated()
+                if stream_item then stream_item:set_generated() end
+                if auth_item then auth_item:set_generated() end
+                if mppe_item then mppe_item:set_generated() end
+                item:append_text(string.format(", Call %d, %s%s%s", call.number,
+                    to_pns and "server to client" or "client to server",
+                    seq and (", Seq " .. seq) or "", ack and (", Ack " .. ack) or ""))
             end
-            local assigned = to_pns and call.pns_frame or call.pac_frame
-            if assigned then item:add(gf.call_frame, assigned):set_generated() end
-            if call.conn.stream then item:add(gf.tcp_stream, call.conn.stream):set_generated() end
-            if number == call.auth_frame then item:add(gf.auth, call.auth):set_generated() end
-            if number == call.mppe_frame then item:add(gf.encrypted, true):set_generated() end
         elseif shown and call_id then
-            item:append_text(string.format(", Call ID %d, no call", call_id))
-        end
-        if shown then
-            if seq then item:append_text(", Seq " .. seq) end
-            if ack then item:append_text(", Ack " .. ack) end
+            item:append_text(string.format(", Call ID %d, no call%s%s", call_id,
+                seq and (", Seq " .. seq) or "", ack and (", Ack " .. ack) or ""))
         end
         local proto, info
-        if payload then proto, info = ppp_protocol(head:sub(offset + 1, offset + 4)) end
+        if payload then proto, info = ppp_protocol(head, offset) end
         if proto == PppProto.MPPE and payload_size >= info + 2 then
-            local header = payload(info, 2)
-            local mppe_item = item:add(gf.mppe_header, header)
-            mppe_item:add(gf.mppe_coherency, header)
             if shown then
-                local word = header:uint()
-                local bits = {}
-                if word >= 0x8000 then bits[#bits + 1] = "flushed" end
-                if math.floor(word / 0x2000) % 2 == 1 then bits[#bits + 1] = "compressed" end
-                if math.floor(word / 0x1000) % 2 == 1 then bits[#bits + 1] = "encrypted" end
-                mppe_item:append_text(" (" .. table.concat(bits, ", ") .. ")")
+                local high, low = head:byte(offset + info + 1, offset + info + 2)
+                item:add(gf.mppe_header, payload(info, 2), high * 256 + low, string.format(
+                    "MPPE header: 0x%04x%s%d)", high * 256 + low,
+                    MPPE_BITS_TEXT[math.floor(high / 16)], (high % 16) * 256 + low))
+            else
+                item:add(gf.mppe_header, payload(info, 2))
             end
         end
     end
-    for _, found in ipairs(header_problems(f1, f2, protocol, has_key, has_seq, has_ack, needed,
-        size, payload_length, payload_size)) do
-        problem(item, found[1], found[2], with_tree)
+    -- The usual header (K, S and maybe A, PPP, a payload length that fits) needs no checks.
+    if f1 ~= 0x20 and f1 ~= 0x30 or f2 ~= 0x01 and f2 ~= 0x81 or protocol ~= GRE_PROTO_PPP
+        or needed > size or payload_length ~= payload_size
+        or (payload_size > 0 and not has_seq and has_ack) then
+        for _, found in ipairs(header_problems(f1, f2, protocol, has_key, has_seq, has_ack,
+            needed, size, payload_length, payload_size)) do
+            problem(item, found[1], found[2], with_tree)
+        end
     end
     if notes then gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id) end
-    deadline_problems(item, pinfo, with_tree)
+    if state.deadline_notes[number] then deadline_problems(item, pinfo, with_tree) end
 
-    -- The Info column starts with the call; the PPP dissector writes after it and sets the
-    -- protocol column itself.
-    local column = pinfo.cols.info
-    local prefix = call_id and info_prefix(dir, call_id) or ""
+    -- The Info column starts with the call, put in front of what the PPP dissector (which
+    -- also sets the protocol column) wrote.
     local handle = payload and (protocol == GRE_PROTO_PPP and ppp_handle
         or gre_proto_table:get_dissector(protocol))
     if not handle then
         pinfo.cols.protocol = "GRE"
-        column:set(prefix .. (payload and "Encapsulated data"
-            or ("Ack-only" .. (ack and (", ack=" .. ack) or ""))))
+        pinfo.cols.info = (call_id and info_prefix(dir, call_id) or "") .. (payload
+            and "Encapsulated data" or ("Ack-only" .. (ack and (", ack=" .. ack) or "")))
         return size
     end
-    column:set(prefix)
-    column:fence()
     if not pcall(handle.call, handle, payload, pinfo, tree) then
         pinfo.cols.protocol = "GRE"
         problem(with_tree and tree:add(pptp_gre, tvb(0, offset)) or tree, "ppp_error", nil,
             with_tree)
     end
+    if call_id then pinfo.cols.info:prepend(info_prefix(dir, call_id)) end
     return size
 end
 
@@ -1866,19 +1938,21 @@ local function calls_table()
         for i = 1, #values do values[i] = tostring(values[i]) end
         table.insert(lines, table.concat(values, "\t"))
     end
-    if #state.orphans > 0 then
-        table.insert(lines, "# GRE without a call: one tab-separated line per sender, "
-            .. "receiver and Call ID")
-        table.insert(lines, table.concat(ORPHAN_COLUMNS, "\t"))
-        for _, dir in ipairs(state.orphans) do
-            if not dir.call then
-                local values = { dir.number, dir.sender, dir.receiver, dir.call_id,
-                    dir.first_frame, dir.last_frame }
-                for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
-                values[#values + 1] = protocols_text(dir.protocols)
-                for i = 1, #values do values[i] = tostring(values[i]) end
-                table.insert(lines, table.concat(values, "\t"))
+    local header = { "# GRE without a call: one tab-separated line per sender, receiver and "
+        .. "Call ID", table.concat(ORPHAN_COLUMNS, "\t") }
+    for _, dir in ipairs(state.orphans) do
+        if not dir.call then
+            if header then
+                table.insert(lines, header[1])
+                table.insert(lines, header[2])
+                header = nil
             end
+            local values = { dir.number, dir.sender, dir.receiver, dir.call_id, dir.first_frame,
+                dir.last_frame }
+            for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
+            values[#values + 1] = protocols_text(dir.protocols)
+            for i = 1, #values do values[i] = tostring(values[i]) end
+            table.insert(lines, table.concat(values, "\t"))
         end
     end
     return table.concat(lines, "\n")

@@ -111,6 +111,8 @@ class Capture:
         self.watched_until = 0.0
         # Notices not tied to one call (floods, failed attempts, GRE without control).
         self.notices: list[str] = []
+        # GRE no call claims, per (sender, receiver, Call ID), in the order first seen.
+        self.orphan_flows: dict[tuple[str, str, int], Direction] = {}
         self._ip_id: dict[str, int] = {}
 
     # -- clock and frames ------------------------------------------------------------------
@@ -152,6 +154,10 @@ class Capture:
             "frames": [self._frame_truth(f) for f in self.frames],
             "connections": [c.summary() for c in self.connections],
             "calls": [c.summary() for c in self.calls],
+            "gre_without_call": [
+                {"sender": sender, "receiver": receiver, "call_id": call_id, **flow.summary()}
+                for (sender, receiver, call_id), flow in self.orphan_flows.items()
+            ],
             "notices": self.notices,
         }
 
@@ -206,6 +212,7 @@ class TcpConnection:
             False: 0x60000000 + client_port * 104729,
         }
         self.stream = sum(1 for f in cap.frames if f.truth.get("tcp_syn"))
+        self.segments: list[int] = []  # frame numbers of its segments
 
     def _segment(
         self,
@@ -229,11 +236,17 @@ class TcpConnection:
             1 if flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0
         )
         base = {"kind": "tcp", "tcp_stream": self.stream}
-        return self.cap.add(
+        frame = self.cap.add(
             self.cap.ip_packet(src, dst, dpkt.ip.IP_PROTO_TCP, segment),
             {**base, **(truth or {})},
             gap,
         )
+        self.segments.append(frame.number)
+        return frame
+
+    def ack(self, from_client: bool) -> Frame:
+        """A segment with no payload that acknowledges what the other side sent."""
+        return self._segment(from_client, dpkt.tcp.TH_ACK)
 
     def open(self) -> None:
         self._segment(True, dpkt.tcp.TH_SYN, truth={"tcp_syn": True})
@@ -412,6 +425,15 @@ class ControlConnection:
         )
         link(req, rep)
         call.established(req, rep, result)
+        return call
+
+    def call_in_progress(self, client_call_id: int, server_call_id: int) -> Call:
+        """A call set up before the capture started: no set-up frames. Analyzers learn it from
+        a later message that names one of its Call IDs (Call-Clear-Request, Disconnect-Notify,
+        Set-Link-Info, WAN-Error-Notify) and tie its GRE, earlier packets included, to it."""
+        call = Call(self, "unseen", client_call_id, server_call_id, 0)
+        self.calls.append(call)
+        self.cap.calls.append(call)
         return call
 
     def incoming_call(self, client_call_id: int, server_call_id: int, serial: int = 0) -> Call:
@@ -611,6 +633,7 @@ class Call:
         self.sides = {True: Direction(), False: Direction()}
         self.client_ip = conn.client  # GRE source for the client side; NAT scenarios override
         self.id_frames: dict[bool, Frame] = {}
+        self.reply_frame: Frame | None = None  # the reply that connected it
         self.first_frame = self.last_frame = 0
         self.start_time = self.end_time = 0.0
         self.result: int | None = None
@@ -627,6 +650,10 @@ class Call:
         self.ended_at: float | None = None  # first Call-Clear, Disconnect-Notify or Stop
         self.ending: str | None = None  # the control message that ended it, in words
         self.lcp_terminated: int | None = None  # frame of the first LCP Terminate-Ack
+        # A call in progress when the capture started: the message that taught analyzers the
+        # call, and GRE sent before a message named the Call ID it carries.
+        self.learnt_in: Frame | None = None
+        self.untied: list[tuple[Frame, bool]] = []
 
     def established(
         self,
@@ -677,11 +704,7 @@ class Call:
         if ack and side.highest_received is not None and (shown is None or new_to_ack):
             ack_value = side.acked = side.highest_received
         gre = enhanced_gre(self.call_id[not from_client], bytes(shown or b""), seq, ack_value)
-        fields = {
-            **gre.truth(),
-            "pptp_gre.call_frame": self.id_frames[not from_client].number,
-            "pptp_gre.tcp_stream": self.conn.stream,
-        }
+        fields = {**gre.truth(), **self._ties(not from_client)}
         if shown is not None:
             fields.update(shown.truth())
             fields.update(side.tracker.observe(seq))
@@ -698,6 +721,11 @@ class Call:
         )
         stack = shown.stack if shown is not None else ""
         out = gre_frame(self.cap, src, dst, gre, fields, stack=stack, gap=gap)
+        if not self.first_frame:
+            self.first_frame, self.start_time = out.number, out.time
+        if "pptp_gre.call_frame" not in fields:
+            self.untied.append((out, not from_client))
+            out.truth["tied_later"] = True  # a one-pass read shows it without a call
         terminated = (
             shown is not None
             and shown.protocol == PppProto.LCP
@@ -711,6 +739,50 @@ class Call:
             side.first_time = out.time
         self.last_frame, self.end_time = out.number, out.time
         return out
+
+    def _ties(self, to_client: bool) -> dict[str, int]:
+        """What ties GRE to the ``to_client`` side to this call: the message that gave out the
+        Call ID it carries and its control connection's TCP stream. The stream of a call learnt
+        from a later message shows once TCP's tap has seen a segment of the connection after
+        that message."""
+        frame = self.id_frames.get(to_client)
+        if frame is None:
+            return {}
+        ties = {"pptp_gre.call_frame": frame.number}
+        learnt = self.learnt_in
+        if learnt is None or any(n > learnt.number for n in self.conn.tcp.segments):
+            ties["pptp_gre.tcp_stream"] = self.conn.stream
+        return ties
+
+    def learnt(self, frame: Frame, client_side: bool) -> None:
+        """``frame`` names this call's ``client_side`` Call ID: analyzers that missed its set-up
+        learn the call (the first such message) and tie its GRE to that side to it."""
+        if self.kind != "unseen" or client_side in self.id_frames:
+            return
+        self.id_frames[client_side] = frame
+        if self.learnt_in is None:
+            self.learnt_in = frame
+            frame.truth["problems"].append("setup_unseen")
+        for gre, to_client in self.untied:
+            if to_client == client_side:
+                add_field(gre.truth["fields"], "pptp_gre.call_frame", frame.number)
+        if not self.first_frame or frame.number < self.first_frame:
+            self.first_frame, self.start_time = frame.number, frame.time
+        self.last_frame, self.end_time = frame.number, frame.time
+
+    def set_link_info(self) -> Frame:
+        """Set-Link-Info from the client (PNS), naming the server's Call ID."""
+        (sent,) = self.conn.send(True, ctl.SetLinkInfo(peer_call_id=self.call_id[False]))
+        self.learnt(sent, False)
+        self.last_frame, self.end_time = sent.number, sent.time
+        return sent
+
+    def wan_error(self) -> Frame:
+        """WAN-Error-Notify from the server (PAC), naming the client's Call ID."""
+        (sent,) = self.conn.send(False, ctl.WanErrorNotify(peer_call_id=self.call_id[True]))
+        self.learnt(sent, True)
+        self.last_frame, self.end_time = sent.number, sent.time
+        return sent
 
     def _note_ppp(self, frame: ppp.PppFrame) -> None:
         proto = PppProto(frame.protocol)
@@ -807,9 +879,11 @@ class Call:
     def clear_by_client(self, result: int = 4) -> None:
         """Call-Clear-Request (PNS, its own Call ID) answered by Call-Disconnect-Notify (PAC's)."""
         (req,) = self.conn.send(True, ctl.CallClearRequest(call_id=self.call_id[True]))
+        self.learnt(req, True)
         (rep,) = self.conn.send(
             False, ctl.CallDisconnectNotify(call_id=self.call_id[False], result_code=result)
         )
+        self.learnt(rep, False)
         link(req, rep)
         self._cleared(rep, result, "client")
         self.ended_at = req.time
@@ -823,6 +897,7 @@ class Call:
                 call_id=self.call_id[False], result_code=result, call_statistics=b"admin shutdown"
             ),
         )
+        self.learnt(rep, False)
         self._cleared(rep, result, "server")
         self.ended_at = rep.time
         self.ending = disconnect_ending(result)
@@ -838,6 +913,8 @@ class Call:
 
     @property
     def gre_seen(self) -> str:
+        if self.kind == "unseen":
+            return "-"  # connected before the capture: no grace period to watch
         first = self.sides[True].first_time, self.sides[False].first_time
         return gre_seen(self.reply_frame.time, *first)
 
@@ -905,3 +982,31 @@ def gre_frame(
         "problems": list(problems),
     }
     return cap.add(cap.ip_packet(src, dst, IP_PROTO_GRE, bytes(packet)), truth, gap)
+
+
+def orphan_gre(
+    cap: Capture,
+    src: Host,
+    dst: Host,
+    call_id: int,
+    frame: ppp.PppFrame | None,
+    seq: int | None,
+    gap: float = 0.002,
+) -> Frame:
+    """GRE no call claims (its control connection is not in the capture): analyzers note it
+    once per sender, receiver and Call ID, on the first packet, and analyze its sequence
+    numbers as they do a call's."""
+    key = (src.ip, dst.ip, call_id)
+    flow = cap.orphan_flows.get(key)
+    first = flow is None
+    if flow is None:
+        flow = cap.orphan_flows[key] = Direction()
+    packet = enhanced_gre(call_id, bytes(frame or b""), seq)
+    fields = {**packet.truth(), **(frame.truth() if frame else {})}
+    if seq is not None:
+        fields.update(flow.tracker.observe(seq))
+    problems = ["gre_without_call"] if first else []
+    out = gre_frame(cap, src, dst, packet, fields, problems, frame.stack if frame else "", gap)
+    flow.packets += 1
+    flow.bytes += len(packet.data)
+    return out

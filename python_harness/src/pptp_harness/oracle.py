@@ -357,12 +357,28 @@ def calls_table(pcap: str | Path, script: str | Path) -> CallsTable:
 DIRECTION_COUNTS = ("packets", "bytes", "lost", "duplicate", "out_of_order")
 
 
-def calls_table_mismatches(table: CallsTable, calls: list[dict]) -> list[str]:
-    """How the per-call table differs from the truth's per-call summaries (none: equal)."""
+def orphan_mismatches(table: CallsTable, flows: list[dict]) -> list[str]:
+    """How the table's GRE without a call differs from the truth's (none: equal)."""
+    shown = [
+        {name: row.get(name) for name in ("sender", "receiver", "call_id", *DIRECTION_COUNTS)}
+        for row in table.orphans
+    ]
+    expected = [
+        {name: str(flow[name]) for name in ("sender", "receiver", "call_id", *DIRECTION_COUNTS)}
+        for flow in flows
+    ]
+    return [] if shown == expected else [f"GRE without a call: expected {expected}, got {shown}"]
+
+
+def calls_table_mismatches(
+    table: CallsTable, calls: list[dict], orphans: list[dict] | None = None
+) -> list[str]:
+    """How the per-call table differs from the truth's per-call summaries and, where given,
+    its GRE without a call (none: equal)."""
+    found = [] if orphans is None else orphan_mismatches(table, orphans)
     rows = table.calls
     if len(rows) != len(calls):
-        return [f"{len(rows)} rows for {len(calls)} calls"]
-    found = []
+        return [*found, f"{len(rows)} rows for {len(calls)} calls"]
     for number, (row, call) in enumerate(zip(rows, calls), start=1):
         expected = {
             "call": str(number),

@@ -64,6 +64,8 @@ class Connection:
     calls: list[RealCall] = field(default_factory=list)
     stopped_at: float | None = None
     tcp_closed: str | None = None  # its first FIN or RST, as the analyzers say it
+    started: bool = False  # its Start-Control-Connection-Request is in the capture
+    last_segment: int = 0  # frame of its latest TCP segment
 
 
 @dataclass
@@ -95,12 +97,21 @@ class RealCall:
     extra_notices: list[str] = field(default_factory=list)
     ending: str | None = None  # the control message that ended it, in words
     lcp_terminated: int | None = None  # frame of its first LCP Terminate-Ack
+    learnt_in: int | None = None  # set up before the capture: the message that named it
 
     def touch(self, number: int, time: float) -> None:
         self.last_frame, self.end_time = number, time
 
     @property
+    def cleared(self) -> bool:
+        """Disconnected, stopped or refused (a Clear-Request alone does not clear a call)."""
+        refused = self.result is not None and self.result != 1
+        return self.disconnect_result is not None or self.conn.stopped_at is not None or refused
+
+    @property
     def gre_seen(self) -> str:
+        if self.kind == "unseen":
+            return "-"  # connected before the capture: no grace period to watch
         first = self.sides[True].first_time, self.sides[False].first_time
         return gre_seen(self.connected_at or 0.0, *first)
 
@@ -147,6 +158,21 @@ class RealCall:
 
 
 @dataclass
+class OrphanFlow:
+    """GRE no call claimed (yet): what a call would keep of it."""
+
+    side: Direction = field(default_factory=Direction)
+    frames: list[dict] = field(default_factory=list)
+    protocols: set[str] = field(default_factory=set)
+    mppe_packets: int = 0
+    cleartext: bool = False
+    auth: str = AUTH_NONE
+    mppe_negotiated: bool = False
+    lcp_terminated: int | None = None
+    call: RealCall | None = None
+
+
+@dataclass
 class Reading:
     """What the capture holds: per frame, the messages and the GRE analysis; per call, its
     summary."""
@@ -160,8 +186,9 @@ class Reading:
     receiver_ids: dict[tuple, tuple[RealCall, bool]] = field(default_factory=dict)
     watched_until: float = 0.0  # time of the last PPTP message or GRE packet
     notices: set[str] = field(default_factory=set)
-    # (receiver, sender, Call ID) of GRE no call claimed: only its first packet is noted
-    orphan_flows: set[tuple] = field(default_factory=set)
+    # GRE no call claimed, per (receiver, sender, Call ID): its counters, PPP protocols and
+    # frames, until a later message names the call it belongs to
+    orphan_flows: dict[tuple, OrphanFlow] = field(default_factory=dict)
 
     def frame(self, number: int, time: float) -> dict:
         return self.frames.setdefault(number, {"number": number, "time": time})
@@ -180,6 +207,11 @@ class Reading:
             "valid": True,
             "frames": [frames[n] for n in sorted(frames)],
             "calls": [c.summary(self.watched_until) for c in self.calls],
+            "gre_without_call": [
+                {"sender": sender, "receiver": receiver, "call_id": call_id, **flow.side.summary()}
+                for (receiver, sender, call_id), flow in self.orphan_flows.items()
+                if flow.call is None
+            ],
             "notices": sorted(self.notices),
         }
 
@@ -195,6 +227,7 @@ class Reading:
         conn = self.connections.get(key)
         if conn is None:
             conn = self.connections[key] = Connection(len(self.connections), client, server)
+        conn.last_segment = number
         closing = segment.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST)
         if closing and conn.tcp_closed is None:
             fin = bool(segment.flags & dpkt.tcp.TH_FIN)
@@ -236,6 +269,8 @@ class Reading:
             return
         self.watched_until = max(self.watched_until, time)
         client_ip = conn.client[0]
+        if mtype == MsgType.SCCRQ:
+            conn.started = True
         if mtype == MsgType.OCRQ and from_client:
             call = RealCall(conn, "outgoing", number, time, client_call_id=message.call_id)
             call.serial = message.call_serial_number
@@ -277,6 +312,7 @@ class Reading:
                 call.touch(number, time)
         elif mtype == MsgType.CCRQ:
             call = self._call(conn, True, message.call_id)
+            call = call or self._learn(conn, True, message.call_id, number, time)
             if call is not None:
                 call.touch(number, time)
                 call.cleared_by = call.cleared_by or "client"
@@ -284,6 +320,7 @@ class Reading:
                 call.ending = call.ending or "Call-Clear-Request from the client"
         elif mtype == MsgType.CDN:
             call = self._call(conn, False, message.call_id)
+            call = call or self._learn(conn, False, message.call_id, number, time)
             if call is not None:
                 call.touch(number, time)
                 call.disconnect_result = message.result_code
@@ -291,8 +328,12 @@ class Reading:
                 call.cleared_by = call.cleared_by or "server"
                 call.cleared_at = time if call.cleared_at is None else call.cleared_at
         elif mtype in (MsgType.SLI, MsgType.WEN):
-            call = self._call(conn, mtype == MsgType.WEN, message.peer_call_id)
+            # Set-Link-Info from the client names the server's Call ID; WAN-Error-Notify (and
+            # Set-Link-Info from a server) the client's.
+            client_id = mtype == MsgType.WEN or not from_client
+            call = self._call(conn, client_id, message.peer_call_id)
             call = call or self._call(conn, True, message.peer_call_id)
+            call = call or self._learn(conn, client_id, message.peer_call_id, number, time)
             if call is not None:
                 call.touch(number, time)
         elif mtype == MsgType.STOPCCRQ:
@@ -302,6 +343,57 @@ class Reading:
                 if call.cleared_at is None:
                     call.cleared_at = time
                 call.ending = call.ending or f"Stop-Control-Connection-Request from the {by}"
+
+    def _learn(
+        self, conn: Connection, client_id: bool, call_id: int, number: int, time: float
+    ) -> RealCall | None:
+        """A call set up before the capture started, named by a later message of a connection
+        whose start is not in the capture either: a call learnt before from the other side's
+        Call ID gets this one, else a new call does (its set-up noted as unseen). GRE to that
+        side that no call claimed so far is its."""
+        if conn.started:
+            return None
+        call = next(
+            (
+                c
+                for c in reversed(conn.calls)
+                if c.kind == "unseen"
+                and (c.client_call_id if client_id else c.server_call_id) is None
+                and c.disconnect_result is None
+            ),
+            None,
+        )
+        if call is None:
+            call = RealCall(conn, "unseen", number, time, learnt_in=number)
+            self.frames[number].setdefault("problems", []).append("setup_unseen")
+            conn.calls.append(call)
+            self.calls.append(call)
+        if client_id:
+            call.client_call_id = call_id
+        else:
+            call.server_call_id = call_id
+        call.id_frames[client_id] = number
+        call.touch(number, time)
+        receiver = conn.client[0] if client_id else conn.server[0]
+        peer = conn.server[0] if client_id else conn.client[0]
+        self.receivers[(receiver, peer, call_id)] = (call, client_id)
+        self.receiver_ids[(receiver, call_id)] = (call, client_id)
+        flow = self.orphan_flows.get((receiver, peer, call_id))
+        if flow is not None and flow.call is None:
+            flow.call = call
+            call.sides[not client_id] = flow.side
+            call.protocols |= flow.protocols
+            call.mppe_packets += flow.mppe_packets
+            call.cleartext = call.cleartext or flow.cleartext
+            for frame in flow.frames:
+                frame["call_frame"] = number
+                frame["tied_later"] = True  # a one-pass read shows it without a call
+                if "gre_without_call" in frame.get("problems", ()):
+                    frame["problems"].remove("gre_without_call")
+            if flow.frames and flow.frames[0]["number"] < call.first_frame:
+                call.first_frame = flow.frames[0]["number"]
+                call.start = flow.frames[0]["time"]
+        return call
 
     def _add_call(self, conn, call, receiver: str, sender: str, client_id: bool) -> None:
         conn.calls.append(call)
@@ -349,11 +441,9 @@ class Reading:
             # Only the receiver and the Call ID match: GRE from another address than the
             # control connection's peer (an inconsistent NAT).
             found = self.receiver_ids.get((dst, packet.call_id))
-            if found is None:
-                if (dst, src, packet.call_id) not in self.orphan_flows:
-                    self.orphan_flows.add((dst, src, packet.call_id))
-                    problems.append("gre_without_call")
-                self.notices.add("GRE_Without_Control")
+            # A cleared call claims no GRE from another address.
+            if found is None or found[0].cleared:
+                self._orphan(frame, dst, src, packet)
                 return
             problems.append("gre_address_mismatch")
             if "GRE_Address_Mismatch" not in found[0].extra_notices:
@@ -362,7 +452,9 @@ class Reading:
         from_client = not to_client
         side, back = call.sides[from_client], call.sides[to_client]
         frame["call_frame"] = call.id_frames[to_client]
-        frame["tcp_stream"] = call.conn.stream
+        # A call learnt from a later message: its stream once TCP's tap saw a segment after it.
+        if call.learnt_in is None or call.conn.last_segment > call.learnt_in:
+            frame["tcp_stream"] = call.conn.stream
         side.packets += 1
         side.bytes += len(packet.data)
         if side.first_time is None:
@@ -379,8 +471,27 @@ class Reading:
         if packet.data:
             self.ppp(call, packet.data, number)
 
+    def _orphan(self, frame: dict, receiver: str, sender: str, packet: EnhancedGRE) -> None:
+        """GRE no call claims: noted on the first packet of its flow, analyzed as a call's."""
+        key = (receiver, sender, packet.call_id)
+        flow = self.orphan_flows.get(key)
+        if flow is None:
+            flow = self.orphan_flows[key] = OrphanFlow()
+            frame["problems"].append("gre_without_call")
+        self.notices.add("GRE_Without_Control")
+        flow.frames.append(frame)
+        flow.side.packets += 1
+        flow.side.bytes += len(packet.data)
+        if flow.side.first_time is None:
+            flow.side.first_time = frame["time"]
+        frame["analysis"] = (
+            flow.side.tracker.observe(packet.seq) if packet.flags & GRE_FLAG_SEQ else {}
+        )
+        if packet.data:
+            self.ppp(flow, packet.data, frame["number"])
+
     @staticmethod
-    def ppp(call: RealCall, payload: bytes, number: int) -> None:
+    def ppp(call: RealCall | OrphanFlow, payload: bytes, number: int) -> None:
         protocol, info = ppp.split(payload)
         if protocol is None:
             return

@@ -13,7 +13,7 @@ import dpkt
 
 from . import control as ctl
 from . import ppp
-from .capture import Call, Capture, ControlConnection, Pdu, gre_frame, host, link, pdu
+from .capture import Call, Capture, ControlConnection, Pdu, gre_frame, host, link, orphan_gre, pdu
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -716,13 +716,68 @@ def _malformed_gre_reserved_flags(cap: Capture) -> None:
 def _gre_without_control(cap: Capture) -> None:
     for seq in range(3):
         for src, dst, call_id in ((CLIENT, SERVER, 77), (SERVER, CLIENT, 78)):
-            frame = ppp.lcp_echo(identifier=seq)
-            packet = enhanced_gre(call_id, bytes(frame), seq=seq)
-            fields = {**packet.truth(), **frame.truth()}
-            # Noted once per sender, receiver and Call ID, on its first packet.
-            problems = ["gre_without_call"] if seq == 0 else []
-            gre_frame(cap, src, dst, packet, fields, problems, frame.stack)
+            orphan_gre(cap, src, dst, call_id, ppp.lcp_echo(identifier=seq), seq)
     cap.notices.append("GRE_Without_Control")
+
+
+@scenario(
+    "gre_only_loss",
+    "GRE of a call with no control connection in the capture, with loss, a late packet and a "
+    "repeat each way: sequence analysis per sender, receiver and Call ID",
+    valid=False,
+)
+def _gre_only_loss(cap: Capture) -> None:
+    numbers = {
+        (CLIENT, SERVER, 300): [10, 11, 14, 12, 15, 15, 16, 20],
+        (SERVER, CLIENT, 301): [0, 1, 2, 5, 6, 3, 7, 7, 9],
+    }
+    for src, dst, call_id in numbers:
+        for seq in numbers[(src, dst, call_id)]:
+            orphan_gre(cap, src, dst, call_id, ppp.mppe_data(seq % 4096, size=80), seq)
+    cap.notices.append("GRE_Without_Control")
+
+
+@scenario(
+    "mid_call_clear",
+    "A capture that starts mid-call: MPPE data both ways (one packet lost), then the client's "
+    "Call-Clear-Request and the server's Call-Disconnect-Notify name the call",
+)
+def _mid_call_clear(cap: Capture) -> None:
+    conn = ControlConnection(cap, CLIENT, SERVER, 40000)
+    call = conn.call_in_progress(5, 30720)
+    call.compressed, call.encrypt = True, True
+    for n in range(6):
+        if n == 3:
+            call.sides[True].next_seq += 1  # the client's packet 3 was lost
+            call.sides[True].data_sent += 1
+        call.data(n % 2 == 0)
+    call.gre(True, None)
+    call.clear_by_client()
+    conn.stop()
+
+
+@scenario(
+    "mid_call_set_link_info",
+    "A capture that starts mid-call: the client's Set-Link-Info names the server's Call ID, "
+    "the server's WAN-Error-Notify the client's; GRE before, between and after; the server "
+    "disconnects",
+)
+def _mid_call_set_link_info(cap: Capture) -> None:
+    conn = ControlConnection(cap, CLIENT, SERVER, 40001)
+    call = conn.call_in_progress(9, 10)
+    call.compressed = True
+    call.gre(True, ppp.lcp_echo(identifier=1))
+    call.gre(False, ppp.lcp_echo(identifier=2))
+    call.set_link_info()
+    conn.tcp.ack(False)
+    call.gre(True, ppp.lcp_echo(identifier=3))
+    call.gre(False, ppp.lcp_echo(identifier=4))
+    call.wan_error()
+    conn.tcp.ack(True)
+    call.gre(True, ppp.lcp_echo(identifier=5))
+    call.gre(False, ppp.lcp_echo(identifier=6))
+    call.disconnect_by_server()
+    conn.close(by_client=False)
 
 
 def late_server_gre(delay: float) -> Capture:
