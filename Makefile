@@ -18,6 +18,17 @@ LUA_PLUGIN_DIR ?=
 PLUGIN_NAME := pptp-analysis.lua
 PYTEST_ARGS ?=
 
+# Zeek: the PATH's, else one in a usual prefix (put first on the PATH of every recipe, so
+# zeek, zeek-cut, spicyz and zkg are found). Empty where Zeek is not installed.
+ZEEK_PREFIXES := /opt/zeek /usr/local/zeek
+ZEEK_BIN := $(shell z=$$(command -v zeek 2>/dev/null) && dirname "$$z" || for p in $(ZEEK_PREFIXES); do if [ -x $$p/bin/zeek ]; then echo $$p/bin; break; fi; done)
+ifneq ($(ZEEK_BIN),)
+export PATH := $(ZEEK_BIN):$(PATH)
+endif
+ZEEK_ANALYZER := zeek_scripts/build/pptp_gre.hlto
+ZEEK_ANALYZER_SOURCES := $(wildcard zeek_scripts/analyzer/*)
+NO_ZEEK := zeek is not installed: the Zeek tests are skipped (README, section Zeek: build Zeek 8.0 with Spicy into /opt/zeek)
+
 # Run apt-get as root, through sudo, or explain what to do.
 define apt_install
 	if [ "$$(id -u)" = 0 ]; then SUDO=; \
@@ -61,7 +72,7 @@ $(VENV_OK): $(HARNESS)/pyproject.toml
 	@touch $@
 
 .PHONY: demo
-demo: setup  ## synthesize a sample PPTP session and show how tshark and our plugin decode it
+demo: setup zeek-analyzer  ## synthesize a sample PPTP session and show how tshark and our plugin (and Zeek with our package, where installed) decode it
 	$(BIN)/pptp-harness demo -o $(DEMO_DIR) --lua $(PLUGIN)
 
 .PHONY: install
@@ -84,13 +95,20 @@ test: setup lint  ## lint, then every test: harness, tshark (this machine's Wire
 	$(MAKE) --no-print-directory test-other-wireshark
 
 .PHONY: pytest
-pytest: setup  ## the harness's tests on this machine's tshark (and Zeek, where installed)
+pytest: setup zeek-analyzer  ## the harness's tests on this machine's tshark (and Zeek, where installed)
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest $(HARNESS)/tests $(PYTEST_ARGS)
 
 .PHONY: zeek-test
-zeek-test: setup  ## the Zeek package's btest suite (each test skips where zeek is not installed)
-	@command -v zeek >/dev/null 2>&1 || echo "zeek is not installed: the Zeek tests are skipped"
-	cd zeek_scripts/testing && PATH="$(abspath $(BIN)):$$PATH" btest -j -d
+zeek-test: setup zeek-analyzer  ## the Zeek package's btest suite (each test skips where zeek is not installed)
+	@if [ -z "$(ZEEK_BIN)" ]; then echo "$(NO_ZEEK)"; else \
+		cd zeek_scripts/testing && PATH="$(abspath $(BIN)):$$PATH" $(abspath $(BIN))/btest -j -d; fi
+
+.PHONY: zeek-analyzer
+zeek-analyzer:  ## compile the Zeek package's Spicy GRE analyzer where Zeek has Spicy (zkg does this on install)
+	@if [ -n "$(ZEEK_BIN)" ] && [ -x "$(ZEEK_BIN)/spicyz" ]; then $(MAKE) --no-print-directory $(ZEEK_ANALYZER); fi
+
+$(ZEEK_ANALYZER): $(ZEEK_ANALYZER_SOURCES)
+	zeek_scripts/analyzer/build
 
 .PHONY: test-other-wireshark
 test-other-wireshark: setup  ## as root: `make pytest` on the other Wireshark generation (4.0/Lua 5.2 or 4.4/Lua 5.4) in a cached Debian root filesystem, as root and as a user
@@ -150,7 +168,7 @@ check: setup  ## check every pcap in testdata/scenarios against its ground truth
 
 .PHONY: clean
 clean:  ## remove build output and caches (keeps the venv)
-	rm -rf zeek_scripts/testing/.tmp zeek_scripts/testing/.btest.failed.dat
+	rm -rf zeek_scripts/testing/.tmp zeek_scripts/testing/.btest.failed.dat zeek_scripts/build
 	rm -rf build .pytest_cache $(HARNESS)/.pytest_cache .ruff_cache $(HARNESS)/.ruff_cache .hypothesis $(HARNESS)/.hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +
 

@@ -1,14 +1,22 @@
-"""Our Zeek package against every scenario's ground truth (skipped where Zeek is absent)."""
+"""Our Zeek package against every scenario's ground truth, on every link layer, and beside
+Zeek's own GRE handling (skipped where Zeek is absent)."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 
-from pptp_harness import scenarios, zeek
+from pptp_harness import linktypes, scenarios, zeek
 
-pytestmark = pytest.mark.skipif(not zeek.available(), reason="zeek is not installed here")
+pytestmark = pytest.mark.skipif(
+    not zeek.available(),
+    reason="zeek is not installed here (README, Zeek: build Zeek 8.0 with Spicy into /opt/zeek)",
+)
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_PCAPS = ROOT / "testdata" / "scenarios"
+REAL_PEERS = ROOT / "testdata" / "real"
 
 
 @pytest.mark.parametrize("name", scenarios.names())
@@ -99,3 +107,91 @@ def test_real_captures(name):
         return
     (row,) = logs.pptp
     assert (row["orig_gre_pkts"], row["resp_gre_pkts"]) == expected
+
+
+def test_without_the_gre_analyzer(tmp_path):
+    """A Zeek that lacks the package's GRE analyzer (built without Spicy, or the analyzer not
+    built) still logs every call from the control channel, counts no GRE, and says why once."""
+    pcap = tmp_path / "outgoing_call.pcap"
+    scenarios.build("outgoing_call").write(pcap)
+    logs = zeek.run(pcap, analyzer=False)
+    assert [r["message"].startswith(zeek.GRE_OFF) for r in logs.reporter] == [True]
+    (row,) = logs.pptp
+    assert (row["call_kind"], row["orig_gre_pkts"], row["resp_gre_pkts"]) == ("outgoing", 0, 0)
+    assert "gre_seen" not in row
+
+
+# The link layers and tunnels GRE must be found on, as (framing, carrier) of linktypes.
+LINK_LAYERS = [(framing, "ipv4") for framing in linktypes.FRAMINGS] + [
+    ("ethernet", carrier) for carrier in ("ipv6", "4in6", "4in4")
+]
+# Captures with GRE both ways: a generated session and a real one with two calls.
+LINK_CAPTURES = {
+    "mschapv2_mppe": SCENARIO_PCAPS / "mschapv2_mppe.pcap",
+    "real_two_calls": REAL_PEERS / "two_calls.pcap",
+}
+
+
+def _as_ipv6(value):
+    """A pptp.log value with IPv4 addresses as the ipv6 carrier maps them."""
+    if not isinstance(value, str):
+        return value
+    try:
+        v4 = ipaddress.IPv4Address(value)
+    except ValueError:
+        return value
+    return str(ipaddress.IPv6Address(linktypes.v4_to_v6(v4.packed)))
+
+
+@pytest.mark.parametrize("capture", sorted(LINK_CAPTURES))
+@pytest.mark.parametrize("framing, carrier", LINK_LAYERS)
+def test_gre_counted_on_every_link_layer(tmp_path, framing, carrier, capture):
+    """The same calls give the same pptp.log rows, GRE counts and PPP findings included,
+    whatever link layer or tunnel carries their IP packets (the Ethernet rows are held to the
+    truth by the other tests)."""
+    original = LINK_CAPTURES[capture]
+    reference = zeek.run(original).pptp
+    assert reference and all(r["orig_gre_pkts"] and r["resp_gre_pkts"] for r in reference)
+    converted = linktypes.convert(original, tmp_path / "converted.pcap", framing, carrier)
+    logs = zeek.run(converted)
+    assert not logs.reporter
+    expected = [
+        {k: _as_ipv6(v) if carrier == "ipv6" else v for k, v in row.items() if k != "uid"}
+        for row in reference
+    ]
+    assert [{k: v for k, v in row.items() if k != "uid"} for row in logs.pptp] == expected
+
+
+# Zeek's own logs of the GRE it decapsulates, and the weirds of its packet analysis.
+ZEEK_OWN_LOGS = ("conn", "tunnel")
+SHARED_CAPTURES = ROOT.parent / "shared" / "captures"
+OWN_LOG_CAPTURES = sorted(SCENARIO_PCAPS.glob("*.pcap")) + sorted(REAL_PEERS.glob("*.pcap"))
+if SHARED_CAPTURES.is_dir():
+    OWN_LOG_CAPTURES += sorted(SHARED_CAPTURES.glob("*.pcap"))
+
+
+def _own_logs(pcap: Path, folder: Path, package: bool) -> dict[str, list]:
+    args = [str(zeek.PACKAGE)] if package else []
+    zeek.invoke(pcap, [*args, "LogAscii::use_json=T"], folder, analyzer=package)
+    logs = {name: zeek.read_log(folder, name) for name in ZEEK_OWN_LOGS}
+    logs["weird"] = [w for w in zeek.read_log(folder, "weird") if not w["name"].startswith("pptp_")]
+    return logs
+
+
+@pytest.mark.parametrize("pcap", OWN_LOG_CAPTURES, ids=lambda p: p.stem)
+def test_zeek_own_gre_handling_unchanged(tmp_path, pcap):
+    """The package takes nothing from Zeek: conn.log (the inner connections of GRE
+    included), tunnel.log and Zeek's own weirds are the same with and without it."""
+    bare = _own_logs(pcap, tmp_path / "bare", package=False)
+    ours = _own_logs(pcap, tmp_path / "package", package=True)
+    for name, rows in bare.items():
+        assert ours[name] == rows, name
+
+
+def test_zeek_own_gre_handling_is_exercised(tmp_path):
+    """The comparison above covers decapsulated GRE: a capture with IP in PPTP's GRE gives
+    tunnel.log rows and inner connections."""
+    pcap = SCENARIO_PCAPS / "unencrypted_session.pcap"
+    logs = _own_logs(pcap, tmp_path, package=True)
+    assert logs["tunnel"]
+    assert any(row.get("tunnel_parents") for row in logs["conn"])

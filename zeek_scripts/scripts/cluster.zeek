@@ -4,7 +4,7 @@
 ##! flows, so a load balancer may give them to different workers. The worker that sees the
 ##! control connection owns the call; GRE a worker cannot tie to a call of its own is
 ##! counted there in a *shadow* record, keyed by [source, destination, Call ID], with the
-##! same sequence analysis and PPP inspection as a call's own GRE, but raising no notices.
+##! same GRE analysis as a call's own GRE, but raising no notices.
 ##!
 ##! When a call finishes, its owner hands the row to the manager instead of logging it.
 ##! The manager asks every worker for the shadows of the call's two GRE keys
@@ -84,10 +84,20 @@ function send_collected_gre(key: string, to_server: vector of Info,
 @endif
 	}
 
+## Drops the link of a shadow, unless a call has taken the key over since.
+function forget_shadow_link(src: addr, dst: addr, call_id: count, shadow: Info)
+	{
+	if ( [src, dst, call_id] in gre_links
+	    && gre_links[src, dst, call_id]$info$call_key == shadow$call_key )
+		delete gre_links[src, dst, call_id];
+	}
+
 ## Expires a shadow nobody claimed: GRE without control after all.
 function shadow_expired(t: table[addr, addr, count] of Info, src: addr,
     dst: addr, call_id: count): interval
 	{
+	fold_flows(t[src, dst, call_id]);
+	forget_shadow_link(src, dst, call_id, t[src, dst, call_id]);
 	gre_without_control(src, dst, call_id);
 	return 0secs;
 	}
@@ -114,10 +124,8 @@ function take_shadow(k: GreKey): vector of Info
 		return vector();
 	local shadow = shadows[k$src, k$dst, k$call_id];
 	delete shadows[k$src, k$dst, k$call_id];
-	if ( [k$src, k$dst, k$call_id] in gre_links
-	    && gre_links[k$src, k$dst, k$call_id]$info$call_key == shadow$call_key )
-		delete gre_links[k$src, k$dst, k$call_id];
-	delete sequences[shadow$call_key, T];
+	forget_shadow_link(k$src, k$dst, k$call_id, shadow);
+	fold_flows(shadow);
 	return vector(shadow);
 	}
 
@@ -137,7 +145,7 @@ hook finishing_call(info: Info)
 	if ( ! info?$connected_at )
 		return; # never connected: no GRE to gather
 	if ( ! info?$ended_at )
-		info$watched_until = last_activity;
+		info$watched_until = last_pptp_activity();
 	if ( Cluster::local_node_type() == Cluster::MANAGER )
 		event PPTP::call_finished(info);
 	else if ( manager_up )

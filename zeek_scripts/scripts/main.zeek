@@ -13,6 +13,35 @@ export {
 
 	global log_policy: Log::PolicyHook;
 
+	## One direction of one call's GRE as the package's GRE analyzer counts it: the packets
+	## from ``src`` to ``dst`` with Call ID ``call_id`` in their key. The analyzer (compiled
+	## code) keeps the counters current with every packet; scripts read them when they log
+	## the call, and set ``closed`` when the call they belong to is over.
+	type GreFlow: record {
+		## Source of the GRE packets.
+		src: addr;
+		## Destination of the GRE packets.
+		dst: addr;
+		## Call ID in their key (the receiver's).
+		call_id: count;
+		## When the flow's first packet was seen.
+		first: time;
+		## When its latest packet was seen.
+		last: time;
+		## Packets with a sound header.
+		packets: count;
+		## PPP octets they carried.
+		bytes: count;
+		## Sequence numbers skipped.
+		lost: count;
+		## Packets seen twice.
+		duplicate: count;
+		## Packets that arrived after a higher number.
+		out_of_order: count;
+		## Set by scripts: the analyzer starts a new flow with the key's next packet.
+		closed: bool;
+	};
+
 	## One call of a PPTP control connection, or the connection itself if it set up no call.
 	type Info: record {
 		## Time the control connection (or the call) started.
@@ -114,6 +143,10 @@ export {
 		## Unique within the sensor: control uid and the call's number on it (Call IDs
 		## are reused once a call is cleared).
 		call_key: string &optional;
+		## GRE flows counted for the call from the client, not yet added to the counts.
+		orig_flows: vector of GreFlow &optional;
+		## GRE flows counted for the call from the server, not yet added to the counts.
+		resp_flows: vector of GreFlow &optional;
 	};
 
 	## A parsed control message; fields a type does not carry are unset.
@@ -225,9 +258,17 @@ export {
 		GRE_Address_Mismatch,
 	};
 
-	## Whether GRE packets are analyzed (gre.zeek says what it costs). Without it, no GRE
-	## is counted and no call is diagnosed as GRE_Blocked.
+	## Whether GRE packets are analyzed (by the package's Spicy analyzer, see gre.zeek).
+	## Without it, no GRE is counted and no call is diagnosed as GRE_Blocked.
 	option analyze_gre = T;
+
+	## Whether GRE is being counted: ``analyze_gre`` and the package's GRE analyzer is in
+	## Zeek's packet analysis (gre.zeek keeps this current).
+	global gre_counted = F;
+
+	## When the latest enhanced GRE packet carrying PPP was seen (the GRE analyzer keeps this
+	## current).
+	global last_gre_activity = double_to_time(0.0);
 
 	## Time after a call is connected within which GRE from each side must appear.
 	option gre_grace_period = 10sec;
@@ -249,6 +290,16 @@ export {
 
 	## Raise ``n`` for ``info`` once per call.
 	global notice_once: function(info: Info, n: Notice::Type, msg: string);
+
+	## Adds a call's GRE flows to its counts and closes them; done once the call is over.
+	global fold_flows: function(info: Info);
+
+	## When PPTP was last seen: a control message or enhanced GRE.
+	global last_pptp_activity: function(): time;
+
+	## Flows of GRE no call claimed when they began: [source, destination, Call ID].
+	global unclaimed_flows: table[addr, addr, count] of GreFlow
+	    &create_expire=call_state_timeout;
 
 	## Completes a finished call's row: authentication, encryption, the GRE diagnosis;
 	## then logs it.
@@ -438,6 +489,31 @@ function add_call(st: State, info: Info)
 	st$active[info$client_call_id] = index;
 	}
 
+## Closes the flows ``link`` counts in its direction of its call.
+function close_link_flows(link: GreLink)
+	{
+	local flows = link$from_client ? link$info$orig_flows : link$info$resp_flows;
+	for ( _, flow in flows )
+		flow$closed = T;
+	}
+
+## Closes the flows now counting GRE from ``src`` to ``dst`` with ``call_id``: unclaimed
+## ones, and another call's that used the same key.
+function close_flows_on(src: addr, dst: addr, call_id: count)
+	{
+	if ( [src, dst, call_id] in unclaimed_flows )
+		{
+		unclaimed_flows[src, dst, call_id]$closed = T;
+		delete unclaimed_flows[src, dst, call_id];
+		}
+	if ( [src, dst, call_id] in gre_links )
+		{
+		local link = gre_links[src, dst, call_id];
+		if ( link$from_client ? link$info?$orig_flows : link$info?$resp_flows )
+			close_link_flows(link);
+		}
+	}
+
 function establish(c: connection, info: Info)
 	{
 	info$connected_at = network_time();
@@ -445,6 +521,9 @@ function establish(c: connection, info: Info)
 	local server = c$id$resp_h;
 	local to_server = GreLink($info=info, $from_client=T);
 	local to_client = GreLink($info=info, $from_client=F);
+	# The call counts its GRE from now on: flows already running on its keys end here.
+	close_flows_on(client, server, info$server_call_id);
+	close_flows_on(server, client, info$client_call_id);
 	gre_links[client, server, info$server_call_id] = to_server;
 	gre_links[server, client, info$client_call_id] = to_client;
 	gre_receivers[server, info$server_call_id] = to_server;
@@ -717,7 +796,7 @@ event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
 ## show its GRE.
 function gre_diagnosis(info: Info)
 	{
-	if ( ! analyze_gre || ! info?$connected_at )
+	if ( ! gre_counted || ! info?$connected_at )
 		return;
 	local limit = info$connected_at + gre_grace_period;
 	local client = info?$first_orig_gre && info$first_orig_gre <= limit;
@@ -729,7 +808,7 @@ function gre_diagnosis(info: Info)
 		}
 	info$gre_seen = client ? "client" : server ? "server" : "none";
 	local watched_until = info?$ended_at ? info$ended_at : info?$watched_until ?
-	    info$watched_until : last_activity;
+	    info$watched_until : last_pptp_activity();
 	if ( watched_until < limit )
 		return;
 	local way = client ? "from the server to the client" : server ?
@@ -737,6 +816,51 @@ function gre_diagnosis(info: Info)
 	notice_once(info, GRE_Blocked, fmt(
 	    "PPTP call connected, but no GRE %s within %s: "
 	    + "IP protocol 47 is blocked or not forwarded that way", way, gre_grace_period));
+	}
+
+function last_pptp_activity(): time
+	{
+	return last_activity > last_gre_activity ? last_activity : last_gre_activity;
+	}
+
+## Adds one GRE flow's counts to its call's direction, and closes the flow.
+function add_flow(info: Info, flow: GreFlow, from_client: bool)
+	{
+	flow$closed = T;
+	if ( ! info?$call_end || flow$last > info$call_end )
+		info$call_end = flow$last;
+	if ( from_client )
+		{
+		info$orig_gre_pkts += flow$packets;
+		info$orig_gre_bytes += flow$bytes;
+		info$orig_gre_lost += flow$lost;
+		info$orig_gre_duplicate += flow$duplicate;
+		info$orig_gre_out_of_order += flow$out_of_order;
+		if ( ! info?$first_orig_gre || flow$first < info$first_orig_gre )
+			info$first_orig_gre = flow$first;
+		}
+	else
+		{
+		info$resp_gre_pkts += flow$packets;
+		info$resp_gre_bytes += flow$bytes;
+		info$resp_gre_lost += flow$lost;
+		info$resp_gre_duplicate += flow$duplicate;
+		info$resp_gre_out_of_order += flow$out_of_order;
+		if ( ! info?$first_resp_gre || flow$first < info$first_resp_gre )
+			info$first_resp_gre = flow$first;
+		}
+	}
+
+function fold_flows(info: Info)
+	{
+	if ( info?$orig_flows )
+		for ( _, flow in info$orig_flows )
+			add_flow(info, flow, T);
+	if ( info?$resp_flows )
+		for ( _, flow in info$resp_flows )
+			add_flow(info, flow, F);
+	delete info$orig_flows;
+	delete info$resp_flows;
 	}
 
 function complete(info: Info)
@@ -752,6 +876,7 @@ function complete(info: Info)
 
 function finish(info: Info)
 	{
+	fold_flows(info);
 	if ( ! info?$call_kind )
 		{
 		Log::write(PPTP::LOG, info);

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import bench, fuzz, oracle, real_peers, rootfs, scenarios, tshark
+from . import bench, fuzz, oracle, real_peers, rootfs, scenarios, tshark, zeek
 
 DEMO_SCENARIO = "mschapv2_mppe"
 
@@ -81,6 +81,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n# Checking every frame against the ground truth:\n")
     report = oracle.check_pcap(pcap, _analyzer(args))
     print(report.format())
+    if zeek.available():
+        print(f"\n# Zeek ({zeek.zeek_bin()}) with the pptp-analysis package:\n")
+        print(zeek.demo_logs(pcap, workdir / "zeek"))
     return 0 if report.ok else 1
 
 

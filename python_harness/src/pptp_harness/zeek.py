@@ -1,23 +1,76 @@
 """Runs the real Zeek with our package over a pcap and compares pptp.log, notice.log and
-weird.log with the ground truth. Zeek is optional: ``available()`` says whether it is here."""
+weird.log with the ground truth. Zeek is optional: ``available()`` says whether it is here,
+found on the PATH or in the usual install prefixes."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from . import oracle
 
-PACKAGE = Path(__file__).resolve().parents[3] / "zeek_scripts" / "scripts"
+ZEEK_SCRIPTS = Path(__file__).resolve().parents[3] / "zeek_scripts"
+PACKAGE = ZEEK_SCRIPTS / "scripts"
+ANALYZER_SOURCES = ZEEK_SCRIPTS / "analyzer"
+# Where the analyzer's build script puts the compiled GRE analyzer.
+ANALYZER_DIR = ZEEK_SCRIPTS / "build"
+ANALYZER = ANALYZER_DIR / "pptp_gre.hlto"
+# Where Zeek is usually installed when it is not on the PATH (Zeek's own build and packages).
+PREFIXES = (Path("/opt/zeek"), Path("/usr/local/zeek"))
 DIRECTIONS = {"client_to_server": "orig", "server_to_client": "resp"}
 
 
+@cache
+def zeek_bin() -> Path | None:
+    """The folder of the ``zeek`` this harness runs: the PATH's, else a usual prefix's."""
+    found = shutil.which("zeek")
+    if found:
+        return Path(found).resolve().parent
+    for prefix in PREFIXES:
+        if (prefix / "bin" / "zeek").is_file():
+            return prefix / "bin"
+    return None
+
+
 def available() -> bool:
-    return shutil.which("zeek") is not None
+    return zeek_bin() is not None
+
+
+def has_spicy() -> bool:
+    """This Zeek can compile the package's Spicy GRE analyzer."""
+    folder = zeek_bin()
+    return folder is not None and (folder / "spicyz").is_file()
+
+
+def environment(analyzer: bool = True) -> dict[str, str]:
+    """The environment Zeek runs in: its folder first on the PATH (zeek-cut, spicyz), and the
+    package's compiled GRE analyzer as the only Spicy module Zeek discovers (an installed
+    copy of the package must not load beside the tree's). ``analyzer=False``: none."""
+    env = dict(os.environ)
+    folder = zeek_bin()
+    if folder is not None:
+        env["PATH"] = f"{folder}{os.pathsep}{env.get('PATH', '')}"
+    env["ZEEK_PLUGIN_PATH"] = str(ANALYZER_DIR if analyzer else ANALYZER_DIR / "none")
+    return env
+
+
+def build_analyzer() -> Path | None:
+    """Compile the GRE analyzer if a source is newer than it (the build script, as zkg runs
+    it); None where this Zeek has no Spicy."""
+    if not has_spicy():
+        return None
+    sources = [p for p in ANALYZER_SOURCES.iterdir() if p.is_file()]
+    if not ANALYZER.exists() or max(p.stat().st_mtime for p in sources) > ANALYZER.stat().st_mtime:
+        subprocess.run(
+            [str(ANALYZER_SOURCES / "build")], env=environment(), check=True, capture_output=True
+        )
+    return ANALYZER
 
 
 @dataclass
@@ -29,34 +82,91 @@ class Logs:
     stderr: str
 
 
-def run(pcap: str | Path, *scripts: str, package: Path = PACKAGE, timeout: float = 600) -> Logs:
-    """``zeek -r pcap`` with our package (and ``scripts``), JSON logs, in a scratch folder."""
-    with tempfile.TemporaryDirectory(prefix="pptp-zeek-") as folder:
-        done = subprocess.run(
-            [
-                "zeek",
-                "-C",
-                "-r",
-                str(Path(pcap).resolve()),
-                str(package),
-                *scripts,
-                "LogAscii::use_json=T",
-            ],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+SEED_FILE = ZEEK_SCRIPTS / "testing" / "random.seed"
+
+
+def invoke(
+    pcap: str | Path,
+    args: list[str],
+    folder: Path,
+    analyzer: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
+    """``zeek -C -r pcap ARGS`` in ``folder`` with a fixed seed (so connection uids repeat
+    from run to run); with ``analyzer`` the package's GRE analyzer is built if need be and
+    is the only Spicy module Zeek finds, otherwise none is."""
+    hlto = build_analyzer() if analyzer else None
+    env = environment(hlto is not None)
+    env["ZEEK_SEED_FILE"] = str(SEED_FILE)
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [str(zeek_bin() / "zeek"), "-C", "-r", str(Path(pcap).resolve()), *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"zeek exited {done.returncode}: {done.stderr.strip()}")
+    return done
+
+
+def read_log(folder: Path, name: str) -> list[dict]:
+    """The rows of a JSON log Zeek wrote in ``folder`` (none if it wrote no such log)."""
+    path = folder / f"{name}.log"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def run(
+    pcap: str | Path,
+    *scripts: str,
+    package: Path = PACKAGE,
+    timeout: float = 600,
+    analyzer: bool = True,
+) -> Logs:
+    """``zeek -r pcap`` with our package (and ``scripts``), JSON logs, in a scratch folder.
+    With ``analyzer`` (where this Zeek has Spicy) the GRE analyzer must load: a run that
+    silently lacks it would prove nothing about GRE."""
+    with tempfile.TemporaryDirectory(prefix="pptp-zeek-") as scratch:
+        folder = Path(scratch)
+        done = invoke(
+            pcap, [str(package), *scripts, "LogAscii::use_json=T"], folder, analyzer, timeout
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"zeek exited {done.returncode}: {done.stderr.strip()}")
+        logs = Logs(
+            *(read_log(folder, name) for name in ("pptp", "notice", "weird", "reporter")),
+            done.stderr,
+        )
+    if analyzer and has_spicy() and any(GRE_OFF in r.get("message", "") for r in logs.reporter):
+        raise RuntimeError(f"zeek did not load the GRE analyzer {ANALYZER}: {logs.reporter}")
+    return logs
 
-        def read(name: str) -> list[dict]:
-            path = Path(folder) / f"{name}.log"
-            if not path.exists():
-                return []
-            return [json.loads(line) for line in path.read_text().splitlines() if line]
 
-        return Logs(read("pptp"), read("notice"), read("weird"), read("reporter"), done.stderr)
+def demo_logs(pcap: str | Path, folder: Path) -> str:
+    """pptp.log and notice.log of ``pcap`` as Zeek writes them (the columns that have a value
+    in some row), for ``make demo``."""
+    invoke(pcap, [str(PACKAGE)], folder)
+    shown = []
+    for name in ("pptp", "notice"):
+        path = folder / f"{name}.log"
+        if not path.exists():
+            shown.append(f"({name}.log: nothing logged)")
+            continue
+        lines = path.read_text().splitlines()
+        fields = next(line.split("\t")[1:] for line in lines if line.startswith("#fields"))
+        rows = [line.split("\t") for line in lines if not line.startswith("#")]
+        used = [i for i in range(len(fields)) if any(r[i] != "-" for r in rows)]
+        shown.append(f"{path}:")
+        for row in rows:
+            shown += [f"  {fields[i]:<24} {row[i]}" for i in used]
+            shown.append("")
+    return "\n".join(shown)
+
+
+# The start of the reporter message of a package that runs without its GRE analyzer.
+GRE_OFF = "pptp-analysis: GRE is not counted"
 
 
 @dataclass
