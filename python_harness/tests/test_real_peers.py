@@ -30,6 +30,7 @@ SUMMARY_KEYS = (
     "server_to_client",
     "ppp_protocols",
     "auth",
+    "user",
     "encrypted",
     "disconnect_result",
     "gre_seen",

@@ -19,6 +19,7 @@ import dpkt
 from . import control as ctl
 from . import ppp
 from .constants import (
+    AUTH_MSCHAP_V2,
     AUTH_NONE,
     CCP_OPT_MPPE,
     CDN_RESULTS,
@@ -503,14 +504,22 @@ def gre_blocked(seen: str, connected_at: float, watched_until: float) -> str | N
 
 
 def call_notices(
-    gre_problem: str | None, nat_editor: bool, auth: str, cleartext: bool, extra: list[str]
+    gre_problem: str | None,
+    nat_editor: bool,
+    auth: str,
+    cleartext: bool,
+    extra: list[str],
+    user: str | None = None,
 ) -> list[str]:
-    """The Zeek notices a call deserves, in the order the truth lists them."""
+    """The Zeek notices a call deserves, in the order the truth lists them: an MS-CHAPv2
+    handshake seen whole (its Response names the user) can be cracked offline."""
     found = ["GRE_Blocked"] if gre_problem else []
     if nat_editor:
         found.append("NAT_Detected")
     if auth in WEAK_AUTH:
         found.append("Weak_Authentication")
+    if auth == AUTH_MSCHAP_V2 and user is not None:
+        found.append("MSCHAPv2_Handshake")
     if cleartext:
         found.append("Cleartext_Tunnel")
     return found + extra
@@ -654,6 +663,7 @@ class Call:
         # call, and GRE sent before a message named the Call ID it carries.
         self.learnt_in: Frame | None = None
         self.untied: list[tuple[Frame, bool]] = []
+        self.user: str | None = None  # the name the client authenticated with
 
     def established(
         self,
@@ -787,6 +797,9 @@ class Call:
     def _note_ppp(self, frame: ppp.PppFrame) -> None:
         proto = PppProto(frame.protocol)
         self.ppp_protocols.add(proto.name)
+        name = ppp.identity(frame.protocol, frame.info)
+        if name is not None and self.user is None:
+            self.user = name.decode("utf-8", "replace")
         if (
             proto == PppProto.CCP
             and frame.info[0] == CpCode.CONFIGURE_ACK
@@ -932,7 +945,12 @@ class Call:
 
     def notices(self) -> list[str]:
         return call_notices(
-            self.gre_problem, self.nat_editor, self.auth, self.cleartext_data, self.extra_notices
+            self.gre_problem,
+            self.nat_editor,
+            self.auth,
+            self.cleartext_data,
+            self.extra_notices,
+            self.user,
         )
 
     def summary(self) -> dict:
@@ -954,6 +972,7 @@ class Call:
             "server_to_client": self.sides[False].summary(),
             "ppp_protocols": sorted(self.ppp_protocols),
             "auth": self.auth,
+            "user": self.user,
             "encrypted": self.encrypted,
             "disconnect_result": self.disconnect_result,
             "cleared_by": self.cleared_by,

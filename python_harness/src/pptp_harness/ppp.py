@@ -110,6 +110,27 @@ def split(frame: bytes) -> tuple[int | None, bytes]:
     return struct.unpack(">H", frame[:2])[0], frame[2:]
 
 
+def identity(protocol: int, info: bytes) -> bytes | None:
+    """The user name a client sends to authenticate, if this packet is where it does: a PAP
+    Authenticate-Request's Peer-ID, a CHAP Response's Name (MS-CHAP included), an EAP
+    Response/Identity."""
+    if len(info) < 4:
+        return None
+    code, end = info[0], min(len(info), struct.unpack(">H", info[2:4])[0])
+    if protocol == PppProto.PAP and code == PAP_AUTH_REQUEST and end > 4:
+        return info[5 : 5 + info[4]]
+    if protocol == PppProto.CHAP and code == CHAP_RESPONSE and end > 4:
+        return info[5 + info[4] : end]
+    if (
+        protocol == PppProto.EAP
+        and code == EAP_RESPONSE
+        and end > 4
+        and info[4] == EAP_TYPE_IDENTITY
+    ):
+        return info[5:end]
+    return None
+
+
 def parse_options(data: bytes) -> dict[int, bytes]:
     """Configuration options (type, length, data) by type; the first of a repeated type."""
     options: dict[int, bytes] = {}

@@ -98,6 +98,7 @@ class RealCall:
     ending: str | None = None  # the control message that ended it, in words
     lcp_terminated: int | None = None  # frame of its first LCP Terminate-Ack
     learnt_in: int | None = None  # set up before the capture: the message that named it
+    user: str | None = None  # the name the client authenticated with
 
     def touch(self, number: int, time: float) -> None:
         self.last_frame, self.end_time = number, time
@@ -129,6 +130,7 @@ class RealCall:
             self.auth,
             self.cleartext,
             self.extra_notices,
+            self.user,
         )
         return {
             "tcp_stream": self.conn.stream,
@@ -148,6 +150,7 @@ class RealCall:
             "server_to_client": self.sides[False].summary(),
             "ppp_protocols": sorted(self.protocols),
             "auth": self.auth,
+            "user": self.user,
             "encrypted": self.mppe_negotiated and self.mppe_packets > 0,
             "disconnect_result": self.disconnect_result,
             "cleared_by": self.cleared_by,
@@ -169,6 +172,7 @@ class OrphanFlow:
     auth: str = AUTH_NONE
     mppe_negotiated: bool = False
     lcp_terminated: int | None = None
+    user: str | None = None
     call: RealCall | None = None
 
 
@@ -385,6 +389,7 @@ class Reading:
             call.protocols |= flow.protocols
             call.mppe_packets += flow.mppe_packets
             call.cleartext = call.cleartext or flow.cleartext
+            call.user = call.user or flow.user
             for frame in flow.frames:
                 frame["call_frame"] = number
                 frame["tied_later"] = True  # a one-pass read shows it without a call
@@ -499,6 +504,9 @@ class Reading:
             call.protocols.add(PppProto(protocol).name)
         except ValueError:
             return
+        name = ppp.identity(protocol, info)
+        if name is not None and call.user is None:
+            call.user = name.decode("utf-8", "replace")
         if protocol == PppProto.MPPE:
             call.mppe_packets += 1
         elif protocol == PppProto.IP:
