@@ -17,7 +17,7 @@ from pathlib import Path
 import dpkt
 
 from . import control as ctl
-from . import ppp
+from . import mppe, ppp
 from .constants import (
     AUTH_MSCHAP_V2,
     AUTH_NONE,
@@ -27,6 +27,10 @@ from .constants import (
     ICRP_RESULTS,
     IP_PROTO_GRE,
     MESSAGE_NAMES,
+    MPPE_BIT_40,
+    MPPE_BIT_56,
+    MPPE_BIT_128,
+    MPPE_BIT_STATELESS,
     OCRP_RESULTS,
     PROTOCOL_VERSION,
     TCP_PORT,
@@ -98,6 +102,23 @@ def add_fields(fields: dict[str, list], values: Mapping[str, object]) -> dict[st
     return fields
 
 
+@dataclass(frozen=True)
+class Login:
+    """Who a call authenticates as with MS-CHAPv2, and the MPPE its data then uses: the key
+    length (40, 56 or 128 bits) and mode (stateless, or stateful)."""
+
+    user: str
+    password: str
+    key_bits: int = 128
+    stateless: bool = True
+
+    @property
+    def mppe_bits(self) -> int:
+        """The MPPE option's supported bits (RFC 3078 §2.1) that settle on this."""
+        strength = {40: MPPE_BIT_40, 56: MPPE_BIT_56, 128: MPPE_BIT_128}[self.key_bits]
+        return strength | (MPPE_BIT_STATELESS if self.stateless else 0)
+
+
 class Capture:
     """Frames in order, each with its ground truth; writes FILE.pcap and FILE.truth.json."""
 
@@ -148,6 +169,8 @@ class Capture:
 
     # -- output ----------------------------------------------------------------------------
     def ground_truth(self) -> dict:
+        for call in self.calls:
+            call.decryption_truth()
         return {
             "scenario": self.name,
             "description": self.description,
@@ -664,6 +687,12 @@ class Call:
         self.learnt_in: Frame | None = None
         self.untied: list[tuple[Frame, bool]] = []
         self.user: str | None = None  # the name the client authenticated with
+        # A genuine MS-CHAPv2 login: the MPPE senders of both directions (client: True), and
+        # every encrypted packet sent, in the order built (frame, from client, packet, inner).
+        self.login: Login | None = None
+        self.senders: dict[bool, mppe.MppeCipher] = {}
+        self.start_keys: dict[bool, bytes] = {}
+        self.sent_encrypted: list[tuple[Frame, bool, bytes, ppp.PppFrame]] = []
 
     def established(
         self,
@@ -873,8 +902,59 @@ class Call:
         self.gre(True, None)
         self.gre(False, None)
 
+    def encrypted_ping(self, from_client: bool) -> tuple[ppp.PppFrame, bytes, ppp.PppFrame]:
+        """The next ping of a logged-in call encrypted with its MPPE keys: the MPPE frame, its
+        packet (header and ciphertext) and the ping inside. Sent with ``send_encrypted`` (in
+        any order, or never: a loss)."""
+        side = self.sides[from_client]
+        side.data_sent += 1
+        src, dst = ("10.0.0.2", "10.0.0.1") if from_client else ("10.0.0.1", "10.0.0.2")
+        ping = ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client)
+        packet = self.senders[from_client].encrypt(mppe.plaintext_of(PppProto.IP, ping.info))
+        return ppp.PppFrame(PppProto.MPPE, packet), packet, ping
+
+    def send_encrypted(
+        self, from_client: bool, built: tuple[ppp.PppFrame, bytes, ppp.PppFrame], **gre_args
+    ) -> Frame:
+        frame, packet, ping = built
+        out = self.gre(from_client, frame, **gre_args)
+        self.sent_encrypted.append((out, from_client, packet, ping))
+        return out
+
+    def decryption_truth(self) -> None:
+        """What a decrypting analyzer shows on each encrypted packet, worked out by receivers
+        that see the packets in capture order (as an analyzer reading the capture does): the
+        PPP frame inside, or that decryption failed (a stateful packet after a loss, before
+        the next flushed one)."""
+        if self.login is None:
+            return
+        receivers = {
+            side: mppe.MppeCipher(key, self.login.key_bits, self.login.stateless)
+            for side, key in self.start_keys.items()
+        }
+        for frame, from_client, packet, ping in sorted(
+            self.sent_encrypted, key=lambda sent: sent[0].number
+        ):
+            try:
+                clear = receivers[from_client].decrypt(packet)
+            except mppe.MppeError:
+                frame.truth["decryption"] = {"problems": ["gre_decryption_failed"]}
+                continue
+            assert clear == mppe.plaintext_of(PppProto.IP, ping.info)
+            frame.truth["decryption"] = {
+                "inner_stack": ping.stack,
+                "fields": {
+                    "ppp.protocol": [PppProto.IP],
+                    "pptp_gre.decrypted": [1],
+                    "pptp_gre.mppe.key_bits": [self.login.key_bits],
+                    "pptp_gre.mppe.user": [self.login.user],
+                },
+            }
+
     def data(self, from_client: bool) -> Frame:
         """The next data packet: MPPE ciphertext if the call encrypts, else a cleartext ping."""
+        if self.senders:
+            return self.send_encrypted(from_client, self.encrypted_ping(from_client))
         side = self.sides[from_client]
         side.data_sent += 1
         if self.encrypt:
@@ -883,6 +963,52 @@ class Call:
         return self.gre(
             from_client, ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client)
         )
+
+    def encrypted_session(self, login: Login, data_packets: int = 0) -> None:
+        """A PPP run authenticated with a genuine MS-CHAPv2 exchange for ``login`` (RFC 2759),
+        then MPPE with the keys it gives (RFC 3079), and ``data_packets`` encrypted pings."""
+        self.exchange(
+            [
+                (True, ppp.lcp_configure(identifier=1, magic=0x11111111)),
+                (False, ppp.lcp_configure(identifier=1, auth=AUTH_MSCHAP_V2, magic=0x22222222)),
+                (
+                    True,
+                    ppp.lcp_configure(
+                        CpCode.CONFIGURE_ACK, 1, auth=AUTH_MSCHAP_V2, magic=0x22222222
+                    ),
+                ),
+                (False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, magic=0x11111111)),
+            ]
+        )
+        self.compressed, self.auth, self.login = True, AUTH_MSCHAP_V2, login
+        password_hash = mppe.nt_password_hash(login.password)
+        seed = f"{self.call_id[True]}/{self.call_id[False]}/{login.user}"
+        challenges = ppp.filler(seed + "/authenticator", 16), ppp.filler(seed + "/peer", 16)
+        frames, nt_response = ppp.mschapv2_exchange(login.user, password_hash, *challenges)
+        self.exchange(frames)
+        bits = login.mppe_bits
+        self.exchange(
+            [
+                (False, ppp.ccp_mppe(identifier=1, bits=bits)),
+                (True, ppp.ccp_mppe(CpCode.CONFIGURE_ACK, 1, bits=bits)),
+                (True, ppp.ccp_mppe(identifier=1, bits=bits)),
+                (False, ppp.ccp_mppe(CpCode.CONFIGURE_ACK, 1, bits=bits)),
+                (False, ppp.ipcp_configure(identifier=1, address="10.0.0.1")),
+                (True, ppp.ipcp_configure(CpCode.CONFIGURE_ACK, 1, address="10.0.0.1")),
+                (True, ppp.ipcp_configure(identifier=1, address="10.0.0.2")),
+                (False, ppp.ipcp_configure(CpCode.CONFIGURE_ACK, 1, address="10.0.0.2")),
+            ]
+        )
+        master = mppe.master_key(mppe.hash_nt_password_hash(password_hash), nt_response)
+        client_send, client_receive = mppe.start_keys(master, login.key_bits, is_server=False)
+        self.start_keys = {True: client_send, False: client_receive}
+        self.senders = {
+            side: mppe.MppeCipher(key, login.key_bits, login.stateless)
+            for side, key in self.start_keys.items()
+        }
+        self.encrypt = True
+        for n in range(data_packets):
+            self.data(n % 2 == 0)
 
     def lcp_terminate(self, by_client: bool = True) -> None:
         self.gre(by_client, ppp.lcp_terminate())

@@ -115,6 +115,23 @@ def plugin(script: str | Path, reassemble: bool = True) -> Analyzer:
     )
 
 
+def decrypting(truth: dict) -> dict:
+    """The truth as the plugin shows it with a credentials file that opens every login of the
+    capture: each encrypted packet's decryption (the PPP frame inside, or why not)."""
+    frames = []
+    for frame in truth["frames"]:
+        decryption = frame.get("decryption")
+        if decryption:
+            frame = {
+                **frame,
+                "fields": {**frame["fields"], **decryption.get("fields", {})},
+                "problems": [*frame.get("problems", []), *decryption.get("problems", [])],
+                "inner_stack": decryption.get("inner_stack", frame.get("inner_stack")),
+            }
+        frames.append(frame)
+    return {**truth, "frames": frames}
+
+
 def load_truth(pcap: str | Path) -> dict:
     return json.loads(truth_path_for(pcap).read_text())
 
@@ -393,6 +410,7 @@ def calls_table_mismatches(
             "first_frame": str(call["first_frame"]),
             "last_frame": str(call["last_frame"]),
             "auth": call["auth"],
+            "user": call.get("user") or "-",
             "encrypted": str(call["encrypted"]).lower(),
             "disconnect_result": str(
                 "-" if call["disconnect_result"] is None else call["disconnect_result"]

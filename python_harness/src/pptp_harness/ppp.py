@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import dpkt
 
+from . import mppe
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -210,12 +211,35 @@ def chap(code: int, identifier: int, value: bytes = b"", name: bytes = b"") -> P
     return PppFrame(PppProto.CHAP, info, {"chap.code": code})
 
 
-def _filler(label: str, size: int) -> bytes:
+def filler(label: str, size: int) -> bytes:
     """Deterministic stand-in bytes for challenges, hashes and ciphertext."""
     out = b""
     while len(out) < size:
         out += hashlib.sha256(f"{label}/{len(out)}".encode()).digest()
     return out[:size]
+
+
+def mschapv2_exchange(
+    user: str, password_hash: bytes, authenticator_challenge: bytes, peer_challenge: bytes
+) -> tuple[list[tuple[bool, PppFrame]], bytes]:
+    """A genuine MS-CHAPv2 exchange (RFC 2759 §4) for ``user`` whose NT password hash is
+    ``password_hash``: Challenge, Response (peer challenge, 8 reserved octets, NT-Response,
+    flags) and Success (the authenticator response). Returns the frames and the NT-Response."""
+    nt_response = mppe.generate_nt_response(
+        authenticator_challenge, peer_challenge, user, password_hash
+    )
+    success = mppe.generate_authenticator_response(
+        password_hash, nt_response, peer_challenge, authenticator_challenge, user
+    )
+    frames = [
+        (False, chap(CHAP_CHALLENGE, 1, authenticator_challenge, b"pac")),
+        (
+            True,
+            chap(CHAP_RESPONSE, 1, peer_challenge + bytes(8) + nt_response + b"\0", user.encode()),
+        ),
+        (False, chap(CHAP_SUCCESS, 1, name=success.encode() + b" M=Welcome")),
+    ]
+    return frames, nt_response
 
 
 def chap_exchange(
@@ -227,17 +251,17 @@ def chap_exchange(
     challenge (16), reserved (8), NT-Response (24), flags (1) (RFC 2759 §4).
     """
     if auth == AUTH_MSCHAP_V2:
-        challenge = _filler("authenticator-challenge", 16)
-        response = _filler("peer-challenge", 16) + bytes(8) + _filler("nt-response", 24) + b"\0"
+        challenge = filler("authenticator-challenge", 16)
+        response = filler("peer-challenge", 16) + bytes(8) + filler("nt-response", 24) + b"\0"
         success = (
-            b"S=" + _filler("authenticator-response", 20).hex().upper().encode() + b" M=Welcome"
+            b"S=" + filler("authenticator-response", 20).hex().upper().encode() + b" M=Welcome"
         )
     elif auth == AUTH_MSCHAP_V1:
-        challenge = _filler("challenge", 8)
-        response = _filler("lm-response", 24) + _filler("nt-response", 24) + b"\x01"
+        challenge = filler("challenge", 8)
+        response = filler("lm-response", 24) + filler("nt-response", 24) + b"\x01"
         success = b""
     else:
-        challenge = _filler("challenge", 16)
+        challenge = filler("challenge", 16)
         response = hashlib.md5(bytes([identifier]) + b"secret" + challenge).digest()
         success = b"Welcome"
     return [
@@ -315,4 +339,4 @@ def mppe_data(coherency: int, flushed: bool = False, size: int = 60) -> PppFrame
         | (MPPE_FLAG_FLUSHED if flushed else 0)
         | (coherency & MPPE_COHERENCY_MASK)
     )
-    return PppFrame(PppProto.MPPE, struct.pack(">H", header) + _filler(f"mppe/{coherency}", size))
+    return PppFrame(PppProto.MPPE, struct.pack(">H", header) + filler(f"mppe/{coherency}", size))

@@ -13,7 +13,18 @@ import dpkt
 
 from . import control as ctl
 from . import ppp
-from .capture import Call, Capture, ControlConnection, Pdu, gre_frame, host, link, orphan_gre, pdu
+from .capture import (
+    Call,
+    Capture,
+    ControlConnection,
+    Login,
+    Pdu,
+    gre_frame,
+    host,
+    link,
+    orphan_gre,
+    pdu,
+)
 from .constants import (
     AUTH_CHAP_MD5,
     AUTH_EAP,
@@ -778,6 +789,95 @@ def _mid_call_set_link_info(cap: Capture) -> None:
     call.gre(False, ppp.lcp_echo(identifier=6))
     call.disconnect_by_server()
     conn.close(by_client=False)
+
+
+# Synthetic logins of the decryption scenarios: test data, nobody's credentials. Their
+# passwords stay here; truth files name only the users.
+LOGINS = {
+    login.user: login
+    for login in (
+        Login("alice", "correct horse battery staple"),
+        Login("bob", "Tr0ub4dor&3", key_bits=40, stateless=False),
+        Login("carol", "p\u00e4ssw\u00f6rd", key_bits=56, stateless=False),
+        Login("dave", "hunter2", key_bits=56, stateless=True),
+    )
+}
+
+
+def _pings(call: Call, count: int, *, lose: set[int] = frozenset(), swap: set[int] = frozenset()):
+    """``count`` encrypted pings, alternating from the client and the server: those numbered
+    in ``lose`` are encrypted and never sent (a loss), each in ``swap`` goes out after the next
+    one (a reordering). A stateful sender flushes after either, as the receiver's CCP
+    Reset-Request would make it: its packets between are lost to the receiver."""
+    held = None
+    for n in range(count):
+        from_client = n % 2 == 0
+        built = call.encrypted_ping(from_client)
+        if n in lose:
+            call.sides[from_client].next_seq += 1
+            if not call.login.stateless:
+                call.senders[from_client].flush()
+            continue
+        if n in swap:
+            seq = call.sides[from_client].next_seq
+            call.sides[from_client].next_seq += 1
+            held = (from_client, built, seq)
+            continue
+        call.send_encrypted(from_client, built)
+        if held and held[0] == from_client:
+            resume = call.sides[from_client].next_seq  # sending a number moves it back
+            call.send_encrypted(held[0], held[1], seq=held[2])
+            call.sides[from_client].next_seq = resume
+            if not call.login.stateless:
+                call.senders[from_client].flush()
+            held = None
+
+
+def _encrypted_call(cap: Capture, login: Login, count: int, **changes) -> None:
+    conn = connect(cap)
+    call = conn.outgoing_call(7, 41000)
+    call.encrypted_session(login)
+    _pings(call, count, **changes)
+    call.lcp_terminate()
+    call.clear_by_client()
+    conn.stop()
+
+
+@scenario(
+    "decrypt_stateless_128",
+    "A genuine MS-CHAPv2 login and 128-bit stateless MPPE data both ways, with a loss and a "
+    "reordering each way (decryptable with the user's password)",
+)
+def _decrypt_stateless_128(cap: Capture) -> None:
+    _encrypted_call(cap, LOGINS["alice"], 16, lose={4, 9}, swap={6, 11})
+
+
+@scenario(
+    "decrypt_stateful_40",
+    "A genuine MS-CHAPv2 login and 40-bit stateful MPPE, 300 packets each way (key changes at "
+    "every 256th count), a loss and a reordering each way",
+)
+def _decrypt_stateful_40(cap: Capture) -> None:
+    _encrypted_call(cap, LOGINS["bob"], 600, lose={100, 351}, swap={200, 401})
+
+
+@scenario(
+    "decrypt_two_users",
+    "Two calls at once, two users with their own passwords: 56-bit stateful and 56-bit "
+    "stateless MPPE, data interleaved",
+)
+def _decrypt_two_users(cap: Capture) -> None:
+    first = connect(cap, CLIENT, 40000)
+    second = connect(cap, CLIENT_B, 40002)
+    calls = [first.outgoing_call(3, 50), second.outgoing_call(4, 51)]
+    calls[0].encrypted_session(LOGINS["carol"])
+    calls[1].encrypted_session(LOGINS["dave"])
+    for n in range(12):
+        calls[n % 2].data((n // 2) % 2 == 0)
+    for call in calls:
+        call.clear_by_client()
+    first.stop()
+    second.stop()
 
 
 def late_server_gre(delay: float) -> Capture:
