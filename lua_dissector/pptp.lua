@@ -35,6 +35,7 @@ local default_settings = {
     heuristic = true,
     sequence_analysis = true,
     gre_grace = 10,
+    credentials_file = "",
 }
 local settings = {}
 for key, value in pairs(default_settings) do settings[key] = value end
@@ -50,6 +51,10 @@ pptp_gre.prefs.sequence_analysis = Pref.bool("Analyze GRE sequence numbers",
 pptp_gre.prefs.gre_grace = Pref.uint("GRE grace period (seconds)", default_settings.gre_grace,
     "A connected call whose GRE from one side does not appear within this time is flagged "
         .. "as GRE (IP protocol 47) blocked that way")
+pptp_gre.prefs.credentials_file = Pref.string("MPPE credentials file",
+    default_settings.credentials_file, "A file of MS-CHAPv2 credentials to decrypt MPPE with, "
+        .. "one per line: PASSWORD, USER:PASSWORD, nthash:HEX32 or USER:nthash:HEX32 (# starts "
+        .. "a comment). Read, never written or shown; empty: no decryption")
 
 ----------------------------------------------------------------------------------------------
 ----------------------------------------------------------------------------------------------
@@ -262,6 +267,12 @@ local gf = {
     out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
     -- The A, B, C, D bits and the coherency count (pptp_gre.mppe & 0x0fff) are in its text.
     mppe_header = ProtoField.uint16("pptp_gre.mppe", "MPPE header", base.HEX),
+    -- Decryption (a credentials file given): whether this packet was, with which key.
+    decrypted = ProtoField.bool("pptp_gre.decrypted", "Decrypted"),
+    key_bits = ProtoField.uint8("pptp_gre.mppe.key_bits", "MPPE key length (bits)"),
+    key_user = ProtoField.string("pptp_gre.mppe.user", "Decrypted with the credential of"),
+    -- The user name a client's MS-CHAP, CHAP, PAP or EAP response gave.
+    user = ProtoField.string("pptp_gre.user", "Authenticated user"),
     problem = ProtoField.string("pptp_gre.problem", "Problem"),
 }
 for _, field in pairs(gf) do table.insert(pptp_gre.fields, field) end
@@ -276,76 +287,96 @@ local function new_expert(proto, name, text, group, severity)
     table.insert(expert_lists[proto], e)
     return e
 end
-local g, s = expert.group, expert.severity
+local group, severity = expert.group, expert.severity
 local ce = {
     bad_magic_cookie = new_expert(pptp_ctrl, "bad_magic_cookie", "Magic cookie is not 0x1A2B3C4D",
-        g.MALFORMED, s.ERROR),
+        group.MALFORMED, severity.ERROR),
     length_mismatch = new_expert(pptp_ctrl, "length_mismatch",
-        "Length does not fit the message type", g.MALFORMED, s.ERROR),
+        "Length does not fit the message type", group.MALFORMED, severity.ERROR),
     truncated = new_expert(pptp_ctrl, "truncated", "Message cut off before its length",
-        g.MALFORMED, s.ERROR),
+        group.MALFORMED, severity.ERROR),
     unknown_message_type = new_expert(pptp_ctrl, "unknown_message_type",
-        "Control message type not defined by RFC 2637", g.MALFORMED, s.WARN),
+        "Control message type not defined by RFC 2637", group.MALFORMED, severity.WARN),
     reserved_nonzero = new_expert(pptp_ctrl, "reserved_nonzero", "Reserved field is not zero",
-        g.PROTOCOL, s.WARN),
+        group.PROTOCOL, severity.WARN),
     bad_version = new_expert(pptp_ctrl, "bad_version", "Unsupported protocol version",
-        g.PROTOCOL, s.WARN),
+        group.PROTOCOL, severity.WARN),
     not_control = new_expert(pptp_ctrl, "not_control", "PPTP message type is not 1 (control)",
-        g.PROTOCOL, s.WARN),
+        group.PROTOCOL, severity.WARN),
     out_of_state = new_expert(pptp_ctrl, "out_of_state",
-        "Message not expected in this state of the connection or call", g.SEQUENCE, s.WARN),
+        "Message not expected in this state of the connection or call",
+        group.SEQUENCE, severity.WARN),
     no_gre_both_ways = new_expert(pptp_ctrl, "no_gre_both_ways",
-        "Call connected, but no GRE either way", g.PROTOCOL, s.WARN),
+        "Call connected, but no GRE either way", group.PROTOCOL, severity.WARN),
     no_gre_from_client = new_expert(pptp_ctrl, "no_gre_from_client",
-        "Call connected, but no GRE from the client", g.PROTOCOL, s.WARN),
+        "Call connected, but no GRE from the client", group.PROTOCOL, severity.WARN),
     no_gre_from_server = new_expert(pptp_ctrl, "no_gre_from_server",
-        "Call connected, but no GRE from the server", g.PROTOCOL, s.WARN),
+        "Call connected, but no GRE from the server", group.PROTOCOL, severity.WARN),
     nat_editor = new_expert(pptp_ctrl, "nat_editor",
         "Client Call ID equals its TCP source port: a NAT's PPTP helper rewrote it",
-        g.PROTOCOL, s.NOTE),
+        group.PROTOCOL, severity.NOTE),
     call_id_collision = new_expert(pptp_ctrl, "call_id_collision",
         "Another control connection from this address uses this Call ID (no PPTP NAT editor?)",
-        g.SECURITY, s.WARN),
+        group.SECURITY, severity.WARN),
     setup_unseen = new_expert(pptp_ctrl, "setup_unseen",
-        "Call learnt from this message: its set-up is not in the capture", g.SEQUENCE, s.NOTE),
+        "Call learnt from this message: its set-up is not in the capture",
+        group.SEQUENCE, severity.NOTE),
 }
 local ge = {
     key_missing = new_expert(pptp_gre, "key_missing", "GRE version 1 without the key bit",
-        g.MALFORMED, s.ERROR),
+        group.MALFORMED, severity.ERROR),
     reserved_flags = new_expert(pptp_gre, "reserved_flags",
         "C, R, s, recursion or reserved flag bits set (must be 0 in enhanced GRE)",
-        g.PROTOCOL, s.WARN),
+        group.PROTOCOL, severity.WARN),
     wrong_protocol = new_expert(pptp_gre, "wrong_protocol",
-        "Enhanced GRE carries protocol 0x880B (PPP)", g.PROTOCOL, s.WARN),
+        "Enhanced GRE carries protocol 0x880B (PPP)", group.PROTOCOL, severity.WARN),
     payload_length_mismatch = new_expert(pptp_gre, "payload_length_mismatch",
-        "Payload length differs from the bytes carried", g.MALFORMED, s.WARN),
+        "Payload length differs from the bytes carried", group.MALFORMED, severity.WARN),
     ack_only_with_payload = new_expert(pptp_gre, "ack_only_with_payload",
-        "Acknowledgment-only packet (no sequence number) carries payload", g.PROTOCOL, s.WARN),
+        "Acknowledgment-only packet (no sequence number) carries payload",
+        group.PROTOCOL, severity.WARN),
     address_mismatch = new_expert(pptp_gre, "address_mismatch",
         "GRE of a known call from an address other than its control connection's peer",
-        g.PROTOCOL, s.WARN),
+        group.PROTOCOL, severity.WARN),
     without_call = new_expert(pptp_gre, "without_call",
         "GRE without a call: no control connection in the capture set up this Call ID",
-        g.SEQUENCE, s.NOTE),
-    lost = new_expert(pptp_gre, "lost", "GRE sequence numbers skipped", g.SEQUENCE, s.WARN),
+        group.SEQUENCE, severity.NOTE),
+    lost = new_expert(pptp_gre, "lost", "GRE sequence numbers skipped",
+        group.SEQUENCE, severity.WARN),
     duplicate = new_expert(pptp_gre, "duplicate", "Duplicate GRE sequence number",
-        g.SEQUENCE, s.WARN),
+        group.SEQUENCE, severity.WARN),
     out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",
-        g.SEQUENCE, s.WARN),
+        group.SEQUENCE, severity.WARN),
     ack_unseen = new_expert(pptp_gre, "ack_unseen",
-        "Acknowledges a sequence number the peer was not seen sending", g.SEQUENCE, s.NOTE),
+        "Acknowledges a sequence number the peer was not seen sending",
+        group.SEQUENCE, severity.NOTE),
     coherency_gap = new_expert(pptp_gre, "coherency_gap", "MPPE coherency count skips",
-        g.SEQUENCE, s.WARN),
+        group.SEQUENCE, severity.WARN),
     weak_auth = new_expert(pptp_gre, "weak_auth",
-        "Weak PPP authentication negotiated (PAP, CHAP-MD5 or MS-CHAP)", g.SECURITY, s.WARN),
+        "Weak PPP authentication negotiated (PAP, CHAP-MD5 or MS-CHAP)",
+        group.SECURITY, severity.WARN),
     cleartext = new_expert(pptp_gre, "cleartext",
-        "IP inside the tunnel without MPPE encryption", g.SECURITY, s.WARN),
+        "IP inside the tunnel without MPPE encryption", group.SECURITY, severity.WARN),
     ppp_error = new_expert(pptp_gre, "ppp_error", "PPP payload could not be dissected",
-        g.MALFORMED, s.ERROR),
+        group.MALFORMED, severity.ERROR),
+    mschapv2_in_clear = new_expert(pptp_gre, "mschapv2_in_clear",
+        "MS-CHAPv2 handshake in clear: crackable offline", group.SECURITY, severity.WARN),
+    no_handshake = new_expert(pptp_gre, "no_handshake",
+        "No MS-CHAPv2 handshake in the capture for this call: cannot decrypt", group.DECRYPTION,
+        severity.NOTE),
+    no_credential = new_expert(pptp_gre, "no_credential",
+        "No listed credential matches this call's MS-CHAPv2 handshake",
+        group.DECRYPTION, severity.WARN),
+    decryption_failed = new_expert(pptp_gre, "decryption_failed",
+        "Decryption failed: the result is not a PPP frame", group.DECRYPTION, severity.WARN),
+    mppc_compressed = new_expert(pptp_gre, "mppc_compressed",
+        "MPPC-compressed (C bit): decrypted, not decompressed", group.UNDECODED, severity.NOTE),
+    credentials_unreadable = new_expert(pptp_gre, "credentials_unreadable",
+        "The MPPE credentials file cannot be read", group.DECRYPTION, severity.WARN),
     header_truncated = new_expert(pptp_gre, "header_truncated",
-        "GRE header cut off before the fields its flags announce", g.MALFORMED, s.ERROR),
+        "GRE header cut off before the fields its flags announce", group.MALFORMED, severity.ERROR),
     gre_error = new_expert(pptp_gre, "gre_error",
-        "Wireshark's GRE dissector could not dissect this packet", g.MALFORMED, s.ERROR),
+        "Wireshark's GRE dissector could not dissect this packet", group.MALFORMED, severity.ERROR),
 }
 -- Proto.experts registers the experts only when assigned a whole table.
 pptp_ctrl.experts = expert_lists[pptp_ctrl]
@@ -454,6 +485,761 @@ else
     collectgarbage("setstepmul", 1000)
 end
 
+----------------------------------------------------------------------------------------------
+-- Crypto for MPPE decryption: MD4, SHA-1, RC4, DES, MS-CHAPv2 (RFC 2759), MPPE keys
+-- (RFC 3079) and an MPPE decryptor (RFC 3078). Strings hold raw octets throughout.
+--
+-- One source for Lua 5.2 (Wireshark 4.0) and 5.3+ (Wireshark 4.4): bitwise operators would
+-- not parse on 5.2, so the hot loops are built at load time from source text with load():
+-- with native operators where they compile, else with bit32 (SHA-1, MD4) or a 64K-entry
+-- XOR table (RC4, faster than a bit32 call per octet).
+----------------------------------------------------------------------------------------------
+-- Everything is local to one do-block: the plugin's main chunk gains one local, crypto.
+local crypto
+do
+    local crypto_byte, crypto_char, crypto_concat = string.byte, string.char, table.concat
+    local crypto_unpack = table.unpack or rawget(_G, "unpack")
+    local crypto_floor = math.floor
+    local crypto_native = load("return function(a, b) return a ~ b end") ~= nil
+    local crypto_bit32 = rawget(_G, "bit32")
+    local CHUNK = 4096 -- octets per string.byte/string.char call: well inside the C stack limit
+    local TWO32 = 4294967296
+
+    -- 32-bit operations as functions: native operators compiled from text on 5.3+, bit32 on 5.2.
+    local band, bor, bxor, bnot, rol
+    if crypto_native then
+        band, bor, bxor, bnot, rol = load([[
+            return function(a, b) return a & b end,
+                function(a, b) return a | b end,
+                function(a, b) return a ~ b end,
+                function(a) return ~a & 0xFFFFFFFF end,
+                function(a, n) return ((a << n) | (a >> (32 - n))) & 0xFFFFFFFF end
+        ]])()
+    elseif crypto_bit32 then
+        band, bor, bxor, bnot, rol = crypto_bit32.band, crypto_bit32.bor, crypto_bit32.bxor,
+            crypto_bit32.bnot, crypto_bit32.lrotate
+    else
+        error("pptp_crypto needs Lua 5.3+ or the bit32 library")
+    end
+
+    local function to_hex(s)
+        return (s:gsub(".", function(c) return string.format("%02X", crypto_byte(c)) end))
+    end
+
+    -- Octets from hex digits (spaces allowed); nil if not hex or odd.
+    local function from_hex(text)
+        local digits = text:gsub("%s", "")
+        if #digits % 2 == 1 or digits:find("[^%x]") then return nil end
+        return (digits:gsub("..", function(pair) return crypto_char(tonumber(pair, 16)) end))
+    end
+
+    -- The octets of s as a table of numbers (1-based), read in chunks.
+    local function octets(s)
+        local n = #s
+        if n <= CHUNK then return { crypto_byte(s, 1, n) } end
+        local t = {}
+        for from = 1, n, CHUNK do
+            local part = { crypto_byte(s, from, math.min(from + CHUNK - 1, n)) }
+            for k = 1, #part do t[from + k - 1] = part[k] end
+        end
+        return t
+    end
+
+    -- A string from a table of octet numbers t[1..n].
+    local function chars(t, n)
+        if n <= CHUNK then return crypto_char(crypto_unpack(t, 1, n)) end
+        local parts = {}
+        for from = 1, n, CHUNK do
+            parts[#parts + 1] = crypto_char(crypto_unpack(t, from, math.min(from + CHUNK - 1, n)))
+        end
+        return crypto_concat(parts)
+    end
+
+    local function word_bytes_be(w)
+        return crypto_floor(w / 16777216) % 256, crypto_floor(w / 65536) % 256,
+            crypto_floor(w / 256) % 256, w % 256
+    end
+
+    -- Merkle-Damgard padding shared by MD4 (little-endian length) and SHA-1 (big-endian).
+    local function md_pad(s, big_endian)
+        local bits = #s * 8
+        local low, high = bits % TWO32, crypto_floor(bits / TWO32)
+        local zeros = (55 - #s) % 64
+        local l1, l2, l3, l4 = word_bytes_be(low)
+        local h1, h2, h3, h4 = word_bytes_be(high)
+        local head = s .. "\128" .. string.rep("\0", zeros)
+        if big_endian then return head .. crypto_char(h1, h2, h3, h4, l1, l2, l3, l4) end
+        return head .. crypto_char(l4, l3, l2, l1, h4, h3, h2, h1)
+    end
+
+    ----------------------------------------------------------------------------------------------
+    -- MD4 (RFC 1320): used once per password, so written once with the operation functions.
+    ----------------------------------------------------------------------------------------------
+    local MD4_ROUND2 = { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 }
+    local MD4_ROUND3 = { 0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15 }
+    local MD4_SHIFTS = { { 3, 7, 11, 19 }, { 3, 5, 9, 13 }, { 3, 9, 11, 15 } }
+
+    local function md4(s)
+        local msg = md_pad(s, false)
+        local h1, h2, h3, h4 = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476
+        local x = {}
+        for block = 1, #msg, 64 do
+            for k = 0, 15 do
+                local b1, b2, b3, b4 = crypto_byte(msg, block + 4 * k, block + 4 * k + 3)
+                x[k] = ((b4 * 256 + b3) * 256 + b2) * 256 + b1
+            end
+            local st = { h1, h2, h3, h4 }
+            -- Step n updates word (1 - n) mod 4 of the state: a, d, c, b, a, ...
+            for n = 0, 47 do
+                local round = crypto_floor(n / 16) + 1
+                local at = (4 - n % 4) % 4 + 1
+                local a, b = st[at], st[at % 4 + 1]
+                local c, d = st[(at + 1) % 4 + 1], st[(at + 2) % 4 + 1]
+                local f, k
+                if round == 1 then
+                    f, k = bor(band(b, c), band(bnot(b), d)), x[n % 16]
+                elseif round == 2 then
+                    f = bor(bor(band(b, c), band(b, d)), band(c, d))
+                    k = (x[MD4_ROUND2[n % 16 + 1]] + 0x5A827999) % TWO32
+                else
+                    f, k = bxor(bxor(b, c), d), (x[MD4_ROUND3[n % 16 + 1]] + 0x6ED9EBA1) % TWO32
+                end
+                st[at] = rol((a + f + k) % TWO32, MD4_SHIFTS[round][n % 4 + 1])
+            end
+            h1, h2 = (h1 + st[1]) % TWO32, (h2 + st[2]) % TWO32
+            h3, h4 = (h3 + st[3]) % TWO32, (h4 + st[4]) % TWO32
+        end
+        local out = {}
+        for _, w in ipairs({ h1, h2, h3, h4 }) do
+            local b1, b2, b3, b4 = word_bytes_be(w)
+            out[#out + 1] = crypto_char(b4, b3, b2, b1)
+        end
+        return crypto_concat(out)
+    end
+
+    ----------------------------------------------------------------------------------------------
+    -- SHA-1 (FIPS 180): once per packet in stateless MPPE, so its block function is built from
+    -- text with inline operators: "a & b" on 5.3+, "band(a, b)" with bit32 on 5.2. Macros
+    -- AND(x, y), OR(x, y), XOR(x, y), NOT(x), ROL(x, n) (n a number) are expanded before load().
+    ----------------------------------------------------------------------------------------------
+    local SHA1_BLOCK = [[
+    local band, bor, bxor, bnot, rol = ...
+    return function(H, W)
+        for t = 17, 80 do
+            W[t] = ROL(XOR(XOR(XOR(W[t - 3], W[t - 8]), W[t - 14]), W[t - 16]), 1)
+        end
+        local a, b, c, d, e = H[1], H[2], H[3], H[4], H[5]
+        for t = 1, 20 do
+            local f = OR(AND(b, c), AND(NOT(b), d))
+            local x = (ROL(a, 5) + f + e + 0x5A827999 + W[t]) % 4294967296
+            a, b, c, d, e = x, a, ROL(b, 30), c, d
+        end
+        for t = 21, 40 do
+            local f = XOR(XOR(b, c), d)
+            local x = (ROL(a, 5) + f + e + 0x6ED9EBA1 + W[t]) % 4294967296
+            a, b, c, d, e = x, a, ROL(b, 30), c, d
+        end
+        for t = 41, 60 do
+            local f = OR(AND(b, c), AND(d, OR(b, c)))
+            local x = (ROL(a, 5) + f + e + 0x8F1BBCDC + W[t]) % 4294967296
+            a, b, c, d, e = x, a, ROL(b, 30), c, d
+        end
+        for t = 61, 80 do
+            local f = XOR(XOR(b, c), d)
+            local x = (ROL(a, 5) + f + e + 0xCA62C1D6 + W[t]) % 4294967296
+            a, b, c, d, e = x, a, ROL(b, 30), c, d
+        end
+        H[1], H[2], H[3] = (H[1] + a) % 4294967296, (H[2] + b) % 4294967296, (H[3] + c) % 4294967296
+        H[4], H[5] = (H[4] + d) % 4294967296, (H[5] + e) % 4294967296
+    end
+    ]]
+
+    -- Arguments of a macro call (text inside its parentheses), split at top-level commas.
+    local function macro_args(text)
+        local args, depth, from = {}, 0, 1
+        for k = 1, #text do
+            local ch = text:sub(k, k)
+            if ch == "(" then
+                depth = depth + 1
+            elseif ch == ")" then
+                depth = depth - 1
+            elseif ch == "," and depth == 0 then
+                args[#args + 1] = text:sub(from, k - 1):match("^%s*(.-)%s*$")
+                from = k + 1
+            end
+        end
+        args[#args + 1] = text:sub(from):match("^%s*(.-)%s*$")
+        return args
+    end
+
+    local MACROS = {
+        native = {
+            AND = function(x, y) return "(" .. x .. " & " .. y .. ")" end,
+            OR = function(x, y) return "(" .. x .. " | " .. y .. ")" end,
+            XOR = function(x, y) return "(" .. x .. " ~ " .. y .. ")" end,
+            NOT = function(x) return "(~" .. x .. " & 0xFFFFFFFF)" end,
+            ROL = function(x, n)
+                return "(((" .. x .. " << " .. n .. ") | (" .. x .. " >> " .. (32 - tonumber(n))
+                    .. ")) & 0xFFFFFFFF)"
+            end,
+        },
+        functions = {
+            AND = function(x, y) return "band(" .. x .. ", " .. y .. ")" end,
+            OR = function(x, y) return "bor(" .. x .. ", " .. y .. ")" end,
+            XOR = function(x, y) return "bxor(" .. x .. ", " .. y .. ")" end,
+            NOT = function(x) return "bnot(" .. x .. ")" end,
+            ROL = function(x, n) return "rol(" .. x .. ", " .. n .. ")" end,
+        },
+    }
+
+    -- Expand the macros of a template. The macro call that starts last holds no other, so
+    -- expanding it first works from the inside out.
+    local function expand(template, native)
+        local forms, text = MACROS[native and "native" or "functions"], template
+        while true do
+            local at, name, open
+            local pos = 1
+            while true do
+                local s, e, word = text:find("%f[%w_](%u%u+)%(", pos)
+                if not s then break end
+                if forms[word] then at, name, open = s, word, e end
+                pos = e
+            end
+            if not at then return text end
+            local call = text:match("^%b()", open)
+            local args = macro_args(call:sub(2, -2))
+            text = text:sub(1, at - 1) .. forms[name](args[1], args[2]) .. text:sub(open + #call)
+        end
+    end
+
+    local function compile(template, native, ...)
+        local chunk, err = load(expand(template, native), "=pptp_crypto", "t")
+        if not chunk then error(err) end
+        return chunk(...)
+    end
+
+    local sha1_block = compile(SHA1_BLOCK, crypto_native, band, bor, bxor, bnot, rol)
+
+    local function sha1(s)
+        local msg = md_pad(s, true)
+        local H = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0 }
+        local W = {}
+        for block = 1, #msg, 64 do
+            local b = { crypto_byte(msg, block, block + 63) }
+            for t = 1, 16 do
+                local p = 4 * t - 3
+                W[t] = ((b[p] * 256 + b[p + 1]) * 256 + b[p + 2]) * 256 + b[p + 3]
+            end
+            sha1_block(H, W)
+        end
+        local out = {}
+        for k = 1, 5 do out[k] = crypto_char(word_bytes_be(H[k])) end
+        return crypto_concat(out)
+    end
+
+    ----------------------------------------------------------------------------------------------
+    -- RC4: the hot path. The keystream loop is built from text with its XOR as "c ~ k" on 5.3+
+    -- and as a lookup in a 64K table on 5.2 (faster there than a bit32.bxor call). Indices into
+    -- S are 1-based and wrap by comparison: "%" on 5.2's floats costs more than a branch.
+    ----------------------------------------------------------------------------------------------
+    local RC4_LOOP = [[
+    local byte, char, unpack, concat, xor_table, bxor, CHUNK = ...
+    return function(st, s)
+        local S, i, j, out = st.S, st.i, st.j, st.out
+        local n = #s
+        local parts = n > CHUNK and {} or nil
+        for from = 1, n, CHUNK do
+            local to = from + CHUNK - 1
+            if to > n then to = n end
+            local input = { byte(s, from, to) }
+            for p = 1, to - from + 1 do
+                i = i + 1
+                if i > 256 then i = 1 end
+                local si = S[i]
+                j = j + si
+                if j > 256 then j = j - 256 end
+                local sj = S[j]
+                S[i], S[j] = sj, si
+                local t = si + sj + 1
+                if t > 256 then t = t - 256 end
+                local c, k = input[p], S[t]
+                out[p] = XOR_OCTET
+            end
+            if not parts then
+                st.i, st.j = i, j
+                return char(unpack(out, 1, n))
+            end
+            parts[#parts + 1] = char(unpack(out, 1, to - from + 1))
+        end
+        st.i, st.j = i, j
+        return concat(parts or {})
+    end
+    ]]
+    local RC4_XOR = { native = "c ~ k", table = "xor_table[c * 256 + k + 1]", bit32 = "bxor(c, k)" }
+
+    local crypto_xor_table
+    local function xor_table()
+        if not crypto_xor_table then
+            local t = {}
+            for a = 0, 255 do
+                for b = 0, 255 do t[a * 256 + b + 1] = bxor(a, b) end
+            end
+            crypto_xor_table = t
+        end
+        return crypto_xor_table
+    end
+
+    -- An RC4 keystream loop with a given XOR flavour ("native", "table" or "bit32").
+    local function rc4_loop(flavour)
+        local text = RC4_LOOP:gsub("XOR_OCTET", RC4_XOR[flavour])
+        local chunk, err = load(text, "=pptp_crypto_rc4", "t")
+        if not chunk then error(err) end
+        return chunk(crypto_byte, crypto_char, crypto_unpack, crypto_concat,
+            flavour == "table" and xor_table() or nil, bxor, CHUNK)
+    end
+
+    -- Built on first use: the 64K-entry table costs memory a capture without credentials
+    -- should not pay.
+    local rc4_keystream
+    local function rc4_crypt(st, s)
+        rc4_keystream = rc4_keystream or rc4_loop(crypto_native and "native" or "table")
+        return rc4_keystream(st, s)
+    end
+
+    -- (Re)initialize an RC4 state with a key (the key-scheduling algorithm).
+    local function rc4_reset(st, key)
+        local S, kb, kl = st.S, { crypto_byte(key, 1, #key) }, #key
+        for i = 1, 256 do S[i] = i - 1 end
+        local j, at = 1, 1 -- 1-based j; at walks the key
+        for i = 1, 256 do
+            local si = S[i]
+            j = j + si + kb[at]
+            while j > 256 do j = j - 256 end
+            at = at + 1
+            if at > kl then at = 1 end
+            S[i], S[j] = S[j], si
+        end
+        st.i, st.j = 1, 1 -- 1-based: i = j = 0
+        return st
+    end
+
+    local function rc4_new(key)
+        return rc4_reset({ S = {}, out = {} }, key)
+    end
+
+    ----------------------------------------------------------------------------------------------
+    -- DES (FIPS 46-3), encryption of one block: only to check NT-Responses, a few per
+    -- handshake, so it works bit by bit on tables of 0/1 rather than fast.
+    ----------------------------------------------------------------------------------------------
+    local DES_IP = {
+        58, 50, 42, 34, 26, 18, 10, 2,
+        60, 52, 44, 36, 28, 20, 12, 4,
+        62, 54, 46, 38, 30, 22, 14, 6,
+        64, 56, 48, 40, 32, 24, 16, 8,
+        57, 49, 41, 33, 25, 17, 9, 1,
+        59, 51, 43, 35, 27, 19, 11, 3,
+        61, 53, 45, 37, 29, 21, 13, 5,
+        63, 55, 47, 39, 31, 23, 15, 7,
+    }
+    local DES_E = {
+        32, 1, 2, 3, 4, 5,
+        4, 5, 6, 7, 8, 9,
+        8, 9, 10, 11, 12, 13,
+        12, 13, 14, 15, 16, 17,
+        16, 17, 18, 19, 20, 21,
+        20, 21, 22, 23, 24, 25,
+        24, 25, 26, 27, 28, 29,
+        28, 29, 30, 31, 32, 1,
+    }
+    local DES_P = {
+        16, 7, 20, 21, 29, 12, 28, 17,
+        1, 15, 23, 26, 5, 18, 31, 10,
+        2, 8, 24, 14, 32, 27, 3, 9,
+        19, 13, 30, 6, 22, 11, 4, 25,
+    }
+    local DES_PC1 = {
+        57, 49, 41, 33, 25, 17, 9,
+        1, 58, 50, 42, 34, 26, 18,
+        10, 2, 59, 51, 43, 35, 27,
+        19, 11, 3, 60, 52, 44, 36,
+        63, 55, 47, 39, 31, 23, 15,
+        7, 62, 54, 46, 38, 30, 22,
+        14, 6, 61, 53, 45, 37, 29,
+        21, 13, 5, 28, 20, 12, 4,
+    }
+    local DES_PC2 = {
+        14, 17, 11, 24, 1, 5,
+        3, 28, 15, 6, 21, 10,
+        23, 19, 12, 4, 26, 8,
+        16, 7, 27, 20, 13, 2,
+        41, 52, 31, 37, 47, 55,
+        30, 40, 51, 45, 33, 48,
+        44, 49, 39, 56, 34, 53,
+        46, 42, 50, 36, 29, 32,
+    }
+    local DES_SHIFTS = { 1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 1 }
+    local DES_S = { -- one row of 16 per line, four rows per box
+        {
+            14, 4, 13, 1, 2, 15, 11, 8, 3, 10, 6, 12, 5, 9, 0, 7,
+            0, 15, 7, 4, 14, 2, 13, 1, 10, 6, 12, 11, 9, 5, 3, 8,
+            4, 1, 14, 8, 13, 6, 2, 11, 15, 12, 9, 7, 3, 10, 5, 0,
+            15, 12, 8, 2, 4, 9, 1, 7, 5, 11, 3, 14, 10, 0, 6, 13,
+        },
+        {
+            15, 1, 8, 14, 6, 11, 3, 4, 9, 7, 2, 13, 12, 0, 5, 10,
+            3, 13, 4, 7, 15, 2, 8, 14, 12, 0, 1, 10, 6, 9, 11, 5,
+            0, 14, 7, 11, 10, 4, 13, 1, 5, 8, 12, 6, 9, 3, 2, 15,
+            13, 8, 10, 1, 3, 15, 4, 2, 11, 6, 7, 12, 0, 5, 14, 9,
+        },
+        {
+            10, 0, 9, 14, 6, 3, 15, 5, 1, 13, 12, 7, 11, 4, 2, 8,
+            13, 7, 0, 9, 3, 4, 6, 10, 2, 8, 5, 14, 12, 11, 15, 1,
+            13, 6, 4, 9, 8, 15, 3, 0, 11, 1, 2, 12, 5, 10, 14, 7,
+            1, 10, 13, 0, 6, 9, 8, 7, 4, 15, 14, 3, 11, 5, 2, 12,
+        },
+        {
+            7, 13, 14, 3, 0, 6, 9, 10, 1, 2, 8, 5, 11, 12, 4, 15,
+            13, 8, 11, 5, 6, 15, 0, 3, 4, 7, 2, 12, 1, 10, 14, 9,
+            10, 6, 9, 0, 12, 11, 7, 13, 15, 1, 3, 14, 5, 2, 8, 4,
+            3, 15, 0, 6, 10, 1, 13, 8, 9, 4, 5, 11, 12, 7, 2, 14,
+        },
+        {
+            2, 12, 4, 1, 7, 10, 11, 6, 8, 5, 3, 15, 13, 0, 14, 9,
+            14, 11, 2, 12, 4, 7, 13, 1, 5, 0, 15, 10, 3, 9, 8, 6,
+            4, 2, 1, 11, 10, 13, 7, 8, 15, 9, 12, 5, 6, 3, 0, 14,
+            11, 8, 12, 7, 1, 14, 2, 13, 6, 15, 0, 9, 10, 4, 5, 3,
+        },
+        {
+            12, 1, 10, 15, 9, 2, 6, 8, 0, 13, 3, 4, 14, 7, 5, 11,
+            10, 15, 4, 2, 7, 12, 9, 5, 6, 1, 13, 14, 0, 11, 3, 8,
+            9, 14, 15, 5, 2, 8, 12, 3, 7, 0, 4, 10, 1, 13, 11, 6,
+            4, 3, 2, 12, 9, 5, 15, 10, 11, 14, 1, 7, 6, 0, 8, 13,
+        },
+        {
+            4, 11, 2, 14, 15, 0, 8, 13, 3, 12, 9, 7, 5, 10, 6, 1,
+            13, 0, 11, 7, 4, 9, 1, 10, 14, 3, 5, 12, 2, 15, 8, 6,
+            1, 4, 11, 13, 12, 3, 7, 14, 10, 15, 6, 8, 0, 5, 9, 2,
+            6, 11, 13, 8, 1, 4, 10, 7, 9, 5, 0, 15, 14, 2, 3, 12,
+        },
+        {
+            13, 2, 8, 4, 6, 15, 11, 1, 10, 9, 3, 14, 5, 0, 12, 7,
+            1, 15, 13, 8, 10, 3, 7, 4, 12, 5, 6, 11, 0, 14, 9, 2,
+            7, 11, 4, 1, 9, 12, 14, 2, 0, 6, 10, 13, 15, 3, 5, 8,
+            2, 1, 14, 7, 4, 10, 8, 13, 15, 12, 9, 0, 3, 5, 6, 11,
+        },
+    }
+
+    local function bits_of(s)
+        local out = {}
+        for k = 1, #s do
+            local v = crypto_byte(s, k)
+            for b = 7, 0, -1 do
+                out[#out + 1] = crypto_floor(v / 2 ^ b) % 2
+            end
+        end
+        return out
+    end
+
+    local function permute(bits, table_)
+        local out = {}
+        for k = 1, #table_ do out[k] = bits[table_[k]] end
+        return out
+    end
+
+    -- A 7-octet key spread to 8 octets, odd parity in each low bit (RFC 2759 §8.6 and §9.3).
+    local function des_key(key7)
+        local bits, out = bits_of(key7), {}
+        for k = 0, 7 do
+            local v, ones = 0, 0
+            for b = 1, 7 do
+                local bit = bits[k * 7 + b]
+                v, ones = v * 2 + bit, ones + bit
+            end
+            out[k + 1] = v * 2 + (ones + 1) % 2
+        end
+        return crypto_char(crypto_unpack(out, 1, 8))
+    end
+
+    -- DesEncrypt (RFC 2759 §8.6): one 8-octet block under a 7-octet key (or an 8-octet one).
+    local function des_encrypt(key, block)
+        if #key == 7 then key = des_key(key) end
+        local cd = permute(bits_of(key), DES_PC1)
+        local subkeys = {}
+        for round = 1, 16 do
+            for _ = 1, DES_SHIFTS[round] do
+                table.insert(cd, 28, table.remove(cd, 1))
+                table.insert(cd, 56, table.remove(cd, 29))
+            end
+            subkeys[round] = permute(cd, DES_PC2)
+        end
+        local lr = permute(bits_of(block), DES_IP)
+        local l, r = { crypto_unpack(lr, 1, 32) }, { crypto_unpack(lr, 33, 64) }
+        for round = 1, 16 do
+            local e, key_bits, f = permute(r, DES_E), subkeys[round], {}
+            for box = 0, 7 do
+                local x = {}
+                for b = 1, 6 do x[b] = (e[box * 6 + b] + key_bits[box * 6 + b]) % 2 end
+                local row, col = x[1] * 2 + x[6], x[2] * 8 + x[3] * 4 + x[4] * 2 + x[5]
+                local v = DES_S[box + 1][row * 16 + col + 1]
+                for b = 3, 0, -1 do f[#f + 1] = crypto_floor(v / 2 ^ b) % 2 end
+            end
+            f = permute(f, DES_P)
+            local new_r = {}
+            for b = 1, 32 do new_r[b] = (l[b] + f[b]) % 2 end
+            l, r = r, new_r
+        end
+        local pre = {}
+        for b = 1, 32 do pre[b], pre[b + 32] = r[b], l[b] end
+        local out = {}
+        for b = 1, 64 do out[DES_IP[b]] = pre[b] end -- the final permutation undoes IP
+        local octets_out = {}
+        for k = 0, 7 do
+            local v = 0
+            for b = 1, 8 do v = v * 2 + out[k * 8 + b] end
+            octets_out[k + 1] = v
+        end
+        return crypto_char(crypto_unpack(octets_out, 1, 8))
+    end
+
+    ----------------------------------------------------------------------------------------------
+    -- MS-CHAPv2 (RFC 2759) and MPPE keys (RFC 3079)
+    ----------------------------------------------------------------------------------------------
+    local AUTH_MAGIC1 = "Magic server to client signing constant"
+    local AUTH_MAGIC2 = "Pad to make it do more than one iteration"
+    local MASTER_MAGIC = "This is the MPPE Master Key"
+    local CLIENT_SEND_MAGIC =
+        "On the client side, this is the send key; on the server side, it is the receive key."
+    local CLIENT_RECEIVE_MAGIC =
+        "On the client side, this is the receive key; on the server side, it is the send key."
+    local SHA_PAD1 = string.rep("\0", 40)
+    local SHA_PAD2 = string.rep("\242", 40)
+
+    -- UTF-8 text to UTF-16LE (surrogate pairs beyond the BMP); an octet that starts no valid
+    -- UTF-8 sequence stands for itself (Latin-1), so Latin-1 credential files work too.
+    local function utf16le(text)
+        local out, at, n = {}, 1, #text
+        local function unit(u) out[#out + 1] = crypto_char(u % 256, crypto_floor(u / 256)) end
+        while at <= n do
+            local c = crypto_byte(text, at)
+            local size, cp = 1, c
+            if c >= 0xC2 and c <= 0xF4 then
+                size = c >= 0xF0 and 4 or c >= 0xE0 and 3 or 2
+                cp = c % (2 ^ (7 - size))
+                for k = 1, size - 1 do
+                    local cont = crypto_byte(text, at + k)
+                    if not cont or cont < 0x80 or cont > 0xBF then
+                        size, cp = 1, c
+                        break
+                    end
+                    cp = cp * 64 + cont % 64
+                end
+                if size > 1 and (cp < ({ 0, 0x80, 0x800, 0x10000 })[size] or cp > 0x10FFFF
+                        or (cp >= 0xD800 and cp <= 0xDFFF)) then
+                    size, cp = 1, c
+                end
+            end
+            if cp >= 0x10000 then
+                cp = cp - 0x10000
+                unit(0xD800 + crypto_floor(cp / 1024))
+                unit(0xDC00 + cp % 1024)
+            else
+                unit(cp)
+            end
+            at = at + size
+        end
+        return crypto_concat(out)
+    end
+
+    -- NtPasswordHash (RFC 2759 §8.3): MD4 of the password (UTF-8 text) in UTF-16LE.
+    local function nt_password_hash(password)
+        return md4(utf16le(password))
+    end
+
+    -- ChallengeHash (RFC 2759 §8.2): the user name without any "DOMAIN\" prefix (§4).
+    local function challenge_hash(peer_challenge, authenticator_challenge, user_name)
+        local name = user_name:match("[^\\]*$")
+        return sha1(peer_challenge .. authenticator_challenge .. name):sub(1, 8)
+    end
+
+    -- GenerateNTResponse (RFC 2759 §8.1, §8.5) from the password hash.
+    local function nt_response(authenticator_challenge, peer_challenge, user_name, password_hash)
+        local challenge = challenge_hash(peer_challenge, authenticator_challenge, user_name)
+        local z = password_hash .. string.rep("\0", 21 - #password_hash)
+        return des_encrypt(z:sub(1, 7), challenge) .. des_encrypt(z:sub(8, 14), challenge)
+            .. des_encrypt(z:sub(15, 21), challenge)
+    end
+
+    -- GenerateAuthenticatorResponse (RFC 2759 §8.7): "S=" and 40 upper-case hex digits.
+    local function authenticator_response(password_hash, nt_resp, peer_challenge,
+                                          authenticator_challenge, user_name)
+        local digest = sha1(md4(password_hash) .. nt_resp .. AUTH_MAGIC1)
+        local challenge = challenge_hash(peer_challenge, authenticator_challenge, user_name)
+        return "S=" .. to_hex(sha1(digest .. challenge .. AUTH_MAGIC2))
+    end
+
+    -- GetMasterKey (RFC 3079 §3.4).
+    local function master_key(password_hash_hash, nt_resp)
+        return sha1(password_hash_hash .. nt_resp .. MASTER_MAGIC):sub(1, 16)
+    end
+
+    local function key_length(key_bits)
+        return key_bits == 128 and 16 or 8
+    end
+
+    -- A side's send and receive start keys (RFC 3079 §3.4 GetAsymmetricStartKey): the client's
+    -- send key is the server's receive key.
+    local function start_keys(master, key_bits, is_server)
+        local size = key_length(key_bits)
+        local client_send = sha1(master .. SHA_PAD1 .. CLIENT_SEND_MAGIC .. SHA_PAD2):sub(1, size)
+        local client_receive = sha1(master .. SHA_PAD1 .. CLIENT_RECEIVE_MAGIC .. SHA_PAD2)
+            :sub(1, size)
+        if is_server then return client_receive, client_send end
+        return client_send, client_receive
+    end
+
+    -- 40-bit keys begin D1 26 9E, 56-bit keys D1 (RFC 3078 §7.3, RFC 3079 §3.1-3.2).
+    local function reduce_key(key, key_bits)
+        if key_bits == 40 then return "\209\038\158" .. key:sub(4) end
+        if key_bits == 56 then return "\209" .. key:sub(2) end
+        return key
+    end
+
+    -- GetNewKeyFromSHA (RFC 3078 §7.3).
+    local function new_key_from_sha(start_key, session_key, size)
+        return sha1(start_key:sub(1, size) .. SHA_PAD1 .. session_key:sub(1, size) .. SHA_PAD2)
+            :sub(1, size)
+    end
+
+    -- The first session key of a direction (RFC 3079 §3.1-3.3): no RC4 step.
+    local function initial_session_key(start_key, key_bits)
+        local size = key_length(key_bits)
+        return reduce_key(new_key_from_sha(start_key, start_key, size), key_bits)
+    end
+
+    -- The MPPE key change (RFC 3078 §7.3).
+    local function change_key(start_key, session_key, key_bits)
+        local interim = new_key_from_sha(start_key, session_key, key_length(key_bits))
+        return reduce_key(rc4_crypt(rc4_new(interim), interim), key_bits)
+    end
+
+    ----------------------------------------------------------------------------------------------
+    -- MPPE decryption (RFC 3078), one decryptor per direction. Stateless (§7.1, §8.1): one key
+    -- change per coherency count, fresh RC4 per packet; keys of the last 256 counts are kept so
+    -- late or repeated packets decrypt. Stateful (§7.2, §8.2): the key changes on the "flag"
+    -- packet (count's low octet 0xFF), which also restarts RC4; otherwise RC4 runs on. After a
+    -- gap the keystream position is unknown: the flag packets skipped still count as key
+    -- changes, and decryption resumes at the next flushed (A bit) or flag packet.
+    -- rekey_on_flush: as Linux's MPPE, a flushed packet changes the key instead of restarting
+    -- RC4 with the current one.
+    ----------------------------------------------------------------------------------------------
+    local COUNT_SPACE = 4096
+
+    local function mppe_new(start_key, key_bits, stateless, rekey_on_flush)
+        if key_bits ~= 40 and key_bits ~= 56 and key_bits ~= 128 then
+            return nil, "key bits must be 40, 56 or 128"
+        end
+        if #start_key ~= key_length(key_bits) then return nil, "start key of the wrong length" end
+        local session = initial_session_key(start_key, key_bits)
+        return {
+            start = start_key, bits = key_bits, stateless = stateless and true or false,
+            rekey_on_flush = rekey_on_flush and true or false, session = session,
+            rc4 = rc4_new(session), count = nil, synced = true, recent = {}, key_changes = 0,
+        }
+    end
+
+    local function mppe_change_key(dec)
+        dec.session = change_key(dec.start, dec.session, dec.bits)
+        dec.key_changes = dec.key_changes + 1
+        rc4_reset(dec.rc4, dec.session)
+    end
+
+    -- Counts from the last one seen: 1 for the next, 0 for a repeat, over 2048 for a late one.
+    local function mppe_ahead(dec, count)
+        if not dec.count then return count + 1 end
+        return (count - dec.count) % COUNT_SPACE
+    end
+
+    local function mppe_stateless(dec, count, ciphertext)
+        local ahead = mppe_ahead(dec, count)
+        if ahead == 0 or ahead > COUNT_SPACE / 2 then
+            local key = dec.recent[count]
+            if not key then return nil, "packet too far behind to decrypt" end
+            return rc4_crypt(rc4_new(key), ciphertext)
+        end
+        local recent = dec.recent
+        for _ = 1, ahead do
+            dec.session = change_key(dec.start, dec.session, dec.bits)
+            dec.key_changes = dec.key_changes + 1
+            dec.count = dec.count and (dec.count + 1) % COUNT_SPACE or 0
+            recent[dec.count] = dec.session
+            recent[(dec.count - 257) % COUNT_SPACE] = nil
+        end
+        if ahead > 1 then -- a jump: drop keys now more than 256 counts behind
+            for c in pairs(recent) do
+                if (count - c) % COUNT_SPACE > 256 then recent[c] = nil end
+            end
+        end
+        return rc4_crypt(rc4_reset(dec.rc4, dec.session), ciphertext)
+    end
+
+    local function mppe_stateful(dec, count, flushed, ciphertext)
+        local ahead = mppe_ahead(dec, count)
+        if ahead == 0 or ahead > COUNT_SPACE / 2 then
+            return nil, "repeated or late packet in stateful mode: its keystream is gone"
+        end
+        local last = dec.count or -1
+        -- Key changes of the flag packets skipped on the way (this packet's own comes below).
+        local skipped = crypto_floor((last + ahead) / 256) - crypto_floor((last + 1) / 256)
+        for _ = 1, skipped do mppe_change_key(dec) end
+        dec.count = count
+        if count % 256 == 255 then
+            mppe_change_key(dec)
+        elseif flushed then
+            if dec.rekey_on_flush then
+                mppe_change_key(dec)
+            else
+                rc4_reset(dec.rc4, dec.session)
+            end
+        elseif ahead > 1 or not dec.synced then
+            dec.synced = false
+            return nil, "packets lost: waiting for a flushed or flag packet"
+        end
+        dec.synced = true
+        return rc4_crypt(dec.rc4, ciphertext)
+    end
+
+    -- Decrypt one MPPE packet: header as its 2 octets (a longer string: the first 2) or as the
+    -- 16-bit number; ciphertext after it. Returns the plaintext (inner protocol field, 1 or 2
+    -- octets, then information) or nil and a reason. Packets must come in capture order.
+    local function mppe_decrypt(dec, header, ciphertext)
+        local word = header
+        if type(header) == "string" then
+            local high, low = crypto_byte(header, 1, 2)
+            if not low then return nil, "MPPE header too short" end
+            word = high * 256 + low
+        end
+        local flags, count = crypto_floor(word / 4096), word % 4096
+        if flags % 2 == 0 then return nil, "not encrypted (D bit clear)" end
+        if crypto_floor(flags / 2) % 2 == 1 then
+            return nil, "MPPC-compressed (C bit): not supported"
+        end
+        if dec.stateless then return mppe_stateless(dec, count, ciphertext) end
+        return mppe_stateful(dec, count, flags >= 8, ciphertext)
+    end
+
+    crypto = {
+        md4 = md4, sha1 = sha1, rc4_new = rc4_new, rc4_reset = rc4_reset, rc4_crypt = rc4_crypt,
+        des_key = des_key, des_encrypt = des_encrypt, utf16le = utf16le, to_hex = to_hex,
+        from_hex = from_hex, nt_password_hash = nt_password_hash, challenge_hash = challenge_hash,
+        nt_response = nt_response, authenticator_response = authenticator_response,
+        master_key = master_key, start_keys = start_keys, reduce_key = reduce_key,
+        initial_session_key = initial_session_key, change_key = change_key, mppe_new = mppe_new,
+        mppe_decrypt = mppe_decrypt,
+        -- for tests and measurements
+        _rc4_loop = rc4_loop, _native = crypto_native, _octets = octets, _chars = chars,
+    }
+end
+
 -- Per-capture state, reset in init(): built on the first pass, read on later ones
 ----------------------------------------------------------------------------------------------
 local state
@@ -481,6 +1267,7 @@ local function reset_state()
         message_call = {}, -- message key -> the call it belongs to, for messages of a call
         gre_dir = {},     -- frame -> the flow (call direction) of that GRE packet
         gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
+        plaintexts = {},  -- frame -> its decrypted PPP frame (with a credentials file only)
         -- Connected calls waiting for their grace period to pass, in order (one pass:
         -- the GRE-blocked diagnosis goes on the first PPTP frame after it)
         awaiting_gre = {},
@@ -1424,6 +2211,168 @@ local function mppe_mode(option)
     return nil, math.floor(bits / MPPE_STATELESS) % 2 == 1
 end
 
+----------------------------------------------------------------------------------------------
+-- MPPE decryption (RFC 3078, 3079) keyed from a call's MS-CHAPv2 exchange (RFC 2759), with
+-- the credentials of the file the preference pptp_gre.credentials_file names. Without one
+-- none of it runs: each MPPE packet pays one check.
+----------------------------------------------------------------------------------------------
+local credentials -- { { user = name or nil, hash = NT hash }, ... }, or nil: decryption off
+local credentials_problem -- why the file named could not be used
+
+-- The credentials of ``path``: one per line, PASSWORD, USER:PASSWORD, nthash:HEX32 or
+-- USER:nthash:HEX32; a line starting with "#" is a comment. A password is hashed at once
+-- and its text dropped; nothing read is ever shown.
+local function read_credentials(path)
+    if path == "" then return nil end
+    local file = io.open(path, "r")
+    if not file then return nil, "cannot open the MPPE credentials file " .. path end
+    local list = {}
+    for line in file:lines() do
+        line = line:gsub("\r$", "")
+        if line ~= "" and not line:match("^%s*#") then
+            local user, rest = line:match("^([^:]*):(.*)$")
+            local hex
+            if user == "nthash" then
+                user, hex = nil, rest
+            elseif rest and rest:sub(1, 7) == "nthash:" then
+                hex = rest:sub(8)
+            end
+            local hash
+            if hex then
+                hash = #hex == 32 and crypto.from_hex(hex)
+            else
+                hash = crypto.nt_password_hash(rest or line)
+                if not rest then user = nil end
+            end
+            if hash then list[#list + 1] = { user = user ~= "" and user or nil, hash = hash } end
+        end
+    end
+    file:close()
+    return list
+end
+
+local function load_credentials()
+    credentials, credentials_problem = read_credentials(settings.credentials_file)
+end
+
+-- What a CHAP packet of a call tells for decryption: the authenticator challenge (Challenge,
+-- 16 octets: MS-CHAPv2), the peer challenge, NT-Response and user name (Response, 49
+-- octets), the authenticator response (Success, "S=" and 40 hex digits).
+local function note_chap(number, call, payload, info)
+    local available = payload:len() - info
+    if available < 4 then return end
+    local code = payload(info, 1):uint()
+    local length = math.min(payload(info + 2, 2):uint(), available)
+    if (code == 1 or code == 2) and length >= 5 then
+        local size = payload(info + 4, 1):uint()
+        if 5 + size > length then return end
+        local value = size > 0 and payload:raw(info + 5, size) or ""
+        local mschapv2 = call.auth == "MS-CHAPv2"
+        if code == 1 and size == 16 and mschapv2 then
+            call.auth_challenge = value
+        elseif code == 2 then
+            local name = length > 5 + size and payload:raw(info + 5 + size, length - 5 - size)
+                or ""
+            call.user = call.user or name
+            if mschapv2 and size == 49 then
+                call.peer_challenge, call.nt_response = value:sub(1, 16), value:sub(25, 48)
+                add_finding(number, "mschapv2_in_clear", name)
+            end
+        end
+    elseif code == 3 and length > 4 and call.auth == "MS-CHAPv2" then
+        call.authenticator = payload:raw(info + 4, length - 4):match("^S=(%x+)")
+    end
+end
+
+-- The user name of a PAP Authenticate-Request or an EAP Response/Identity.
+local function note_identity(call, proto, payload, info)
+    local available = payload:len() - info
+    if call.user or available < 5 then return end
+    local code = payload(info, 1):uint()
+    local length = math.min(payload(info + 2, 2):uint(), available)
+    if proto == PppProto.PAP and code == 1 then
+        local size = payload(info + 4, 1):uint()
+        if size > 0 and 5 + size <= length then call.user = payload:raw(info + 5, size) end
+    elseif proto == PppProto.EAP and code == 2 and payload(info + 4, 1):uint() == 1
+        and length > 5 then
+        call.user = payload:raw(info + 5, length - 5)
+    end
+end
+
+-- A call's keys, once, at its first MPPE packet: which credential opens its handshake (the
+-- authenticator response when the Success was seen, else the NT-Response), then both
+-- directions' decryptors. ``call.keys`` says how it went.
+local function derive_keys(call)
+    if not (call.auth_challenge and call.nt_response and call.user) then
+        call.keys = "no_handshake"
+        return
+    end
+    if not call.key_bits then
+        call.keys = "no_handshake" -- no CCP seen: the key length is unknown
+        return
+    end
+    local user = call.user
+    local short = user:match("[^\\]*$")
+    local expected = call.authenticator and ("S=" .. call.authenticator:upper())
+    for _, credential in ipairs(credentials) do
+        local who = credential.user
+        if not who or who == user or who == short then
+            local hash = credential.hash
+            local opens
+            if expected then
+                opens = crypto.authenticator_response(hash, call.nt_response, call.peer_challenge,
+                    call.auth_challenge, user) == expected
+            else
+                opens = crypto.nt_response(call.auth_challenge, call.peer_challenge, user, hash)
+                    == call.nt_response
+            end
+            if opens then
+                local master = crypto.master_key(crypto.md4(hash), call.nt_response)
+                local client_send, client_receive = crypto.start_keys(master, call.key_bits, false)
+                call.to_pac.decryptor = crypto.mppe_new(client_send, call.key_bits, call.stateless)
+                call.to_pns.decryptor = crypto.mppe_new(client_receive, call.key_bits,
+                    call.stateless)
+                call.keys, call.key_user = "decrypted", user
+                return
+            end
+        end
+    end
+    call.keys = "no_credential"
+end
+
+-- Whether ``plaintext`` reads as a PPP frame (protocol field first, maybe compressed): the
+-- protocol number's low octet is odd and its high octet even (RFC 1661 §2); IPv4 starts
+-- with version 4.
+local function looks_like_ppp(plaintext)
+    local a, b, c = plaintext:byte(1, 3)
+    if not a then return false end
+    if a % 2 == 1 then return a ~= PppProto.IP or b == nil or math.floor(b / 16) == 4 end
+    if not b or b % 2 == 0 then return false end
+    return a * 256 + b ~= PppProto.IP or c == nil or math.floor(c / 16) == 4
+end
+
+-- First pass: one MPPE packet of a call direction decrypted in capture order; the plaintext
+-- kept for every later pass (state.plaintexts), or why not (the packet's findings).
+local function decrypt_packet(number, call, dir, head, at, info, payload)
+    if not call.keys then derive_keys(call) end
+    if call.keys ~= "decrypted" then
+        if not call.keys_noted then
+            call.keys_noted = true
+            add_finding(number, call.keys)
+        end
+        return
+    end
+    local high, low = head:byte(at + info + 1, at + info + 2)
+    local word = high * 256 + low
+    if math.floor(high / 0x20) % 2 == 1 then add_finding(number, "mppc_compressed") end
+    local plaintext = crypto.mppe_decrypt(dir.decryptor, word, payload:raw(info + 2))
+    if plaintext and math.floor(high / 0x20) % 2 == 0 and looks_like_ppp(plaintext) then
+        state.plaintexts[number] = plaintext
+    elseif not plaintext or math.floor(high / 0x20) % 2 == 0 then
+        add_finding(number, "decryption_failed")
+    end
+end
+
 -- What the first octets of a flow's PPP frame tell about its call (``head`` holds the GRE
 -- header and up to 8 of them, from ``at`` on; ``payload`` is the whole frame, read only for
 -- LCP and CCP negotiation). GRE no call claimed yet keeps its protocols on its flow until one
@@ -1444,6 +2393,14 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
         local high, low = head:byte(at + info + 1, at + info + 2)
         if low then
             if call then call.mppe_packets = call.mppe_packets + 1 end
+            if credentials and payload:len() > info + 2 then
+                if call then
+                    decrypt_packet(number, call, dir, head, at, info, payload)
+                elseif not dir.keys_noted then
+                    dir.keys_noted = true -- GRE without a call: whose handshake is unknown
+                    add_finding(number, "no_handshake")
+                end
+            end
             -- The count goes up by one per packet sent: a gap the GRE sequence numbers do
             -- not show as lost (or a packet out of order) is the sender's, not the network's.
             local count = (high % 16) * 256 + low
@@ -1473,6 +2430,10 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
         elseif code == TERMINATE_ACK then
             call.lcp_terminated = call.lcp_terminated or number
         end
+    elseif call and proto == PppProto.CHAP then
+        note_chap(number, call, payload, info)
+    elseif call and (proto == PppProto.PAP or proto == PppProto.EAP) then
+        note_identity(call, proto, payload, info)
     elseif call and proto == PppProto.CCP then
         local code, options = options_of(payload, info)
         if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] and not call.mppe then
@@ -1664,6 +2625,9 @@ local function loss_text(gap, visited)
         number_list(missing, gap.from))
 end
 
+local DECRYPTION_PROBLEMS = { "no_handshake", "no_credential", "decryption_failed",
+    "mppc_compressed" }
+
 -- The findings of the first pass about a packet (of flow ``dir``), raised on ``item``: a
 -- tree item, or (no tree) the dissector's tree.
 local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id)
@@ -1701,6 +2665,14 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
         end
     end
     if notes.coherency_gap then problem(item, "coherency_gap", nil, with_tree) end
+    if notes.mschapv2_in_clear then
+        if with_tree then item:add(gf.user, notes.mschapv2_in_clear):set_generated() end
+        item:add_proto_expert_info(ge.mschapv2_in_clear, string.format("MS-CHAPv2 handshake "
+            .. "of user %s in clear: crackable offline", notes.mschapv2_in_clear))
+    end
+    for _, name in ipairs(DECRYPTION_PROBLEMS) do
+        if notes[name] then problem(item, name, nil, with_tree) end
+    end
     if notes.address_mismatch and dir and dir.call then
         local call = dir.call
         problem(item, "address_mismatch", string.format("GRE for Call ID %d from %s; its "
@@ -1843,6 +2815,28 @@ local function dissect_gre(tvb, pinfo, tree)
     if notes then gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id) end
     if state.deadline_notes[number] then deadline_problems(item, pinfo, with_tree) end
 
+    -- A decrypted MPPE packet: the PPP frame inside, as its own data source, goes to the PPP
+    -- dissector instead of the ciphertext.
+    if credentials then
+        local plaintext = state.plaintexts[number]
+        local call = dir and dir.call
+        if plaintext then
+            payload = ByteArray.new(plaintext, true):tvb("Decrypted PPP")
+            if with_tree then
+                item:add(gf.decrypted, true):set_generated()
+                item:add(gf.key_bits, call.key_bits):set_generated()
+                item:add(gf.key_user, call.key_user):set_generated()
+            end
+        elseif with_tree and call and call.mppe_frame and payload
+            and ppp_protocol(head, offset) == PppProto.MPPE then
+            item:add(gf.decrypted, false):set_generated()
+        end
+    end
+    if not visited and credentials_problem then
+        problem(item, "credentials_unreadable", credentials_problem, with_tree)
+        credentials_problem = nil
+    end
+
     -- The Info column starts with the call, put in front of what the PPP dissector (which
     -- also sets the protocol column) wrote.
     local handle = payload and (protocol == GRE_PROTO_PPP and ppp_handle
@@ -1886,6 +2880,13 @@ local function encryption_text(call)
         call.stateless and " stateless" or " stateful")
 end
 
+-- Whether the call's MPPE was decrypted: "-" without a credentials file, "decrypted",
+-- "no_handshake" or "no_credential".
+local function decryption_text(call)
+    if not credentials or not (call.mppe and call.mppe_packets > 0) then return "-" end
+    return call.keys or "no_handshake"
+end
+
 -- How a call ended, as far as the capture shows.
 local function ending(call)
     if call.ended then return call.ended end
@@ -1906,8 +2907,8 @@ local TABLE_COLUMNS = {
     "call", "kind", "tcp_stream", "client", "server", "client_call_id", "server_call_id",
     "first_frame", "last_frame", "duration", "c2s_packets", "c2s_bytes", "c2s_lost",
     "c2s_duplicate", "c2s_out_of_order", "s2c_packets", "s2c_bytes", "s2c_lost",
-    "s2c_duplicate", "s2c_out_of_order", "auth", "encrypted", "encryption",
-    "disconnect_result", "ended", "gre_seen", "ppp",
+    "s2c_duplicate", "s2c_out_of_order", "auth", "user", "encrypted", "encryption",
+    "decryption", "disconnect_result", "ended", "gre_seen", "ppp",
 }
 local ORPHAN_COLUMNS = {
     "flow", "sender", "receiver", "call_id", "first_frame", "last_frame", "packets", "bytes",
@@ -1929,9 +2930,9 @@ local function calls_table()
         for _, dir in ipairs({ call.to_pac, call.to_pns }) do
             for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
         end
-        for _, value in ipairs({ call.auth or "none",
+        for _, value in ipairs({ call.auth or "none", call.user or "-",
             tostring(call.mppe and call.mppe_packets > 0), encryption_text(call),
-            call.disconnect_result or "-", ending(call), gre_text(call),
+            decryption_text(call), call.disconnect_result or "-", ending(call), gre_text(call),
             protocols_text(call.protocols) }) do
             values[#values + 1] = value
         end
@@ -1989,7 +2990,18 @@ local function calls_report()
         local auth = call.auth or "none seen"
         if weak_auth[auth] then auth = auth .. " (weak: its handshake can be cracked offline)" end
         table.insert(lines, string.format("  %-16s %s", "authentication", auth))
+        if call.user then
+            table.insert(lines, string.format("  %-16s %s", "user", call.user))
+        end
         table.insert(lines, string.format("  %-16s %s", "encryption", encryption_text(call)))
+        local decryption = decryption_text(call)
+        if decryption ~= "-" then
+            table.insert(lines, string.format("  %-16s %s", "decryption", ({
+                decrypted = "decrypted with the credential of " .. tostring(call.key_user),
+                no_handshake = "not possible: no MS-CHAPv2 handshake in the capture",
+                no_credential = "no listed credential matches its MS-CHAPv2 handshake",
+            })[decryption]))
+        end
         table.insert(lines, string.format("  %-16s %s", "ended", ending(call)))
         if call.connected_at then
             table.insert(lines, string.format("  %-16s " .. GRE_SEEN_TEXT[gre_seen(call)],
@@ -2087,6 +3099,7 @@ function pptp_ctrl.init()
     release_tcp_tap(true)
     info_frame, info_text, deadline_frame = -1, nil, -1
     claim_tables()
+    load_credentials() -- again at every capture: the file may have changed
 end
 
 function pptp_ctrl.prefs_changed()
@@ -2101,6 +3114,7 @@ end
 function pptp_gre.prefs_changed()
     settings.sequence_analysis = pptp_gre.prefs.sequence_analysis
     settings.gre_grace = pptp_gre.prefs.gre_grace
+    settings.credentials_file = pptp_gre.prefs.credentials_file
 end
 
 tcp_port_table:add(settings.ports, pptp_ctrl)

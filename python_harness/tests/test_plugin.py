@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pptp_harness import oracle, ppp, scenarios, strategies, tshark
+from pptp_harness import mppe, oracle, ppp, scenarios, strategies, tshark
 from pptp_harness.capture import Capture, ControlConnection
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
@@ -372,3 +372,143 @@ def test_experts_reach_expert_information_without_a_tree(pcaps, name):
         for p in f.get("problems", [])
     }
     assert named <= shown
+
+
+# -- decryption (MPPE from MS-CHAPv2) -------------------------------------------------------------
+DECRYPTION = [n for n in scenarios.names() if n.startswith("decrypt_")]
+
+
+def _credentials_file(folder: Path, lines: list[str]) -> Path:
+    path = folder / "credentials"
+    path.write_text("# test credentials\n" + "".join(f"{line}\n" for line in lines))
+    path.chmod(0o600)
+    return path
+
+
+def _decrypting(script: Path, credentials: Path) -> oracle.Analyzer:
+    analyzer = oracle.plugin(script)
+    prefs = (f"pptp_gre.credentials_file:{credentials}",)
+    return oracle.Analyzer(**{**analyzer.__dict__, "prefs": prefs})
+
+
+@pytest.mark.parametrize("name", DECRYPTION)
+def test_plugin_decrypts_scenario_as_ground_truth(pcaps, name, tmp_path):
+    """With every login's password listed, each MPPE packet shows the PPP frame inside, as a
+    receiver reading the capture in order decrypts it (or fails to: a stateful packet after a
+    loss), and everything else is as without decryption."""
+    logins = scenarios.LOGINS.values()
+    credentials = _credentials_file(tmp_path, [f"{x.user}:{x.password}" for x in logins])
+    truth = oracle.decrypting(oracle.load_truth(pcaps[name]))
+    assert any("decryption" in f for f in truth["frames"])
+    analyzer = _decrypting(PLUGIN, credentials)
+    report = oracle.compare(truth, oracle.decode_for(pcaps[name], truth, analyzer), analyzer)
+    assert report.ok, report.format()
+
+
+def _mppe_frames(pcap: Path, credentials: Path) -> tshark.Decode:
+    return tshark.decode(
+        pcap,
+        ["pptp_gre.mppe", "pptp_gre.decrypted", "pptp_gre.problem"],
+        lua_scripts=[str(PLUGIN)],
+        prefs=[f"pptp_gre.credentials_file:{credentials}"],
+        two_pass=True,
+    )
+
+
+def test_nt_hash_opens_as_the_password_does(pcaps, tmp_path):
+    """USER:nthash:HEX32 and nthash:HEX32 (any user) decrypt as the password does."""
+    login = scenarios.LOGINS["alice"]
+    digest = mppe.nt_password_hash(login.password).hex()
+    for line in (f"alice:nthash:{digest}", f"nthash:{digest.upper()}", login.password):
+        decoded = _mppe_frames(pcaps["decrypt_stateless_128"], _credentials_file(tmp_path, [line]))
+        shown = [decoded.values(n, "pptp_gre.decrypted") for n in decoded.frames]
+        assert [v for v in shown if v] and all(oracle.same_value(1, v[0]) for v in shown if v)
+
+
+@pytest.mark.parametrize("name", DECRYPTION)
+def test_wrong_credentials_decrypt_nothing_and_say_so(pcaps, name, tmp_path):
+    """A password that opens no handshake, and another user's: nothing decrypted, one
+    no_credential per call, no Lua error; the credential never appears in the output."""
+    secret = "not-the-password-7f3a"
+    credentials = _credentials_file(tmp_path, [secret, f"alice:{secret}", "nthash:" + "ab" * 16])
+    decoded = _mppe_frames(pcaps[name], credentials)
+    assert not decoded.lua_errors()
+    decrypted = [v for n in decoded.frames for v in decoded.values(n, "pptp_gre.decrypted")]
+    assert decrypted and not any(oracle.same_value(1, v) for v in decrypted)
+    problems = [p for n in decoded.frames for p in decoded.values(n, "pptp_gre.problem")]
+    calls = len(oracle.load_truth(pcaps[name])["calls"])
+    assert problems.count("no_credential") == calls
+    shown = tshark.run(
+        [
+            "-n",
+            "-2",
+            "-V",
+            "-r",
+            str(pcaps[name]),
+            "-X",
+            f"lua_script:{PLUGIN}",
+            "-o",
+            f"pptp_gre.credentials_file:{credentials}",
+            "-z",
+            "pptp,calls",
+        ]
+    )
+    assert secret not in shown.stdout + shown.stderr
+    assert "ab" * 16 not in shown.stdout + shown.stderr
+
+
+def test_capture_started_mid_call_cannot_decrypt_and_says_why(pcaps, tmp_path):
+    """No handshake in the capture (it started mid-call): nothing decrypted, a note why."""
+    logins = scenarios.LOGINS.values()
+    credentials = _credentials_file(tmp_path, [f"{x.user}:{x.password}" for x in logins])
+    decoded = _mppe_frames(pcaps["mid_call_clear"], credentials)
+    problems = [p for n in decoded.frames for p in decoded.values(n, "pptp_gre.problem")]
+    assert "no_handshake" in problems
+    assert not any(decoded.values(n, "pptp_gre.decrypted") == ["1"] for n in decoded.frames)
+
+
+@pytest.mark.skipif(
+    not REAL_CAPTURES.is_dir(), reason="real captures (../shared/captures) not present"
+)
+def test_real_windows_capture_decrypts_to_valid_ipv4(tmp_path):
+    """A real Windows client and pptpd, user jm with password 123 (the captures' README):
+    every MPPE packet decrypts to an IPv4 packet whose header checksum is right."""
+    pcap = REAL_CAPTURES / "pptpd-windows-mschapv2-mppe.pcapng"
+    decoded = tshark.decode(
+        pcap,
+        ["pptp_gre.mppe", "pptp_gre.decrypted", "pptp_gre.mppe.user", "ip.checksum.status"],
+        lua_scripts=[str(PLUGIN)],
+        prefs=[
+            "ip.check_checksum:TRUE",
+            f"pptp_gre.credentials_file:{_credentials_file(tmp_path, ['jm:123'])}",
+        ],
+        two_pass=True,
+    )
+    mppe_frames = [n for n in decoded.frames if decoded.values(n, "pptp_gre.mppe")]
+    assert len(mppe_frames) == 309
+    for number in mppe_frames:
+        assert oracle.same_value(1, decoded.values(number, "pptp_gre.decrypted")[0]), number
+        assert decoded.values(number, "pptp_gre.mppe.user") == ["jm"]
+        assert decoded.values(number, "ip.checksum.status")[-1] == "1", number  # inner: good
+
+
+@settings(max_examples=15)
+@given(st.data())
+def test_hostile_handshakes_and_mppe_never_break_decryption(pcaps, tmp_path_factory, data):
+    """Mutated MS-CHAPv2 exchanges and MPPE packets, decrypted with the right and wrong
+    credentials: no Lua error, every frame dissected."""
+    name = data.draw(st.sampled_from(DECRYPTION))
+    cap = scenarios.build(name)
+    gre = [f for f in cap.frames if f.truth.get("kind") == "pptp_gre"]
+    folder = tmp_path_factory.mktemp("hostile")
+    for _ in range(data.draw(st.integers(1, 6))):
+        frame = data.draw(st.sampled_from(gre))
+        at = data.draw(st.integers(14 + 20 + 8, len(frame.data) - 1))
+        octet = data.draw(st.integers(0, 255))
+        frame.data = frame.data[:at] + bytes([octet]) + frame.data[at + 1 :]
+    pcap = cap.write_pcap(folder / "hostile.pcap")
+    logins = scenarios.LOGINS.values()
+    for lines in ([f"{x.user}:{x.password}" for x in logins], ["wrong"]):
+        decoded = _mppe_frames(pcap, _credentials_file(folder, lines))
+        assert not decoded.lua_errors(), decoded.lua_errors()
+        assert len(decoded.frames) == len(cap.frames)
