@@ -1,4 +1,5 @@
-"""``pptp-harness``: list scenarios, generate a capture with its ground truth, check a capture."""
+"""``pptp-harness``: list scenarios, generate a capture with its ground truth, check a capture,
+decrypt a PPTP capture or list its MS-CHAPv2 handshakes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import bench, fuzz, oracle, real_peers, rootfs, scenarios, tshark, zeek
+from . import bench, decrypt, fuzz, oracle, real_peers, rootfs, scenarios, tshark, zeek
 
 DEMO_SCENARIO = "mschapv2_mppe"
 
@@ -153,6 +154,58 @@ def cmd_rootfs(args: argparse.Namespace) -> int:
         return 2
 
 
+def _credentials(args: argparse.Namespace) -> list[decrypt.Credential]:
+    if args.credentials_file:
+        return decrypt.read_credentials(args.credentials_file)
+    if args.nt_hash is not None:
+        return [decrypt.Credential.from_nt_hash(args.nt_hash)]
+    return [decrypt.Credential.from_password(args.password)]
+
+
+def cmd_decrypt(args: argparse.Namespace) -> int:
+    try:
+        credentials = _credentials(args)
+        found = decrypt.scan(args.pcap)
+        result = decrypt.decrypt(found, credentials, args.user)
+        written = decrypt.write_packets(result.packets, args.output)
+    except (OSError, ValueError) as exc:  # never the credential: CredentialError leaves it out
+        print(f"pptp-harness decrypt: {exc}", file=sys.stderr)
+        return 2
+    handshakes = len(found.handshakes)
+    print(
+        f"{args.pcap}: {found.frames} frames, {len(found.calls)} call(s), "
+        f"{handshakes} MS-CHAPv2 handshake(s)"
+    )
+    for line in decrypt.decryption_report(found, result):
+        print(line)
+    encrypted = [c for c in result.calls if c.status != "no MPPE"]
+    opened = [c for c in encrypted if c.decrypted]
+    clear = sum(c.clear for c in result.calls)
+    print(
+        f"{args.output}: {written} packet(s) written ({result.decrypted} decrypted, {clear} in "
+        f"the clear); {len(opened)} of {len(encrypted)} encrypted call(s) decrypted"
+    )
+    return 0 if result.decrypted else 1
+
+
+def cmd_handshakes(args: argparse.Namespace) -> int:
+    try:
+        found = decrypt.scan(args.pcap)
+        wordlist = open(args.wordlist, "rb") if args.wordlist else None  # noqa: SIM115
+    except (OSError, ValueError) as exc:
+        print(f"pptp-harness handshakes: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.pcap}: {len(found.handshakes)} MS-CHAPv2 handshake(s)")
+    for line in decrypt.handshake_report(found):
+        print(line)
+    if wordlist is not None:
+        with wordlist:
+            tried = decrypt.try_wordlist(found.handshakes, wordlist)
+        for line in decrypt.wordlist_report(found, tried, args.wordlist):
+            print(line)
+    return 0 if found.handshakes else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pptp-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,6 +293,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--as", dest="users", default="root,user", help="root, user or both (default: root,user)"
     )
     other.set_defaults(func=cmd_rootfs)
+    dec = sub.add_parser(
+        "decrypt",
+        help="decrypt the MPPE of every PPTP call whose MS-CHAPv2 handshake the credential opens, "
+        "and write the inner IP packets as a raw-IP pcap",
+    )
+    dec.add_argument("pcap", help="a pcap or pcapng capture")
+    dec.add_argument("-o", "--output", required=True, help="the raw-IP pcap to write")
+    secret = dec.add_mutually_exclusive_group(required=True)
+    secret.add_argument(
+        "--password", help="the user's password (other local users can see a command line)"
+    )
+    secret.add_argument("--nt-hash", metavar="HEX32", help="the NT hash of the password")
+    secret.add_argument(
+        "--credentials-file",
+        metavar="FILE",
+        help="credentials, one per line: PASSWORD, USER:PASSWORD, nthash:HEX32 or "
+        "USER:nthash:HEX32 (# starts a comment line)",
+    )
+    dec.add_argument("--user", help="try only this user's handshakes")
+    dec.set_defaults(func=cmd_decrypt)
+    hs = sub.add_parser(
+        "handshakes",
+        help="list every MS-CHAPv2 handshake with lines for hashcat (-m 5500) and John the "
+        "Ripper (mschapv2)",
+    )
+    hs.add_argument("pcap", help="a pcap or pcapng capture")
+    hs.add_argument(
+        "--wordlist",
+        metavar="FILE",
+        help="try each line as a password; says which line opens which handshake",
+    )
+    hs.set_defaults(func=cmd_handshakes)
     return parser
 
 
