@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pptp_harness import mppe, oracle, ppp, scenarios, strategies, tshark
+from pptp_harness import decrypt, mppe, oracle, ppp, scenarios, strategies, tshark
 from pptp_harness.capture import Capture, ControlConnection
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
@@ -490,6 +490,55 @@ def test_real_windows_capture_decrypts_to_valid_ipv4(tmp_path):
         assert oracle.same_value(1, decoded.values(number, "pptp_gre.decrypted")[0]), number
         assert decoded.values(number, "pptp_gre.mppe.user") == ["jm"]
         assert decoded.values(number, "ip.checksum.status")[-1] == "1", number  # inner: good
+
+
+def _decrypted_ppp(pcap: Path, credentials: Path) -> dict[int, bytes]:
+    """Frame number -> the bytes of the plugin's "Decrypted PPP" data source, from tshark's
+    hex dump (-x: one block per frame, a heading per data source where there are several)."""
+    preference = f"pptp_gre.credentials_file:{credentials}"
+    shown = tshark.run(
+        ["-n", "-2", "-x", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-o", preference]
+    ).stdout
+    found = {}
+    for number, block in enumerate(shown.strip("\n").split("\n\n"), start=1):
+        _, heading, dump = block.partition("Decrypted PPP (")
+        if heading:
+            lines = dump.splitlines()[1:]
+            found[number] = bytes.fromhex("".join(line[6:53] for line in lines))
+    return found
+
+
+DECRYPTED_CAPTURES = [(n, None) for n in DECRYPTION] + [
+    ("pptpd-windows-mschapv2-mppe.pcapng", "jm:123")
+]
+
+
+@pytest.mark.parametrize(("name", "credential"), DECRYPTED_CAPTURES)
+def test_plugin_decrypts_what_the_harness_decrypt_does(pcaps, tmp_path, name, credential):
+    """The PPP frames the plugin shows decrypted are, byte for byte, those that
+    ``pptp-harness decrypt`` finds: two independent implementations agree. The offline tool
+    also opens stateful packets that arrived after a later one (it knows every packet's
+    length); the plugin, reading in order, cannot, and the truth says so."""
+    unopened = set()
+    if credential is None:
+        pcap = pcaps[name]
+        lines = [f"{x.user}:{x.password}" for x in scenarios.LOGINS.values()]
+        frames = oracle.load_truth(pcap)["frames"]
+        unopened = {
+            frame["number"]
+            for frame in frames
+            if "gre_decryption_failed" in frame.get("decryption", {}).get("problems", ())
+        }
+    else:
+        pcap = REAL_CAPTURES / name
+        if not pcap.exists():
+            pytest.skip("real captures (../shared/captures) not present")
+        lines = [credential]
+    listed = [decrypt.Credential.from_password(p, u) for u, p in (x.split(":") for x in lines)]
+    expected = decrypt.decrypt(pcap, listed).plaintexts
+    shown = _decrypted_ppp(pcap, _credentials_file(tmp_path, lines))
+    assert shown
+    assert shown == {n: p for n, p in expected.items() if n not in unopened}
 
 
 @settings(max_examples=15)
