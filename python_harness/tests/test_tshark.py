@@ -42,6 +42,10 @@ def test_demo_with_the_plugin(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "PPTP calls" in out
     assert "OK mschapv2_mppe [plugin]" in out
+    # The decryption part: the pings inside the MPPE, and the call decrypted with alice's key.
+    assert "ICMP" in out and "Echo (ping) reply" in out
+    assert "\talice\ttrue\tMPPE 128-bit stateless\tdecrypted\t" in out
+    assert scenarios.LOGINS["alice"].password not in out
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root's runs are dropped to another account")

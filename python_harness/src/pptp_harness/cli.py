@@ -12,6 +12,8 @@ from pathlib import Path
 from . import bench, decrypt, fuzz, oracle, real_peers, rootfs, scenarios, tshark, zeek
 
 DEMO_SCENARIO = "mschapv2_mppe"
+DEMO_DECRYPTION = "decrypt_stateless_128"
+DEMO_LINES = 8  # packet-list lines of the decryption demo, before and after decryption
 
 
 def _analyzer(args: argparse.Namespace) -> oracle.Analyzer:
@@ -82,10 +84,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n# Checking every frame against the ground truth:\n")
     report = oracle.check_pcap(pcap, _analyzer(args))
     print(report.format())
+    if args.lua:
+        _demo_decryption(workdir, lua)
     if zeek.available():
         print(f"\n# Zeek ({zeek.zeek_bin()}) with the pptp-analysis package:\n")
         print(zeek.demo_logs(pcap, workdir / "zeek"))
     return 0 if report.ok else 1
+
+
+def _demo_decryption(workdir: Path, lua: tuple[str, ...]) -> None:
+    """A call whose user's password the analyst knows, decrypted in place: the inner ICMP in
+    the packet list, and the calls table naming whose key opened it."""
+    pcap = workdir / f"{DEMO_DECRYPTION}.pcap"
+    scenarios.build(DEMO_DECRYPTION).write(pcap)
+    login = scenarios.LOGINS["alice"]
+    credentials = workdir / "credentials"
+    credentials.touch(mode=0o600)
+    credentials.write_text(f"{login.user}:{login.password}\n")
+    prefs = [f"pptp_gre.credentials_file:{credentials}"]
+    print(f"\n# Decryption: {scenarios.SCENARIOS[DEMO_DECRYPTION].description}")
+    print(f"# {pcap}, with {credentials} (the user's password: USER:PASSWORD) named by")
+    print("# the preference pptp_gre.credentials_file. The call's first packets and its")
+    print("# decrypted pings:\n")
+    listing = tshark.summary_lines(pcap, lua, prefs=prefs).splitlines()
+    decrypted = [line for line in listing if "ICMP" in line]
+    print("\n".join([*listing[:DEMO_LINES], "  ...", *decrypted[:DEMO_LINES]]))
+    print("\n# tshark -q -z pptp,calls with the credentials file:\n")
+    print(tshark.statistics(pcap, "pptp,calls", lua, prefs=prefs))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -267,10 +267,15 @@ def decode(
 
 
 def summary_lines(
-    pcap: str | Path, lua_scripts: Sequence[str] = (), display_filter: str = ""
+    pcap: str | Path,
+    lua_scripts: Sequence[str] = (),
+    display_filter: str = "",
+    prefs: Sequence[str] = (),
 ) -> str:
     """tshark's one-line-per-frame summary, for people."""
     args = ["-n", "-r", str(pcap), *_lua_args(lua_scripts)]
+    for pref in prefs:
+        args += ["-o", pref]
     if display_filter:
         args += ["-Y", display_filter]
     return run(args).stdout
@@ -292,6 +297,11 @@ def tree(
     return run(args).stdout
 
 
-def statistics(pcap: str | Path, stat: str, lua_scripts: Sequence[str] = ()) -> str:
+def statistics(
+    pcap: str | Path, stat: str, lua_scripts: Sequence[str] = (), prefs: Sequence[str] = ()
+) -> str:
     """What ``-z STAT`` prints after a two-pass read (e.g. the plugin's ``pptp,calls``)."""
-    return run(["-n", "-q", "-2", "-r", str(pcap), *_lua_args(lua_scripts), "-z", stat]).stdout
+    args = ["-n", "-q", "-2", "-r", str(pcap), *_lua_args(lua_scripts), "-z", stat]
+    for pref in prefs:
+        args += ["-o", pref]
+    return run(args).stdout
