@@ -28,7 +28,7 @@ from pathlib import Path
 import dpkt
 
 from . import control as ctl
-from . import fuzz, ppp, tshark, zeek
+from . import fuzz, ppp, scenarios, tshark, zeek
 from .capture import SNAPLEN, Capture, ControlConnection, host
 from .constants import AUTH_MSCHAP_V2
 from .gre import enhanced_gre
@@ -60,6 +60,74 @@ def big_capture(sessions: int) -> Capture:
         call.clear_by_client()
         conn.stop()
     return cap
+
+
+# The decryption benchmark: calls of every login (each key length and mode), full-size pings.
+DECRYPT_CALLS = 8
+DECRYPT_PINGS = 1500  # per call
+DECRYPT_PING_DATA = bytes(range(256)) * 5 + bytes(120)  # 1,400 octets: a full tunnel packet
+
+
+def decrypt_capture(calls: int) -> Capture:
+    """``calls`` genuine MS-CHAPv2 logins, one after another, cycling through the scenarios'
+    logins, each with ``DECRYPT_PINGS`` large encrypted pings."""
+    logins = list(scenarios.LOGINS.values())
+    cap = Capture("bench-decrypt", f"{calls} encrypted calls of {DECRYPT_PINGS} pings")
+    for n in range(calls):
+        client = host(f"client-{n}", f"10.1.0.{n % 250 + 1}")
+        conn = ControlConnection(cap, client, SERVER, 40000 + n)
+        conn.start()
+        call = conn.outgoing_call(n + 1, n + 100, serial=n)
+        call.encrypted_session(logins[n % len(logins)])
+        for k in range(DECRYPT_PINGS):
+            call.send_encrypted(k % 2 == 0, call.encrypted_ping(k % 2 == 0, DECRYPT_PING_DATA))
+        call.lcp_terminate()
+        call.clear_by_client()
+        conn.stop()
+    return cap
+
+
+def credentials_file(folder: Path, lines: list[str]) -> Path:
+    """A credentials file only its owner reads, as users keep one."""
+    path = folder / "credentials"
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) -> list[str]:
+    """The plugin's cost with a credentials file configured: on the sessions capture (whose
+    handshakes no credential opens: the cost of the feature being on) and on genuinely
+    encrypted calls, and the rate at which it decrypts MPPE payload."""
+    logins = scenarios.LOGINS.values()
+    right = credentials_file(folder, [f"{x.user}:{x.password}" for x in logins])
+    pcap = _built(folder / f"decrypt-{DECRYPT_CALLS}.pcap", "decrypt", DECRYPT_CALLS)
+    mppe_lengths = ["-Y", "ppp.protocol == 0x00fd", "-T", "fields", "-e", "pptp_gre.payload_length"]
+    shown = tshark.run(["-n", "-r", str(pcap), *mppe_lengths, "-X", f"lua_script:{plugin}"])
+    # Less the PPP protocol (2 octets, or 1 compressed: counted as 2) and the MPPE header.
+    payload = sum(int(length) - 4 for length in shown.stdout.split())
+    lines = [
+        f"decryption: {pcap} ({DECRYPT_CALLS} calls, all key lengths and modes, "
+        f"{payload / 1e6:.1f} MB of MPPE payload)",
+        f"{'capture':<10} {'mode':<10} {'built-in':>9} {'no cred.':>9} {'with cred.':>10}"
+        f"   ratio to built-in without / with",
+    ]
+    rate = ""
+    for name, capture in (("sessions", bench_pcap), ("encrypted", pcap)):
+        for label, extra in (("plain", []), ("-2", ["-2"]), ("-V", ["-V"])):
+            command = ["-n", "-r", str(capture), *extra, "-X", f"lua_script:{plugin}"]
+            builtin = measure(command[:-2], repeat)
+            without = measure(command, repeat)
+            with_right = measure([*command, "-o", f"pptp_gre.credentials_file:{right}"], repeat)
+            lines.append(
+                f"{name:<10} {label:<10} {builtin.cpu:7.2f} s {without.cpu:7.2f} s "
+                f"{with_right.cpu:8.2f} s   {without.cpu / builtin.cpu:6.2f}x / "
+                f"{with_right.cpu / builtin.cpu:.2f}x"
+            )
+            if name == "encrypted" and label == "plain":
+                seconds = max(with_right.cpu - without.cpu, 1e-9)
+                rate = f"decryption rate (plain read): {payload / seconds / 1e6:.1f} MB/s of MPPE"
+    return [*lines, rate]
 
 
 @dataclass
@@ -312,6 +380,7 @@ def run(
             f"{ours.cpu / builtin.cpu:14.2f}x {ours.cpu / minimal.cpu:13.2f}x   "
             f"{ours.peak_kib / builtin.peak_kib:14.2f}x"
         )
+    lines += decryption_lines(folder, plugin, pcap, repeat)
     if not tshark_only:
         lines += zeek_lines(pcap, repeat, "sessions")
         ordinary = _built(folder / "ordinary-100000.pcap", "ordinary", 100_000)
@@ -345,5 +414,7 @@ if __name__ == "__main__":
         bounds_capture(out, size)
     elif kind == "ordinary":
         ordinary_capture(out, size)
+    elif kind == "decrypt":
+        decrypt_capture(size).write(out)
     else:
         big_capture(size).write(out)

@@ -902,14 +902,16 @@ class Call:
         self.gre(True, None)
         self.gre(False, None)
 
-    def encrypted_ping(self, from_client: bool) -> tuple[ppp.PppFrame, bytes, ppp.PppFrame]:
+    def encrypted_ping(
+        self, from_client: bool, data: bytes = ppp.PING_DATA
+    ) -> tuple[ppp.PppFrame, bytes, ppp.PppFrame]:
         """The next ping of a logged-in call encrypted with its MPPE keys: the MPPE frame, its
         packet (header and ciphertext) and the ping inside. Sent with ``send_encrypted`` (in
         any order, or never: a loss)."""
         side = self.sides[from_client]
         side.data_sent += 1
         src, dst = ("10.0.0.2", "10.0.0.1") if from_client else ("10.0.0.1", "10.0.0.2")
-        ping = ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client)
+        ping = ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client, data=data)
         packet = self.senders[from_client].encrypt(mppe.plaintext_of(PppProto.IP, ping.info))
         return ppp.PppFrame(PppProto.MPPE, packet), packet, ping
 

@@ -317,9 +317,14 @@ def ipcp_configure(
     )
 
 
-def ipv4_ping(src: str, dst: str, ident: int = 1, seq: int = 1, reply: bool = False) -> PppFrame:
+PING_DATA = b"pptp-analysis ping"
+
+
+def ipv4_ping(
+    src: str, dst: str, ident: int = 1, seq: int = 1, reply: bool = False, data: bytes = PING_DATA
+) -> PppFrame:
     """An ICMP echo inside PPP: the cleartext tunnel data an analyzer must notice."""
-    echo = dpkt.icmp.ICMP.Echo(id=ident, seq=seq, data=b"pptp-analysis ping")
+    echo = dpkt.icmp.ICMP.Echo(id=ident, seq=seq, data=data)
     icmp = dpkt.icmp.ICMP(type=0 if reply else 8, code=0, data=echo)
     packet = dpkt.ip.IP(
         src=socket.inet_aton(src),
