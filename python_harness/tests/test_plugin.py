@@ -374,6 +374,42 @@ def test_experts_reach_expert_information_without_a_tree(pcaps, name):
     assert named <= shown
 
 
+def _fields_with_disabled(pcap: Path, disabled: list[str]) -> list[list[str]]:
+    """-T fields of the plugin and the built-ins' PPTP fields, with ``disabled`` listed in the
+    profile's disabled_protos (what Analyze > Enabled Protocols saves), in a configuration
+    folder tshark's account can read. Asking for a field of the plugin makes tshark fail
+    unless the plugin loaded."""
+    with tempfile.TemporaryDirectory(prefix="pptp-profile-") as config:
+        os.chmod(config, 0o755)
+        listing = Path(config) / "disabled_protos"
+        listing.write_text("".join(f"{name}\n" for name in disabled))
+        listing.chmod(0o644)
+        return _fields_in_profile(pcap, config)
+
+
+def _fields_in_profile(pcap: Path, config: str) -> list[list[str]]:
+    fields = ["pptp_gre.call", "pptp_ctrl.type", "gre.proto", "pptp.type"]
+    args = ["-n", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-T", "fields"]
+    for name in fields:
+        args += ["-e", name]
+    with tshark.invocation(args) as how:
+        how["env"]["WIRESHARK_CONFIG_DIR"] = config
+        done = subprocess.run(**how, capture_output=True, text=True, check=True)
+    return [line.split("\t") for line in done.stdout.splitlines()]
+
+
+def test_disabling_ours_gives_wireshark_its_own_dissectors_back(pcaps):
+    """pptp_gre and pptp_ctrl disabled in the profile: GRE decodes as Wireshark's gre and
+    TCP 1723 as its pptp, with the plugin loaded; enabled, ours decode them and theirs do not."""
+    pcap = pcaps["mschapv2_mppe"]
+    ours = _fields_with_disabled(pcap, [])
+    assert any(row[0] for row in ours) and any(row[1] for row in ours)
+    assert not any(row[2] or row[3] for row in ours)
+    theirs = _fields_with_disabled(pcap, ["pptp_gre", "pptp_ctrl"])
+    assert not any(row[0] or row[1] for row in theirs)
+    assert any(row[2] == "0x880b" for row in theirs) and any(row[3] for row in theirs)
+
+
 # -- decryption (MPPE from MS-CHAPv2) -------------------------------------------------------------
 DECRYPTION = [n for n in scenarios.names() if n.startswith("decrypt_")]
 
