@@ -304,7 +304,7 @@ local ce = {
     not_control = new_expert(pptp_ctrl, "not_control", "PPTP message type is not 1 (control)",
         group.PROTOCOL, severity.WARN),
     out_of_state = new_expert(pptp_ctrl, "out_of_state",
-        "Message not expected in this state of the connection or call",
+        "Message out of state for the connection or call",
         group.SEQUENCE, severity.WARN),
     no_gre_both_ways = new_expert(pptp_ctrl, "no_gre_both_ways",
         "Call connected, but no GRE either way", group.PROTOCOL, severity.WARN),
@@ -313,33 +313,35 @@ local ce = {
     no_gre_from_server = new_expert(pptp_ctrl, "no_gre_from_server",
         "Call connected, but no GRE from the server", group.PROTOCOL, severity.WARN),
     nat_editor = new_expert(pptp_ctrl, "nat_editor",
-        "Client Call ID equals its TCP source port: a NAT's PPTP helper rewrote it",
+        "Call ID = TCP source port: a NAT's PPTP helper",
         group.PROTOCOL, severity.NOTE),
     call_id_collision = new_expert(pptp_ctrl, "call_id_collision",
-        "Another control connection from this address uses this Call ID (no PPTP NAT editor?)",
+        "Call ID collision behind one address (no NAT editor)",
         group.SECURITY, severity.WARN),
+    refused = new_expert(pptp_ctrl, "refused", "Call or control connection refused",
+        group.RESPONSE_CODE, severity.WARN),
     setup_unseen = new_expert(pptp_ctrl, "setup_unseen",
-        "Call learnt from this message: its set-up is not in the capture",
+        "Call learnt here: its set-up is not captured",
         group.SEQUENCE, severity.NOTE),
 }
 local ge = {
     key_missing = new_expert(pptp_gre, "key_missing", "GRE version 1 without the key bit",
         group.MALFORMED, severity.ERROR),
     reserved_flags = new_expert(pptp_gre, "reserved_flags",
-        "C, R, s, recursion or reserved flag bits set (must be 0 in enhanced GRE)",
+        "Flag bits set that enhanced GRE keeps 0",
         group.PROTOCOL, severity.WARN),
     wrong_protocol = new_expert(pptp_gre, "wrong_protocol",
         "Enhanced GRE carries protocol 0x880B (PPP)", group.PROTOCOL, severity.WARN),
     payload_length_mismatch = new_expert(pptp_gre, "payload_length_mismatch",
         "Payload length differs from the bytes carried", group.MALFORMED, severity.WARN),
     ack_only_with_payload = new_expert(pptp_gre, "ack_only_with_payload",
-        "Acknowledgment-only packet (no sequence number) carries payload",
+        "Ack-only packet (no sequence number) with payload",
         group.PROTOCOL, severity.WARN),
     address_mismatch = new_expert(pptp_gre, "address_mismatch",
-        "GRE of a known call from an address other than its control connection's peer",
+        "GRE of a call from an unexpected address",
         group.PROTOCOL, severity.WARN),
     without_call = new_expert(pptp_gre, "without_call",
-        "GRE without a call: no control connection in the capture set up this Call ID",
+        "GRE without a call (no set-up in the capture)",
         group.SEQUENCE, severity.NOTE),
     lost = new_expert(pptp_gre, "lost", "GRE sequence numbers skipped",
         group.SEQUENCE, severity.WARN),
@@ -348,12 +350,12 @@ local ge = {
     out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",
         group.SEQUENCE, severity.WARN),
     ack_unseen = new_expert(pptp_gre, "ack_unseen",
-        "Acknowledges a sequence number the peer was not seen sending",
+        "Acks a sequence number the peer was not seen sending",
         group.SEQUENCE, severity.NOTE),
     coherency_gap = new_expert(pptp_gre, "coherency_gap", "MPPE coherency count skips",
         group.SEQUENCE, severity.WARN),
     weak_auth = new_expert(pptp_gre, "weak_auth",
-        "Weak PPP authentication negotiated (PAP, CHAP-MD5 or MS-CHAP)",
+        "Weak PPP authentication (PAP, CHAP or MS-CHAP)",
         group.SECURITY, severity.WARN),
     cleartext = new_expert(pptp_gre, "cleartext",
         "IP inside the tunnel without MPPE encryption", group.SECURITY, severity.WARN),
@@ -362,10 +364,10 @@ local ge = {
     mschapv2_in_clear = new_expert(pptp_gre, "mschapv2_in_clear",
         "MS-CHAPv2 handshake in clear: crackable offline", group.SECURITY, severity.WARN),
     no_handshake = new_expert(pptp_gre, "no_handshake",
-        "No MS-CHAPv2 handshake in the capture for this call: cannot decrypt", group.DECRYPTION,
+        "No MS-CHAPv2 handshake captured: cannot decrypt", group.DECRYPTION,
         severity.NOTE),
     no_credential = new_expert(pptp_gre, "no_credential",
-        "No listed credential matches this call's MS-CHAPv2 handshake",
+        "No listed credential opens this handshake",
         group.DECRYPTION, severity.WARN),
     decryption_failed = new_expert(pptp_gre, "decryption_failed",
         "Decryption failed: the result is not a PPP frame", group.DECRYPTION, severity.WARN),
@@ -374,9 +376,9 @@ local ge = {
     credentials_unreadable = new_expert(pptp_gre, "credentials_unreadable",
         "The MPPE credentials file cannot be read", group.DECRYPTION, severity.WARN),
     header_truncated = new_expert(pptp_gre, "header_truncated",
-        "GRE header cut off before the fields its flags announce", group.MALFORMED, severity.ERROR),
+        "GRE header cut off before its announced fields", group.MALFORMED, severity.ERROR),
     gre_error = new_expert(pptp_gre, "gre_error",
-        "Wireshark's GRE dissector could not dissect this packet", group.MALFORMED, severity.ERROR),
+        "Wireshark's GRE dissector failed on this packet", group.MALFORMED, severity.ERROR),
 }
 -- Proto.experts registers the experts only when assigned a whole table.
 pptp_ctrl.experts = expert_lists[pptp_ctrl]
@@ -2021,6 +2023,20 @@ local function deadline_problems(tree, pinfo, with_tree)
     end
 end
 
+-- Why a reply refused its request (its result code in words), or nil: what an analyst asks
+-- first when a VPN fails, so it goes to the Info column and Expert Information.
+local REFUSALS = {
+    [MsgType.SCCRP] = { 15, sccrp_results }, [MsgType.OCRP] = { 17, ocrp_results },
+    [MsgType.ICRP] = { 17, icrp_results },
+}
+local function refusal_of(raw, mtype, length)
+    local where = REFUSALS[mtype]
+    if not where or length < where[1] or #raw < where[1] then return nil end
+    local result = raw:byte(where[1])
+    if result == 1 then return nil end
+    return where[2][result] or ("result " .. result)
+end
+
 -- One message of ``tvb`` (declared length, maybe fewer octets): the state on the first
 -- pass; the problems always; the tree whenever Wireshark builds one (not for a plain
 -- `tshark -r`).
@@ -2038,13 +2054,18 @@ local function dissect_message(tvb, pinfo, tree, key)
     local m1, m2 = raw:byte(9, 10)
     local length, mtype = l1 * 256 + l2, m1 * 256 + m2
     local name = message_names[mtype] or ("Unknown control type (" .. mtype .. ")")
-    set_info(pinfo, name)
+    local refusal = refusal_of(raw, mtype, math.min(available, length))
+    set_info(pinfo, refusal and string.format("%s (%s)", name, refusal) or name)
     local problems = message_problems(tvb, mtype, length, available)
     local item = tree
     if with_tree then
         item = message_tree(tvb, tree, name, mtype, length, available, problems)
     else
         for _, found in ipairs(problems) do problem(tree, found[1], found[2], false) end
+    end
+    if refusal then
+        item:add_proto_expert_info(ce.refused, string.format("%s refused: %s",
+            mtype == MsgType.SCCRP and "Control connection" or "Call", refusal))
     end
     if not layouts[mtype] then return end
 
@@ -2218,6 +2239,7 @@ end
 ----------------------------------------------------------------------------------------------
 local credentials -- { { user = name or nil, hash = NT hash }, ... }, or nil: decryption off
 local credentials_problem -- why the file named could not be used
+local credentials_frame -- the frame that says so
 
 -- The credentials of ``path``: one per line, PASSWORD, USER:PASSWORD, nthash:HEX32 or
 -- USER:nthash:HEX32; a line starting with "#" is a comment. A password is hashed at once
@@ -2252,7 +2274,14 @@ local function read_credentials(path)
 end
 
 local function load_credentials()
-    credentials, credentials_problem = read_credentials(settings.credentials_file)
+    -- A folder or a device opens as a file and fails only when read.
+    local ok, list, problem_text = pcall(read_credentials, settings.credentials_file)
+    if not ok then
+        list, problem_text = nil, "cannot read the MPPE credentials file "
+            .. settings.credentials_file
+    end
+    credentials, credentials_problem = list, problem_text
+    credentials_frame = nil
 end
 
 -- What a CHAP packet of a call tells for decryption: the authenticator challenge (Challenge,
@@ -2608,7 +2637,6 @@ end
 local function loss_text(gap, visited)
     if not visited then return gap.count .. " sequence number(s) skipped" end
     local late = #gap.late
-    if late == 0 then return string.format("Lost %d: none arrived later", gap.count) end
     if late == gap.count then
         return string.format("%d skipped: all arrived later, out of order", gap.count)
     end
@@ -2621,8 +2649,12 @@ local function loss_text(gap, visited)
             if #missing > LISTED_NUMBERS then break end
         end
     end
-    return string.format("Lost %d: %d arrived later; never arrived: %s", gap.count - late, late,
-        number_list(missing, gap.from))
+    if late == 0 then
+        return string.format("%d lost (seq %s): none arrived later", gap.count,
+            number_list(missing, gap.from))
+    end
+    return string.format("%d skipped: %d arrived later, %d lost (seq %s)", gap.count, late,
+        gap.count - late, number_list(missing, gap.from))
 end
 
 local DECRYPTION_PROBLEMS = { "no_handshake", "no_credential", "decryption_failed",
@@ -2832,9 +2864,10 @@ local function dissect_gre(tvb, pinfo, tree)
             item:add(gf.decrypted, false):set_generated()
         end
     end
-    if not visited and credentials_problem then
+    -- On the first GRE packet, in every pass: the GUI shows only later passes.
+    if credentials_problem and (credentials_frame or number) == number then
+        credentials_frame = number
         problem(item, "credentials_unreadable", credentials_problem, with_tree)
-        credentials_problem = nil
     end
 
     -- The Info column starts with the call, put in front of what the PPP dissector (which
@@ -2875,6 +2908,10 @@ local function counts(dir)
 end
 
 local function encryption_text(call)
+    local seen = call.mppe_packets > 0 or (call.protocols and call.protocols[PppProto.MPPE])
+    if seen and not call.mppe then
+        return "MPPE (its negotiation not captured)" -- a capture that started mid-call
+    end
     if not (call.mppe and call.mppe_packets > 0) then return "none" end
     return string.format("MPPE%s%s", call.key_bits and (" " .. call.key_bits .. "-bit") or "",
         call.stateless and " stateless" or " stateful")
@@ -2959,10 +2996,15 @@ local function calls_table()
     return table.concat(lines, "\n")
 end
 
+-- Short enough for the window's default width: the anomalies only where there are some.
 local function direction_line(label, dir)
     local packets, bytes, lost, duplicate, out_of_order = counts(dir)
-    return string.format("  %-16s %d packets, %d bytes; lost %d, duplicate %d, out of order %d",
-        label, packets, bytes, lost, duplicate, out_of_order)
+    local anomalies = {}
+    if lost > 0 then anomalies[#anomalies + 1] = lost .. " lost" end
+    if duplicate > 0 then anomalies[#anomalies + 1] = duplicate .. " duplicate" end
+    if out_of_order > 0 then anomalies[#anomalies + 1] = out_of_order .. " out of order" end
+    return string.format("  %-16s %d packets, %d bytes; %s", label, packets, bytes,
+        #anomalies > 0 and table.concat(anomalies, ", ") or "none lost")
 end
 
 local GRE_SEEN_TEXT = {
@@ -2988,7 +3030,11 @@ local function calls_report()
         table.insert(lines, direction_line("client to server", call.to_pac))
         table.insert(lines, direction_line("server to client", call.to_pns))
         local auth = call.auth or "none seen"
-        if weak_auth[auth] then auth = auth .. " (weak: its handshake can be cracked offline)" end
+        if auth == "PAP" then
+            auth = auth .. " (the password crosses in clear)"
+        elseif weak_auth[auth] then
+            auth = auth .. " (weak: its handshake can be cracked offline)"
+        end
         table.insert(lines, string.format("  %-16s %s", "authentication", auth))
         if call.user then
             table.insert(lines, string.format("  %-16s %s", "user", call.user))
@@ -3018,11 +3064,10 @@ local function calls_report()
                     .. "capture set these Call IDs up):")
             end
             orphans = orphans + 1
-            local packets, bytes, lost, duplicate, out_of_order = counts(dir)
-            table.insert(lines, string.format("  %s to %s, Call ID %d, frames %d to %d: %d "
-                .. "packets, %d bytes; lost %d, duplicate %d, out of order %d; PPP %s",
-                dir.sender, dir.receiver, dir.call_id, dir.first_frame, dir.last_frame, packets,
-                bytes, lost, duplicate, out_of_order, protocols_text(dir.protocols)))
+            table.insert(lines, string.format("  %s to %s, Call ID %d, frames %d to %d:",
+                dir.sender, dir.receiver, dir.call_id, dir.first_frame, dir.last_frame))
+            table.insert(lines, direction_line("", dir))
+            table.insert(lines, string.format("  %-16s %s", "", protocols_text(dir.protocols)))
         end
     end
     return table.concat(lines, "\n")

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pptp_harness import decrypt, mppe, oracle, ppp, scenarios, strategies, tshark
+from pptp_harness import constants, decrypt, mppe, oracle, ppp, scenarios, strategies, tshark
 from pptp_harness.capture import Capture, ControlConnection
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
@@ -121,6 +121,47 @@ def test_security_experts_match_call_notices(pcaps, name):
     assert any(m.endswith("without MPPE encryption") for m in messages) == (
         "Cleartext_Tunnel" in notices
     )
+
+
+@pytest.mark.parametrize("name", ["failed_call_attempts", "incoming_call", "two_calls"])
+def test_refused_calls_say_why_in_the_packet_list_and_expert_information(pcaps, name):
+    """An Outgoing- or Incoming-Call-Reply whose result is not a success says which result in
+    the Info column and as an expert (RFC 2637's words); a successful one says nothing more."""
+    truth = oracle.load_truth(pcaps[name])
+    decoded = tshark.decode(pcaps[name], [], lua_scripts=[str(PLUGIN)])
+    shown = tshark.run(
+        [
+            "-n",
+            "-r",
+            str(pcaps[name]),
+            "-X",
+            f"lua_script:{PLUGIN}",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.col.Info",
+        ]
+    ).stdout
+    infos = dict(line.split("\t", 1) for line in shown.splitlines())
+    refusals = 0
+    for frame in truth["frames"]:
+        fields = frame.get("fields", {})
+        for field, names in (
+            ("pptp_ctrl.out_result", constants.OCRP_RESULTS),
+            ("pptp_ctrl.in_result", constants.ICRP_RESULTS),
+        ):
+            for result in fields.get(field, []):
+                info = infos[str(frame["number"])]
+                experts = decoded.values(frame["number"], "_ws.expert.message")
+                if result == 1:
+                    assert "(" not in info and not any("refused" in m for m in experts)
+                    continue
+                refusals += 1
+                assert f"({names[result]})" in info
+                assert f"Call refused: {names[result]}" in experts
+    assert refusals or name != "failed_call_attempts"
 
 
 REAL = [
@@ -491,6 +532,19 @@ def test_wrong_credentials_decrypt_nothing_and_say_so(pcaps, name, tmp_path):
     )
     assert secret not in shown.stdout + shown.stderr
     assert "ab" * 16 not in shown.stdout + shown.stderr
+
+
+@pytest.mark.parametrize("where", ["missing", "folder"])
+def test_an_unusable_credentials_file_is_said_on_every_pass(pcaps, tmp_path, where):
+    """A credentials file that does not exist, or is a folder: one expert saying so, also on
+    the second pass (what the GUI shows), no Lua error, everything else decoded."""
+    path = tmp_path / "absent" if where == "missing" else Path(tempfile.gettempdir())
+    args = ["-n", "-q", "-r", str(pcaps["decrypt_stateless_128"]), "-X", f"lua_script:{PLUGIN}"]
+    args += ["-o", f"pptp_gre.credentials_file:{path}", "-z", "expert"]
+    for passes in ([], ["-2"]):
+        done = tshark.run([*args, *passes])
+        assert "Lua" not in done.stderr
+        assert done.stdout.count(f"the MPPE credentials file {path}") == 1
 
 
 def test_capture_started_mid_call_cannot_decrypt_and_says_why(pcaps, tmp_path):

@@ -82,8 +82,11 @@ def environment() -> dict[str, str]:
 
 def _stage(path: str, folder: str, account: tuple[int, int]) -> str:
     """``path`` where ``account`` can read it: a hard link in ``folder`` when the file is
-    readable by anyone, else a private copy owned by the account (credentials stay 0600)."""
+    readable by anyone, else a private copy owned by the account (credentials stay 0600);
+    anything but a file as it is."""
     source = Path(path).resolve()
+    if not source.is_file():
+        return path  # a missing path or a folder: tshark meets it as given
     target = Path(tempfile.mkdtemp(dir=folder)) / source.name
     os.chown(target.parent, *account)
     if source.stat().st_mode & stat.S_IROTH:
