@@ -10,8 +10,8 @@
 ##! The manager asks every worker for the shadows of the call's two GRE keys
 ##! (client→server with the server's Call ID, server→client with the client's), merges
 ##! what comes back into the row, then completes it (authentication, encryption, the
-##! GRE_Blocked diagnosis, Weak_Authentication and Cleartext_Tunnel for what only the
-##! shadows saw) and writes pptp.log. It waits for an answer from every worker, or
+##! GRE_Blocked diagnosis, Weak_Authentication, MSCHAPv2_Handshake and Cleartext_Tunnel
+##! for what only the shadows saw) and writes pptp.log. It waits for an answer from every worker, or
 ##! ``cluster_collect_timeout``. A shadow nobody asks for within ``call_state_timeout``
 ##! was GRE without control after all: its worker then raises the weird and
 ##! GRE_Without_Control.
@@ -216,18 +216,7 @@ function merge(info: Info, shadow: Info, from_client: bool)
 		    && ( ! info?$first_resp_gre || shadow$first_orig_gre < info$first_resp_gre ) )
 			info$first_resp_gre = shadow$first_orig_gre;
 		}
-	if ( shadow?$ppp_protocols )
-		{
-		if ( ! info?$ppp_protocols )
-			info$ppp_protocols = set();
-		for ( p in shadow$ppp_protocols )
-			add info$ppp_protocols[p];
-		}
-	if ( shadow?$auth && ! info?$auth )
-		info$auth = shadow$auth;
-	info$mppe_negotiated = info$mppe_negotiated || shadow$mppe_negotiated;
-	info$mppe_seen = info$mppe_seen || shadow$mppe_seen;
-	info$cleartext = info$cleartext || shadow$cleartext;
+	merge_findings(info, shadow);
 	if ( shadow?$call_end
 	    && ( ! info?$call_end || shadow$call_end > info$call_end ) )
 		info$call_end = shadow$call_end;
@@ -243,12 +232,7 @@ function settle(key: string)
 	local g = gatherings[key];
 	delete gatherings[key];
 	local info = g$info;
-	if ( info?$auth && info$auth in weak_authentication )
-		notice_once(info, Weak_Authentication, fmt(
-		    "PPTP call negotiated %s authentication", info$auth));
-	if ( info$cleartext )
-		notice_once(info, Cleartext_Tunnel,
-		    "IP inside a PPTP tunnel without MPPE encryption");
+	note_findings(info);
 	complete(info);
 	}
 

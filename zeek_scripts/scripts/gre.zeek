@@ -5,8 +5,8 @@
 ##! pays anything. It counts GRE in *flows*, one per direction of a call ([source,
 ##! destination, Call ID]), with sequence analysis, in compiled code. Scripts hear of a flow
 ##! when it begins and of each finding in it (a PPP protocol, the authentication LCP settles
-##! on, MPPE), never of an ordinary packet, and read its counters from its ``GreFlow``
-##! record when they log the call.
+##! on, the user name an authentication packet carries, MPPE), never of an ordinary packet,
+##! and read its counters from its ``GreFlow`` record when they log the call.
 ##!
 ##! Without the analyzer (a Zeek built without Spicy, or the package's analyzer not built)
 ##! the control channel is analyzed and logged all the same, no GRE is counted, and one
@@ -36,6 +36,12 @@ export {
 
 	## A CCP Configure-Ack settled on MPPE.
 	global gre_mppe_negotiated: event(src: addr, dst: addr, call_id: count);
+
+	## A user name: the Peer-ID of a PAP Authenticate-Request, the Name of a CHAP
+	## Response (MS-CHAP's too) or the identity of an EAP Response/Identity, as
+	## ``protocol`` (0xC023, 0xC223 or 0xC227) carries it; a flow's first of each.
+	global gre_identity: event(src: addr, dst: addr, call_id: count,
+	    protocol: count, name: string);
 }
 
 ## Zeek's name of the package's GRE analyzer (``spicy::PPTP_GRE`` in pptp_gre.evt).
@@ -137,8 +143,7 @@ event PPTP::gre_ppp_protocol(src: addr, dst: addr, call_id: count,
 		else if ( protocol == 0x0021 || protocol == 0x0057 )
 			{
 			info$cleartext = T;
-			notice_once(info, Cleartext_Tunnel,
-			    "IP inside a PPTP tunnel without MPPE encryption");
+			note_findings(info);
 			}
 		}
 	}
@@ -149,9 +154,20 @@ event PPTP::gre_authentication(src: addr, dst: addr, call_id: count,
 	for ( _, link in link_of(src, dst, call_id) )
 		{
 		link$info$auth = auth;
-		if ( auth in weak_authentication )
-			notice_once(link$info, Weak_Authentication, fmt(
-			    "PPTP call negotiated %s authentication", auth));
+		note_findings(link$info);
+		}
+	}
+
+event PPTP::gre_identity(src: addr, dst: addr, call_id: count, protocol: count,
+    name: string)
+	{
+	for ( _, link in link_of(src, dst, call_id) )
+		{
+		if ( ! link$info?$user )
+			link$info$user = name;
+		if ( protocol == 0xC223 )
+			link$info$chap_response = T;
+		note_findings(link$info);
 		}
 	}
 

@@ -107,6 +107,10 @@ export {
 		## Authentication protocol LCP negotiated: PAP, CHAP-MD5, MS-CHAPv1, MS-CHAPv2,
 		## EAP, or "none".
 		auth: string &log &optional;
+		## User name the call authenticated with, the first one seen: the Peer-ID of a
+		## PAP Authenticate-Request, the Name of a CHAP (MS-CHAP too) Response, or an EAP
+		## Response/Identity.
+		user: string &log &optional;
 		## Whether MPPE was negotiated and encrypted data followed.
 		encrypted: bool &log &optional;
 		## Which GRE directions were seen: "both", "client", "server" or "none".
@@ -138,6 +142,8 @@ export {
 		mppe_seen: bool &default=F;
 		## IP in PPP was seen (cleartext tunnel data).
 		cleartext: bool &default=F;
+		## A CHAP Response was seen: with MS-CHAPv2, the handshake can be cracked.
+		chap_response: bool &default=F;
 		## Notices already raised for this call.
 		noticed: set[Notice::Type] &optional;
 		## Unique within the sensor: control uid and the call's number on it (Call IDs
@@ -235,6 +241,11 @@ export {
 		## A call negotiated PAP, CHAP-MD5 or MS-CHAP: credentials can be recovered from
 		## the capture.
 		Weak_Authentication,
+		## A call's MS-CHAPv2 login was seen (LCP settled on MS-CHAPv2, and the CHAP
+		## Response with the user name came): its challenge and response can be cracked
+		## offline for the user's NT hash, which also gives the MPPE keys of the call.
+		## ``notice_mschapv2_handshakes`` turns it off.
+		MSCHAPv2_Handshake,
 		## IP travelled inside the tunnel without MPPE: the "VPN" is cleartext.
 		Cleartext_Tunnel,
 		## GRE with a Call ID no control connection seen by this sensor set up.
@@ -257,6 +268,11 @@ export {
 		## connection's peer: an inconsistent NAT or a multi-homed peer.
 		GRE_Address_Mismatch,
 	};
+
+	## Whether an MS-CHAPv2 login seen whole raises MSCHAPv2_Handshake (Weak_Authentication
+	## is raised for every MS-CHAP call all the same). Redef to ``F`` where the handshakes
+	## are known and only the weak authentication is of interest.
+	option notice_mschapv2_handshakes = T;
 
 	## Whether GRE packets are analyzed (by the package's Spicy analyzer, see gre.zeek).
 	## Without it, no GRE is counted and no call is diagnosed as GRE_Blocked.
@@ -290,6 +306,13 @@ export {
 
 	## Raise ``n`` for ``info`` once per call.
 	global notice_once: function(info: Info, n: Notice::Type, msg: string);
+
+	## Raises the notices what the GRE of ``info`` showed calls for, once per call:
+	## Weak_Authentication, MSCHAPv2_Handshake, Cleartext_Tunnel.
+	global note_findings: function(info: Info);
+
+	## Adds what the PPP of ``shadow`` showed to ``info`` (its counts excepted).
+	global merge_findings: function(info: Info, shadow: Info);
 
 	## Adds a call's GRE flows to its counts and closes them; done once the call is over.
 	global fold_flows: function(info: Info);
@@ -373,6 +396,49 @@ function notice_once(info: Info, n: Notice::Type, msg: string)
 	local call_id = info?$client_call_id ? info$client_call_id : 0;
 	NOTICE([$note=n, $msg=msg, $id=info$id, $uid=info$uid, $sub=fmt("call %d",
 	    call_id), $identifier=info?$call_key ? info$call_key : info$uid]);
+	}
+
+function note_findings(info: Info)
+	{
+	if ( info$shadow )
+		return; # noted by the call that takes it
+	if ( info?$auth && info$auth in weak_authentication )
+		notice_once(info, Weak_Authentication, fmt(
+		    "PPTP call negotiated %s authentication", info$auth));
+	if ( notice_mschapv2_handshakes
+	    && info?$auth
+	    && info$auth == "MS-CHAPv2"
+	    && info$chap_response
+	    && info?$user )
+		{
+		local who = fmt("user '%s' from client %s to server %s", info$user,
+		    info$id$orig_h, info$id$resp_h);
+		notice_once(info, MSCHAPv2_Handshake, fmt("MS-CHAPv2 handshake of %s: it "
+		    + "can be cracked offline for the user's NT hash, which also decrypts the "
+		    + "call's MPPE", who));
+		}
+	if ( info$cleartext )
+		notice_once(info, Cleartext_Tunnel,
+		    "IP inside a PPTP tunnel without MPPE encryption");
+	}
+
+function merge_findings(info: Info, shadow: Info)
+	{
+	if ( shadow?$ppp_protocols )
+		{
+		if ( ! info?$ppp_protocols )
+			info$ppp_protocols = set();
+		for ( p in shadow$ppp_protocols )
+			add info$ppp_protocols[p];
+		}
+	if ( shadow?$auth && ! info?$auth )
+		info$auth = shadow$auth;
+	if ( shadow?$user && ! info?$user )
+		info$user = shadow$user;
+	info$chap_response = info$chap_response || shadow$chap_response;
+	info$mppe_negotiated = info$mppe_negotiated || shadow$mppe_negotiated;
+	info$mppe_seen = info$mppe_seen || shadow$mppe_seen;
+	info$cleartext = info$cleartext || shadow$cleartext;
 	}
 
 function u16(s: string, at: count): count

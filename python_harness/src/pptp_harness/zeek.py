@@ -233,6 +233,7 @@ def compare(truth: dict, logs: Logs) -> ZeekReport:
             "call_result": call["result"],
             "disconnect_result": call["disconnect_result"],
             "auth": call["auth"],
+            "user": call["user"],
             "encrypted": call["encrypted"],
             "ppp_protocols": sorted(call["ppp_protocols"]),
             "gre_client": call["gre_client"],
