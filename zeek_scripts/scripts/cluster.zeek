@@ -3,18 +3,19 @@
 ##! A control connection (TCP 1723) and its GRE (IP protocol 47, no ports) are different
 ##! flows, so a load balancer may give them to different workers. The worker that sees the
 ##! control connection owns the call; GRE a worker cannot tie to a call of its own is
-##! counted there in a *shadow* record, keyed by [source, destination, Call ID], with the
-##! same GRE analysis as a call's own GRE, but raising no notices.
+##! counted there in a *shadow* record (main.zeek), keyed by [source, destination, Call
+##! ID], with the same GRE analysis as a call's own GRE, but raising no notices.
 ##!
 ##! When a call finishes, its owner hands the row to the manager instead of logging it.
 ##! The manager asks every worker for the shadows of the call's two GRE keys
 ##! (client→server with the server's Call ID, server→client with the client's), merges
 ##! what comes back into the row, then completes it (authentication, encryption, the
-##! GRE_Blocked diagnosis, Weak_Authentication and Cleartext_Tunnel for what only the
-##! shadows saw) and writes pptp.log. It waits for an answer from every worker, or
-##! ``cluster_collect_timeout``. A shadow nobody asks for within ``call_state_timeout``
-##! was GRE without control after all: its worker then raises the weird and
-##! GRE_Without_Control.
+##! GRE_Blocked diagnosis, Weak_Authentication, MSCHAPv2_Handshake and Cleartext_Tunnel
+##! for what only the shadows saw) and writes pptp.log. A call learnt from a later message
+##! (its set-up not seen) is gathered the same way. It waits for an answer from every
+##! worker, or ``cluster_collect_timeout``. A shadow nobody asks for within
+##! ``call_state_timeout`` was GRE without control after all: its worker then raises the
+##! weird and GRE_Without_Control.
 ##!
 ##! Limits: sequence analysis is exact as long as each direction of a call's GRE lands
 ##! on one worker (any symmetric or source/destination hash does that); GRE_Address_Mismatch,
@@ -84,47 +85,12 @@ function send_collected_gre(key: string, to_server: vector of Info,
 @endif
 	}
 
-## Drops the link of a shadow, unless a call has taken the key over since.
-function forget_shadow_link(src: addr, dst: addr, call_id: count, shadow: Info)
-	{
-	if ( [src, dst, call_id] in gre_links
-	    && gre_links[src, dst, call_id]$info$call_key == shadow$call_key )
-		delete gre_links[src, dst, call_id];
-	}
-
-## Expires a shadow nobody claimed: GRE without control after all.
-function shadow_expired(t: table[addr, addr, count] of Info, src: addr,
-    dst: addr, call_id: count): interval
-	{
-	fold_flows(t[src, dst, call_id]);
-	forget_shadow_link(src, dst, call_id, t[src, dst, call_id]);
-	gre_without_control(src, dst, call_id);
-	return 0secs;
-	}
-
-## Shadows of GRE this worker could not tie to a call of its own.
-global shadows: table[addr, addr, count] of Info
-    &create_expire=call_state_timeout &expire_func=shadow_expired;
-
-hook gre_without_call(src: addr, dst: addr, call_id: count)
-	{
-	local shadow = Info($ts=network_time(), $uid="", $id=conn_id($orig_h=src,
-	    $orig_p=0/unknown, $resp_h=dst, $resp_p=0/unknown), $shadow=T,
-	    $call_key=fmt("shadow/%s/%s/%d", src, dst, call_id));
-	shadows[src, dst, call_id] = shadow;
-	# A shadow counts its packets as coming from the client; the manager knows better.
-	gre_links[src, dst, call_id] = GreLink($info=shadow, $from_client=T);
-	break;
-	}
-
 ## Removes and returns the shadow of a GRE key, if this worker has one.
 function take_shadow(k: GreKey): vector of Info
 	{
 	if ( [k$src, k$dst, k$call_id] !in shadows )
 		return vector();
-	local shadow = shadows[k$src, k$dst, k$call_id];
-	delete shadows[k$src, k$dst, k$call_id];
-	forget_shadow_link(k$src, k$dst, k$call_id, shadow);
+	local shadow = forget_shadow(k$src, k$dst, k$call_id);
 	fold_flows(shadow);
 	return vector(shadow);
 	}
@@ -142,7 +108,7 @@ global manager_up = F;
 
 hook finishing_call(info: Info)
 	{
-	if ( ! info?$connected_at )
+	if ( ! info?$connected_at && info$call_kind != "unseen" )
 		return; # never connected: no GRE to gather
 	if ( ! info?$ended_at )
 		info$watched_until = last_pptp_activity();
@@ -216,18 +182,15 @@ function merge(info: Info, shadow: Info, from_client: bool)
 		    && ( ! info?$first_resp_gre || shadow$first_orig_gre < info$first_resp_gre ) )
 			info$first_resp_gre = shadow$first_orig_gre;
 		}
-	if ( shadow?$ppp_protocols )
+	merge_findings(info, shadow);
+	# A call learnt from a later message began no later than its GRE (as adopt_shadow).
+	if ( info$call_kind == "unseen" && shadow?$first_orig_gre )
 		{
-		if ( ! info?$ppp_protocols )
-			info$ppp_protocols = set();
-		for ( p in shadow$ppp_protocols )
-			add info$ppp_protocols[p];
+		if ( shadow$first_orig_gre < info$call_start )
+			info$call_start = shadow$first_orig_gre;
+		if ( shadow$first_orig_gre < info$ts )
+			info$ts = shadow$first_orig_gre;
 		}
-	if ( shadow?$auth && ! info?$auth )
-		info$auth = shadow$auth;
-	info$mppe_negotiated = info$mppe_negotiated || shadow$mppe_negotiated;
-	info$mppe_seen = info$mppe_seen || shadow$mppe_seen;
-	info$cleartext = info$cleartext || shadow$cleartext;
 	if ( shadow?$call_end
 	    && ( ! info?$call_end || shadow$call_end > info$call_end ) )
 		info$call_end = shadow$call_end;
@@ -243,21 +206,22 @@ function settle(key: string)
 	local g = gatherings[key];
 	delete gatherings[key];
 	local info = g$info;
-	if ( info?$auth && info$auth in weak_authentication )
-		notice_once(info, Weak_Authentication, fmt(
-		    "PPTP call negotiated %s authentication", info$auth));
-	if ( info$cleartext )
-		notice_once(info, Cleartext_Tunnel,
-		    "IP inside a PPTP tunnel without MPPE encryption");
+	note_findings(info);
 	complete(info);
 	}
 
+## A Call ID no GRE carries (theirs have 16 bits): the key of a call's side whose Call ID is
+## not known (a call learnt from a message that named only the other side's).
+const unknown_call_id = 0x10000;
+
 event PPTP::call_finished(info: Info)
 	{
+	local server_id = info?$server_call_id ? info$server_call_id : unknown_call_id;
+	local client_id = info?$client_call_id ? info$client_call_id : unknown_call_id;
 	local to_server = GreKey($src=info$gre_client, $dst=info$id$resp_h,
-	    $call_id=info$server_call_id);
+	    $call_id=server_id);
 	local to_client = GreKey($src=info$id$resp_h, $dst=info$gre_client,
-	    $call_id=info$client_call_id);
+	    $call_id=client_id);
 	gatherings[info$call_key] = Gathering($info=info, $to_server=to_server,
 	    $to_client=to_client, $answered=set());
 	send_collect_gre(Cluster::worker_topic, info$call_key, to_server, to_client);

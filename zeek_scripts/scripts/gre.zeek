@@ -5,8 +5,11 @@
 ##! pays anything. It counts GRE in *flows*, one per direction of a call ([source,
 ##! destination, Call ID]), with sequence analysis, in compiled code. Scripts hear of a flow
 ##! when it begins and of each finding in it (a PPP protocol, the authentication LCP settles
-##! on, MPPE), never of an ordinary packet, and read its counters from its ``GreFlow``
-##! record when they log the call.
+##! on, the user name an authentication packet carries, MPPE), never of an ordinary packet,
+##! and read its counters from its ``GreFlow`` record when they log the call. GRE no call
+##! claims waits in a shadow (main.zeek) for a call learnt from a later control message;
+##! one nobody claims is reported as GRE without control when it is given up, with its
+##! counts.
 ##!
 ##! Without the analyzer (a Zeek built without Spicy, or the package's analyzer not built)
 ##! the control channel is analyzed and logged all the same, no GRE is counted, and one
@@ -36,6 +39,12 @@ export {
 
 	## A CCP Configure-Ack settled on MPPE.
 	global gre_mppe_negotiated: event(src: addr, dst: addr, call_id: count);
+
+	## A user name: the Peer-ID of a PAP Authenticate-Request, the Name of a CHAP
+	## Response (MS-CHAP's too) or the identity of an EAP Response/Identity, as
+	## ``protocol`` (0xC023, 0xC223 or 0xC227) carries it; a flow's first of each.
+	global gre_identity: event(src: addr, dst: addr, call_id: count,
+	    protocol: count, name: string);
 }
 
 ## Zeek's name of the package's GRE analyzer (``spicy::PPTP_GRE`` in pptp_gre.evt).
@@ -59,16 +68,103 @@ global analyzer_loaded = F;
 ## GRE source/destination pairs already reported without a control connection.
 global unknown_gre: set[addr, addr] &create_expire=call_state_timeout;
 
-## GRE no control connection set up: a weird, and the notice once per address pair.
-function gre_without_control(src: addr, dst: addr, call_id: count)
+## A given-up shadow's counts, as GRE_Without_Control gives them.
+function shadow_counts(src: addr, dst: addr, call_id: count, shadow: Info)
+    : string
 	{
-	Reporter::flow_weird("pptp_gre_without_call", src, dst, cat(call_id));
-	if ( [src, dst] in unknown_gre || [dst, src] in unknown_gre )
+	local flow = fmt("%s to %s Call ID %d", src, dst, call_id);
+	local volume = fmt("%d packets (%d PPP octets)", shadow$orig_gre_pkts,
+	    shadow$orig_gre_bytes);
+	local sequence = fmt("%d lost, %d duplicate, %d out of order",
+	    shadow$orig_gre_lost, shadow$orig_gre_duplicate,
+	    shadow$orig_gre_out_of_order);
+	return fmt("%s: %s, %s", flow, volume, sequence);
+	}
+
+## The counts of GRE without control from ``src`` to ``dst``: each of its shadows given up,
+## with its weird, added to ``found``.
+function give_up_direction(src: addr, dst: addr, found: vector of string)
+	{
+	if ( [src, dst] !in shadow_ids )
+		return;
+	local ids: vector of count = vector();
+	for ( call_id in shadow_ids[src, dst] )
+		ids += call_id;
+	sort(ids);
+	for ( _, call_id in ids )
+		{
+		local shadow = forget_shadow(src, dst, call_id);
+		fold_flows(shadow);
+		Reporter::flow_weird("pptp_gre_without_call", src, dst, cat(call_id));
+		found += shadow_counts(src, dst, call_id, shadow);
+		}
+	}
+
+## The notice for GRE without control between ``src`` and ``dst``, once per address pair
+## (within call_state_timeout), with the counts of each flow given up.
+function report_without_control(src: addr, dst: addr, found: vector of string)
+	{
+	if ( |found| == 0 || [src, dst] in unknown_gre || [dst, src] in unknown_gre )
 		return;
 	add unknown_gre[src, dst];
+	local flows = join_string_vec(found, "; ");
 	NOTICE([$note=GRE_Without_Control, $src=src, $dst=dst, $msg=fmt(
-	    "PPTP GRE from %s to %s (Call ID %d) with no control connection seen",
-	    src, dst, call_id), $identifier=cat(src, dst)]);
+	    "PPTP GRE with no control connection seen: %s", flows),
+	    $identifier=cat(src, dst)]);
+	}
+
+## Gives up every shadow between ``a`` and ``b``, both ways: GRE without control.
+function give_up_pair(a: addr, b: addr)
+	{
+	local found: vector of string = vector();
+	give_up_direction(a, b, found);
+	give_up_direction(b, a, found);
+	report_without_control(a, b, found);
+	}
+
+function give_up_shadow(src: addr, dst: addr, call_id: count)
+	{
+	local shadow = forget_shadow(src, dst, call_id);
+	fold_flows(shadow);
+	Reporter::flow_weird("pptp_gre_without_call", src, dst, cat(call_id));
+	report_without_control(src, dst, vector(shadow_counts(src, dst, call_id,
+	    shadow)));
+	}
+
+function forget_shadow(src: addr, dst: addr, call_id: count): Info
+	{
+	local shadow = shadows[src, dst, call_id];
+	delete shadows[src, dst, call_id];
+	delete shadow_ids[src, dst][call_id];
+	if ( |shadow_ids[src, dst]| == 0 )
+		delete shadow_ids[src, dst];
+	if ( [src, dst, call_id] in gre_links
+	    && gre_links[src, dst, call_id]$info$call_key == shadow$call_key )
+		delete gre_links[src, dst, call_id];
+	return shadow;
+	}
+
+## A shadow nobody claimed within call_state_timeout: GRE without control, with the other
+## shadows between the same addresses (so one notice has the counts of both ways).
+function shadow_expired(t: table[addr, addr, count] of Info, src: addr,
+    dst: addr, call_id: count): interval
+	{
+	give_up_pair(src, dst);
+	return 0secs;
+	}
+
+## Starts the shadow of GRE from ``src`` to ``dst`` with ``call_id``, which no call has.
+function new_shadow(src: addr, dst: addr, call_id: count)
+	{
+	local shadow = Info($ts=network_time(), $uid="", $id=conn_id($orig_h=src,
+	    $orig_p=0/unknown, $resp_h=dst, $resp_p=0/unknown), $shadow=T,
+	    $call_key=fmt("shadow/%s/%s/%d", src, dst, call_id));
+	shadows[src, dst, call_id] = shadow;
+	if ( [src, dst] !in shadow_ids )
+		shadow_ids[src, dst] = set();
+	add shadow_ids[src, dst][call_id];
+	# A shadow counts its packets as coming from the client; whoever takes it knows better.
+	gre_links[src, dst, call_id] = GreLink($info=shadow, $from_client=T);
 	}
 
 ## The call direction GRE from ``src`` to ``dst`` with ``call_id`` counts to: its own link,
@@ -91,13 +187,7 @@ event PPTP::gre_flow_begin(flow: GreFlow)
 	local links = link_of(src, dst, call_id);
 	if ( |links| == 0 )
 		{
-		if ( hook gre_without_call(src, dst, call_id) )
-			{
-			unclaimed_flows[src, dst, call_id] = flow;
-			gre_without_control(src, dst, call_id);
-			return;
-			}
-		# A handler (cluster.zeek) linked the key to a call another node owns.
+		new_shadow(src, dst, call_id);
 		links = link_of(src, dst, call_id);
 		}
 	local link = links[0];
@@ -137,8 +227,7 @@ event PPTP::gre_ppp_protocol(src: addr, dst: addr, call_id: count,
 		else if ( protocol == 0x0021 || protocol == 0x0057 )
 			{
 			info$cleartext = T;
-			notice_once(info, Cleartext_Tunnel,
-			    "IP inside a PPTP tunnel without MPPE encryption");
+			note_findings(info);
 			}
 		}
 	}
@@ -149,9 +238,20 @@ event PPTP::gre_authentication(src: addr, dst: addr, call_id: count,
 	for ( _, link in link_of(src, dst, call_id) )
 		{
 		link$info$auth = auth;
-		if ( auth in weak_authentication )
-			notice_once(link$info, Weak_Authentication, fmt(
-			    "PPTP call negotiated %s authentication", auth));
+		note_findings(link$info);
+		}
+	}
+
+event PPTP::gre_identity(src: addr, dst: addr, call_id: count, protocol: count,
+    name: string)
+	{
+	for ( _, link in link_of(src, dst, call_id) )
+		{
+		if ( ! link$info?$user )
+			link$info$user = name;
+		if ( protocol == 0xC223 )
+			link$info$chap_response = T;
+		note_findings(link$info);
 		}
 	}
 
@@ -193,4 +293,25 @@ event zeek_init() &priority=10
 		    analyzer_missing : spicy_missing ));
 	Option::set_change_handler("PPTP::analyze_gre", gre_switch);
 	gre_switch("PPTP::analyze_gre", analyze_gre);
+	}
+
+# Shadows still unclaimed when Zeek stops (the end of a trace) are GRE without control, in
+# the order their GRE began. On a cluster the manager may still ask a worker for its
+# shadows: there they expire only.
+event zeek_done()
+	{
+	if ( Cluster::is_enabled() )
+		return;
+	local pairs: vector of Info = vector();
+	for ( [src, dst, call_id], shadow in shadows )
+		pairs += shadow;
+	sort(pairs, function(a: Info, b: Info): int
+		{
+		if ( a$ts != b$ts )
+			return a$ts < b$ts ? -1 : 1;
+		return a$call_key < b$call_key ? -1 : ( a$call_key > b$call_key ? 1 : 0 );
+		});
+	for ( _, shadow in pairs )
+		if ( [shadow$id$orig_h, shadow$id$resp_h] in shadow_ids )
+			give_up_pair(shadow$id$orig_h, shadow$id$resp_h);
 	}

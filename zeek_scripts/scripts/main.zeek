@@ -50,13 +50,15 @@ export {
 		uid: string &log;
 		## The control connection's endpoints (the PNS is the originator).
 		id: conn_id &log;
-		## "outgoing" or "incoming" call; unset for a connection without calls.
+		## "outgoing" or "incoming" call, or "unseen" for one set up before the capture
+		## began, learnt from a later message that names its Call IDs; unset for a
+		## connection without calls.
 		call_kind: string &log &optional;
 		## Call ID the PNS (client) assigned; the server puts it in its GRE packets.
 		client_call_id: count &log &optional;
 		## Call ID the PAC (server) assigned; the client puts it in its GRE packets.
 		server_call_id: count &log &optional;
-		## Call Serial Number of the call request.
+		## Call Serial Number of the call request (unset for an "unseen" call).
 		call_serial_number: count &log &optional;
 		## Host name from Start-Control-Connection-Request.
 		client_host_name: string &log &optional;
@@ -107,6 +109,10 @@ export {
 		## Authentication protocol LCP negotiated: PAP, CHAP-MD5, MS-CHAPv1, MS-CHAPv2,
 		## EAP, or "none".
 		auth: string &log &optional;
+		## User name the call authenticated with, the first one seen: the Peer-ID of a
+		## PAP Authenticate-Request, the Name of a CHAP (MS-CHAP too) Response, or an EAP
+		## Response/Identity.
+		user: string &log &optional;
 		## Whether MPPE was negotiated and encrypted data followed.
 		encrypted: bool &log &optional;
 		## Which GRE directions were seen: "both", "client", "server" or "none".
@@ -138,6 +144,8 @@ export {
 		mppe_seen: bool &default=F;
 		## IP in PPP was seen (cleartext tunnel data).
 		cleartext: bool &default=F;
+		## A CHAP Response was seen: with MS-CHAPv2, the handshake can be cracked.
+		chap_response: bool &default=F;
 		## Notices already raised for this call.
 		noticed: set[Notice::Type] &optional;
 		## Unique within the sensor: control uid and the call's number on it (Call IDs
@@ -235,6 +243,11 @@ export {
 		## A call negotiated PAP, CHAP-MD5 or MS-CHAP: credentials can be recovered from
 		## the capture.
 		Weak_Authentication,
+		## A call's MS-CHAPv2 login was seen (LCP settled on MS-CHAPv2, and the CHAP
+		## Response with the user name came): its challenge and response can be cracked
+		## offline for the user's NT hash, which also gives the MPPE keys of the call.
+		## ``notice_mschapv2_handshakes`` turns it off.
+		MSCHAPv2_Handshake,
 		## IP travelled inside the tunnel without MPPE: the "VPN" is cleartext.
 		Cleartext_Tunnel,
 		## GRE with a Call ID no control connection seen by this sensor set up.
@@ -257,6 +270,11 @@ export {
 		## connection's peer: an inconsistent NAT or a multi-homed peer.
 		GRE_Address_Mismatch,
 	};
+
+	## Whether an MS-CHAPv2 login seen whole raises MSCHAPv2_Handshake (Weak_Authentication
+	## is raised for every MS-CHAP call all the same). Redef to ``F`` where the handshakes
+	## are known and only the weak authentication is of interest.
+	option notice_mschapv2_handshakes = T;
 
 	## Whether GRE packets are analyzed (by the package's Spicy analyzer, see gre.zeek).
 	## Without it, no GRE is counted and no call is diagnosed as GRE_Blocked.
@@ -291,15 +309,43 @@ export {
 	## Raise ``n`` for ``info`` once per call.
 	global notice_once: function(info: Info, n: Notice::Type, msg: string);
 
+	## Raises the notices what the GRE of ``info`` showed calls for, once per call:
+	## Weak_Authentication, MSCHAPv2_Handshake, Cleartext_Tunnel.
+	global note_findings: function(info: Info);
+
+	## Adds what the PPP of ``shadow`` showed to ``info`` (its counts excepted).
+	global merge_findings: function(info: Info, shadow: Info);
+
 	## Adds a call's GRE flows to its counts and closes them; done once the call is over.
 	global fold_flows: function(info: Info);
 
 	## When PPTP was last seen: a control message or enhanced GRE.
 	global last_pptp_activity: function(): time;
 
-	## Flows of GRE no call claimed when they began: [source, destination, Call ID].
-	global unclaimed_flows: table[addr, addr, count] of GreFlow
-	    &create_expire=call_state_timeout;
+	## What becomes of a shadow nobody claimed within call_state_timeout (gre.zeek):
+	## GRE without control.
+	global shadow_expired: function(t: table[addr, addr, count] of Info, src: addr,
+	    dst: addr, call_id: count): interval;
+
+	## GRE no call claimed when its flow began, by [source, destination, Call ID]: a
+	## *shadow*, a record that counts its flows and gathers what its PPP shows like a
+	## call's, but raises no notices. A call learnt from a later control message takes
+	## the shadow of its key (GRE before that message is the call's); a call set up
+	## here ends it (GRE before the call was set up is not the call's); on a cluster the
+	## manager gathers a finished call's shadows from the workers (cluster.zeek). One
+	## nobody takes within call_state_timeout (or by the end of the run) is GRE without
+	## control.
+	global shadows: table[addr, addr, count] of Info
+	    &create_expire=call_state_timeout &expire_func=shadow_expired;
+
+	## The Call IDs of the shadows from [source, destination].
+	global shadow_ids: table[addr, addr] of set[count];
+
+	## Takes the shadow of [src, dst, call_id] out of the tables (and its link).
+	global forget_shadow: function(src: addr, dst: addr, call_id: count): Info;
+
+	## Gives up the shadow of [src, dst, call_id] (gre.zeek): GRE without control.
+	global give_up_shadow: function(src: addr, dst: addr, call_id: count);
 
 	## Completes a finished call's row: authentication, encryption, the GRE diagnosis;
 	## then logs it.
@@ -308,11 +354,6 @@ export {
 	## A call is finished (its control connection is gone). A handler that ``break``\ s
 	## takes over logging it (cluster.zeek gathers its GRE from the other nodes first).
 	global finishing_call: hook(info: Info);
-
-	## GRE from ``src`` to ``dst`` with a Call ID no call on this node has. A handler
-	## that ``break``\ s has put a link for it into gre_links (cluster.zeek counts it
-	## for the node that owns the call); otherwise it is GRE without control.
-	global gre_without_call: hook(src: addr, dst: addr, call_id: count);
 }
 
 redef tcp_content_delivery_ports_orig += {[1723/tcp] = T};
@@ -333,6 +374,9 @@ type State: record {
 	next_call: count &default=0;
 	## Calls not cleared yet: the PNS's Call ID -> call number.
 	active: table[count] of count;
+	## Calls not cleared yet whose PNS Call ID is not known: learnt from a message that
+	## named only the PAC's. Their numbers.
+	without_client_id: set[count];
 	## Outgoing-Call-Requests awaiting a reply, by the PNS's Call ID.
 	pending_outgoing: table[count] of Message;
 	## Incoming-Call-Requests awaiting a reply, by the PAC's Call ID.
@@ -373,6 +417,49 @@ function notice_once(info: Info, n: Notice::Type, msg: string)
 	local call_id = info?$client_call_id ? info$client_call_id : 0;
 	NOTICE([$note=n, $msg=msg, $id=info$id, $uid=info$uid, $sub=fmt("call %d",
 	    call_id), $identifier=info?$call_key ? info$call_key : info$uid]);
+	}
+
+function note_findings(info: Info)
+	{
+	if ( info$shadow )
+		return; # noted by the call that takes it
+	if ( info?$auth && info$auth in weak_authentication )
+		notice_once(info, Weak_Authentication, fmt(
+		    "PPTP call negotiated %s authentication", info$auth));
+	if ( notice_mschapv2_handshakes
+	    && info?$auth
+	    && info$auth == "MS-CHAPv2"
+	    && info$chap_response
+	    && info?$user )
+		{
+		local who = fmt("user '%s' from client %s to server %s", info$user,
+		    info$id$orig_h, info$id$resp_h);
+		notice_once(info, MSCHAPv2_Handshake, fmt("MS-CHAPv2 handshake of %s: it "
+		    + "can be cracked offline for the user's NT hash, which also decrypts the "
+		    + "call's MPPE", who));
+		}
+	if ( info$cleartext )
+		notice_once(info, Cleartext_Tunnel,
+		    "IP inside a PPTP tunnel without MPPE encryption");
+	}
+
+function merge_findings(info: Info, shadow: Info)
+	{
+	if ( shadow?$ppp_protocols )
+		{
+		if ( ! info?$ppp_protocols )
+			info$ppp_protocols = set();
+		for ( p in shadow$ppp_protocols )
+			add info$ppp_protocols[p];
+		}
+	if ( shadow?$auth && ! info?$auth )
+		info$auth = shadow$auth;
+	if ( shadow?$user && ! info?$user )
+		info$user = shadow$user;
+	info$chap_response = info$chap_response || shadow$chap_response;
+	info$mppe_negotiated = info$mppe_negotiated || shadow$mppe_negotiated;
+	info$mppe_seen = info$mppe_seen || shadow$mppe_seen;
+	info$cleartext = info$cleartext || shadow$cleartext;
 	}
 
 function u16(s: string, at: count): count
@@ -480,13 +567,19 @@ function new_call(c: connection, kind: string, client_id: count,
 	return info;
 	}
 
-function add_call(st: State, info: Info)
+## Numbers a call of ``st`` and keeps it; returns its number.
+function number_call(st: State, info: Info): count
 	{
 	local index = st$next_call;
 	++st$next_call;
 	info$call_key = fmt("%s#%d", info$uid, index);
 	st$calls[index] = info;
-	st$active[info$client_call_id] = index;
+	return index;
+	}
+
+function add_call(st: State, info: Info)
+	{
+	st$active[info$client_call_id] = number_call(st, info);
 	}
 
 ## Closes the flows ``link`` counts in its direction of its call.
@@ -497,21 +590,58 @@ function close_link_flows(link: GreLink)
 		flow$closed = T;
 	}
 
-## Closes the flows now counting GRE from ``src`` to ``dst`` with ``call_id``: unclaimed
-## ones, and another call's that used the same key.
-function close_flows_on(src: addr, dst: addr, call_id: count)
+## Adds the flows and findings of the shadow of [src, dst, call_id] to the call direction of
+## ``link``: GRE of a call learnt from a later message, seen before that message.
+function adopt_shadow(link: GreLink, src: addr, dst: addr, call_id: count)
 	{
-	if ( [src, dst, call_id] in unclaimed_flows )
+	local shadow = forget_shadow(src, dst, call_id);
+	local info = link$info;
+	if ( shadow?$orig_flows )
+		for ( _, flow in shadow$orig_flows )
+			{
+			if ( link$from_client )
+				{
+				if ( ! info?$orig_flows )
+					info$orig_flows = vector();
+				info$orig_flows += flow;
+				}
+			else
+				{
+				if ( ! info?$resp_flows )
+					info$resp_flows = vector();
+				info$resp_flows += flow;
+				}
+			if ( flow$first < info$call_start )
+				info$call_start = flow$first;
+			if ( flow$first < info$ts )
+				info$ts = flow$first;
+			}
+	merge_findings(info, shadow);
+	note_findings(info);
+	}
+
+## Counts GRE from ``src`` to ``dst`` with ``call_id`` to the call direction of ``link`` from
+## now on. GRE already counted on that key without a call is the call's if ``adopt`` (a call
+## learnt from a later message), and GRE without control if not (a call set up here, whose
+## GRE starts now); another call's flows on the key end.
+function tie_gre(link: GreLink, src: addr, dst: addr, call_id: count,
+    adopt: bool)
+	{
+	if ( [src, dst, call_id] in shadows )
 		{
-		unclaimed_flows[src, dst, call_id]$closed = T;
-		delete unclaimed_flows[src, dst, call_id];
+		if ( adopt )
+			adopt_shadow(link, src, dst, call_id);
+		else
+			give_up_shadow(src, dst, call_id);
 		}
 	if ( [src, dst, call_id] in gre_links )
 		{
-		local link = gre_links[src, dst, call_id];
-		if ( link$from_client ? link$info?$orig_flows : link$info?$resp_flows )
-			close_link_flows(link);
+		local other = gre_links[src, dst, call_id];
+		if ( other$from_client ? other$info?$orig_flows : other$info?$resp_flows )
+			close_link_flows(other);
 		}
+	gre_links[src, dst, call_id] = link;
+	gre_receivers[dst, call_id] = link;
 	}
 
 function establish(c: connection, info: Info)
@@ -519,15 +649,10 @@ function establish(c: connection, info: Info)
 	info$connected_at = network_time();
 	local client = c$id$orig_h;
 	local server = c$id$resp_h;
-	local to_server = GreLink($info=info, $from_client=T);
-	local to_client = GreLink($info=info, $from_client=F);
-	# The call counts its GRE from now on: flows already running on its keys end here.
-	close_flows_on(client, server, info$server_call_id);
-	close_flows_on(server, client, info$client_call_id);
-	gre_links[client, server, info$server_call_id] = to_server;
-	gre_links[server, client, info$client_call_id] = to_client;
-	gre_receivers[server, info$server_call_id] = to_server;
-	gre_receivers[client, info$client_call_id] = to_client;
+	tie_gre(GreLink($info=info, $from_client=T), client, server,
+	    info$server_call_id, F);
+	tie_gre(GreLink($info=info, $from_client=F), server, client,
+	    info$client_call_id, F);
 	if ( info$client_call_id == port_to_count(c$id$orig_p) )
 		notice_once(info, NAT_Detected, fmt(
 		    "PPTP client Call ID %d equals its TCP source "
@@ -544,6 +669,108 @@ function establish(c: connection, info: Info)
 		    + "to %s (no PPTP NAT editor?)", client, info$client_call_id, server));
 		}
 	open_client_ids[client, server, info$client_call_id] = c$uid;
+	}
+
+## The number of the call of ``st`` not cleared yet whose client's (``client_side``) or
+## server's Call ID is ``call_id``; none if there is no such call. Of two with the same
+## server Call ID, the later.
+function find_call(st: State, client_side: bool, call_id: count): vector of
+    count
+	{
+	if ( client_side )
+		return call_id in st$active ? vector(st$active[call_id]) : vector();
+	local found: vector of count = vector();
+	for ( _, index in st$active )
+		if ( st$calls[index]?$server_call_id
+		    && st$calls[index]$server_call_id == call_id
+		    && ( |found| == 0 || index > found[0] ) )
+			found = vector(index);
+	for ( index in st$without_client_id )
+		if ( st$calls[index]$server_call_id == call_id
+		    && ( |found| == 0 || index > found[0] ) )
+			found = vector(index);
+	return found;
+	}
+
+## A call whose set-up the capture missed, learnt from the later message ``m`` that names it
+## by its client's (``client_side``) or server's Call ID ``call_id``. A call learnt before
+## from the other side's Call ID and still lacking this one gets it (a Call-Clear-Request
+## answered by a Call-Disconnect-Notify, a Set-Link-Info and a WAN-Error-Notify name the
+## same call); else it is a new call, with the weird pptp_setup_unseen. Its GRE to that side,
+## the packets already seen included, counts to it. Returns the call's number.
+function learn_call(c: connection, client_side: bool, call_id: count,
+    m: Message): count
+	{
+	local st = c$pptp;
+	local found: vector of count = vector();
+	if ( client_side )
+		{
+		for ( waiting in st$without_client_id )
+			if ( |found| == 0 || waiting > found[0] )
+				found = vector(waiting);
+		}
+	else
+		{
+		for ( _, active in st$active )
+			if ( st$calls[active]$call_kind == "unseen"
+			    && ! st$calls[active]?$server_call_id
+			    && ( |found| == 0 || active > found[0] ) )
+				found = vector(active);
+		}
+	if ( |found| == 0 )
+		{
+		local learnt = copy(st$conn_info);
+		learnt$ts = network_time();
+		learnt$call_kind = "unseen";
+		learnt$call_start = network_time();
+		learnt$call_end = network_time();
+		learnt$gre_client = c$id$orig_h;
+		found = vector(number_call(st, learnt));
+		Reporter::conn_weird("pptp_setup_unseen", c, fmt("%s names Call ID %d",
+		    message_types[m$msg_type], call_id), "PPTP");
+		}
+	local index = found[0];
+	local call = st$calls[index];
+	if ( client_side )
+		{
+		call$client_call_id = call_id;
+		st$active[call_id] = index;
+		delete st$without_client_id[index];
+		tie_gre(GreLink($info=call, $from_client=F), c$id$resp_h, c$id$orig_h,
+		    call_id, T);
+		}
+	else
+		{
+		call$server_call_id = call_id;
+		if ( ! call?$client_call_id )
+			add st$without_client_id[index];
+		tie_gre(GreLink($info=call, $from_client=T), c$id$orig_h, c$id$resp_h,
+		    call_id, T);
+		}
+	return index;
+	}
+
+## The call of ``st`` that ``m`` names by its client's (``client_side``) or server's Call ID
+## ``call_id``, learnt from ``m`` if the connection's start is not in the capture (no
+## Start-Control-Connection-Request seen); none if there is no such call.
+function call_named(c: connection, client_side: bool, call_id: count,
+    m: Message): vector of count
+	{
+	local found = find_call(c$pptp, client_side, call_id);
+	if ( |found| == 0 && ! c$pptp$sccrq_seen )
+		found = vector(learn_call(c, client_side, call_id, m));
+	return found;
+	}
+
+## Forgets a cleared call: no later message names it.
+function clear_call(st: State, index: count)
+	{
+	local call = st$calls[index];
+	if ( call?$client_call_id
+	    && call$client_call_id in st$active
+	    && st$active[call$client_call_id] == index )
+		delete st$active[call$client_call_id];
+	delete st$without_client_id[index];
 	}
 
 function out_of_state(c: connection, m: Message)
@@ -632,33 +859,41 @@ function handle(c: connection, is_orig: bool, m: Message)
 				st$calls[st$active[m$peer_call_id]]$call_end = network_time();
 			break;
 		case 12:
-			if ( m$call_id !in st$active )
+			local cleared = call_named(c, T, m$call_id, m);
+			if ( |cleared| == 0 )
 				out_of_state(c, m);
-			else if ( ! st$calls[st$active[m$call_id]]?$ended_at )
-				st$calls[st$active[m$call_id]]$ended_at = network_time();
+			else if ( ! st$calls[cleared[0]]?$ended_at )
+				st$calls[cleared[0]]$ended_at = network_time();
 			break;
 		case 13:
-			local found = F;
-			local cleared = 0;
-			for ( pns_id, index in st$active )
+			local disconnected = call_named(c, F, m$call_id, m);
+			if ( |disconnected| == 0 )
 				{
-				local dcall = st$calls[index];
-				if ( dcall$server_call_id == m$call_id )
-					{
-					dcall$disconnect_result = m$result;
-					dcall$call_end = network_time();
-					if ( ! dcall?$ended_at )
-						dcall$ended_at = network_time();
-					found = T;
-					cleared = pns_id;
-					break;
-					}
-				}
-			# Deleted after the loop: a table must not change while it is iterated.
-			if ( found )
-				delete st$active[cleared];
-			else
 				out_of_state(c, m);
+				break;
+				}
+			local dcall = st$calls[disconnected[0]];
+			dcall$disconnect_result = m$result;
+			dcall$call_end = network_time();
+			if ( ! dcall?$ended_at )
+				dcall$ended_at = network_time();
+			clear_call(st, disconnected[0]);
+			break;
+		case 14:
+			# From the PAC, with the PNS's Call ID.
+			local errored = call_named(c, T, m$peer_call_id, m);
+			if ( |errored| > 0 )
+				st$calls[errored[0]]$call_end = network_time();
+			break;
+		case 15:
+			# From the PNS with the PAC's Call ID; real PACs send it too, with the PNS's.
+			local linked = find_call(st, ! is_orig, m$peer_call_id);
+			if ( |linked| == 0 && is_orig )
+				linked = find_call(st, T, m$peer_call_id);
+			if ( |linked| == 0 )
+				linked = call_named(c, ! is_orig, m$peer_call_id, m);
+			if ( |linked| > 0 )
+				st$calls[linked[0]]$call_end = network_time();
 			break;
 		}
 	}
@@ -750,7 +985,8 @@ function set_state(c: connection)
 		return;
 	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id);
 	c$pptp = State($conn_info=info, $calls=table(), $active=table(),
-	    $pending_outgoing=table(), $pending_incoming=table());
+	    $without_client_id=set(), $pending_outgoing=table(),
+	    $pending_incoming=table());
 	}
 
 event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
@@ -916,9 +1152,10 @@ event connection_state_remove(c: connection) &priority=-5
 		local call = st$calls[index];
 		++index;
 		finish(call);
-		if ( ! call?$connected_at )
-			next;
-		forget_link(c$id$orig_h, c$id$resp_h, call$server_call_id, call$call_key);
-		forget_link(c$id$resp_h, c$id$orig_h, call$client_call_id, call$call_key);
+		# A refused call's keys were never linked, a learnt call may lack one.
+		if ( call?$server_call_id )
+			forget_link(c$id$orig_h, c$id$resp_h, call$server_call_id, call$call_key);
+		if ( call?$client_call_id )
+			forget_link(c$id$resp_h, c$id$orig_h, call$client_call_id, call$call_key);
 		}
 	}
