@@ -3,8 +3,8 @@
 std = "lua52"
 max_line_length = 100
 read_globals = {
-    "base", "ByteArray", "DESEGMENT_ONE_MORE_SEGMENT", "Dir", "DissectorTable", "expert",
-    "Field",
+    "base", "ByteArray", "Column", "DESEGMENT_ONE_MORE_SEGMENT", "Dir", "Dissector",
+    "DissectorTable", "expert", "Field",
     "frametype", "gui_enabled", "Listener", "MENU_STAT_UNSORTED", "NSTime", "Pref", "Proto",
     "ProtoExpert", "ProtoField", "register_menu", "register_stat_cmd_arg", "retap_packets",
     "set_plugin_info", "TextWindow",

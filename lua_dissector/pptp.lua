@@ -23,8 +23,10 @@ set_plugin_info({
     repository = "pptp-analysis",
 })
 
-local pptp_ctrl = Proto("pptp_ctrl", "PPTP Control (pptp-analysis)")
-local pptp_gre = Proto("pptp_gre", "Enhanced GRE for PPTP (pptp-analysis)")
+local CTRL_TITLE = "PPTP Control (pptp-analysis)"
+local pptp_ctrl = Proto("pptp_ctrl", CTRL_TITLE)
+local GRE_TITLE = "Enhanced GRE for PPTP (pptp-analysis)"
+local pptp_gre = Proto("pptp_gre", GRE_TITLE)
 
 ----------------------------------------------------------------------------------------------
 -- Settings
@@ -1911,15 +1913,15 @@ local function message_problems(tvb, mtype, length, available)
 end
 
 -- Every field of a message into the tree, each problem on its item; returns the message's.
-local function message_tree(tvb, tree, name, mtype, length, available, problems)
-    local item = tree:add(pptp_ctrl, tvb())
-    item:append_text(": " .. name)
+-- Labels are given as items are made: appending to one costs more than the item.
+local function message_tree(tvb, tree, name, mtype, length, available, problems, cookie)
+    local item = tree:add(pptp_ctrl, tvb(), CTRL_TITLE .. ": " .. name)
     local items = {}
     item:add(cf.length, tvb(0, 2))
     items.type = item:add(cf.type, tvb(2, 2))
-    items.magic_cookie = item:add(cf.magic_cookie, tvb(4, 4))
-    items.magic_cookie:append_text(tvb(4, 4):uint() == MAGIC_COOKIE and " (correct)"
-        or " (incorrect)")
+    items.magic_cookie = item:add(cf.magic_cookie, tvb(4, 4), cookie,
+        string.format("Magic Cookie: 0x%08x (%s)", cookie,
+            cookie == MAGIC_COOKIE and "correct" or "incorrect"))
     item:add(cf.control_message_type, tvb(8, 2))
     items.reserved = item:add(cf.reserved, tvb(10, 2))
     local offset = HEADER_LENGTH
@@ -2059,7 +2061,9 @@ local function dissect_message(tvb, pinfo, tree, key)
     local problems = message_problems(tvb, mtype, length, available)
     local item = tree
     if with_tree then
-        item = message_tree(tvb, tree, name, mtype, length, available, problems)
+        local c1, c2, c3, c4 = raw:byte(5, 8)
+        item = message_tree(tvb, tree, name, mtype, length, available, problems,
+            ((c1 * 256 + c2) * 256 + c3) * 256 + c4)
     else
         for _, found in ipairs(problems) do problem(tree, found[1], found[2], false) end
     end
@@ -2097,12 +2101,12 @@ end
 local function surfacing_errors(dissect)
     return function(tvb, pinfo, tree)
         if pinfo.visited then
-            local used = dissect(tvb, pinfo, tree)
+            local used = dissect(tvb, pinfo, tree, true)
             local failure = state.failures[pinfo.number]
             if failure then error(failure, 0) end
             return used
         end
-        local ok, used = pcall(dissect, tvb, pinfo, tree)
+        local ok, used = pcall(dissect, tvb, pinfo, tree, false)
         if ok then return used end
         state.failures[pinfo.number] = used
         error(used, 0)
@@ -2610,16 +2614,43 @@ local function call_line(call, number, visited)
     local code = auth_code * 3 + mppe_code + (visited and 9 or 0)
     local line = auth_code ~= 1 and mppe_code ~= 1 and lines[code]
     if line then return line end
+    line = "Call: " .. call.number
     local mppe = call.mppe and string.format("MPPE %s%s", call.key_bits and (call.key_bits
         .. "-bit") or "", call.stateless and " stateless" or "")
-    line = string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: %s; "
-        .. "encryption: %s)", tostring(call.pns_id or "?"), tostring(call.pac_id or "?"),
+    line = line .. string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: "
+        .. "%s; encryption: %s)", tostring(call.pns_id or "?"), tostring(call.pac_id or "?"),
         call.conn.stream and (", TCP stream " .. call.conn.stream) or "",
         call.kind == "unseen" and ", set-up not captured" or "",
         settled_text(auth_code, call.auth, call.auth_frame, visited),
         settled_text(mppe_code, mppe, call.mppe_frame, visited))
     lines[code] = line
     return line
+end
+
+-- Methods looked up once: each lookup on a handle or column is a C call per packet.
+local call_dissector = Dissector.call or function(handle, ...) return handle:call(...) end
+local prepend_column = Column.prepend or function(column, text) column:prepend(text) end
+
+local HEX_OCTETS = {}
+for octet = 0, 255 do HEX_OCTETS[octet] = string.format("%02x", octet) end
+
+-- The GRE tree's summary line: the call and direction, made once per flow (the sequence
+-- numbers are the lines below: a label per packet costs as much as two tree items).
+local function gre_label(dir, call_id)
+    local call = dir and dir.call
+    local label = dir and dir.label
+    if not label or dir.label_of ~= call then
+        if call then
+            label = string.format("%s, Call %d, %s", GRE_TITLE, call.number,
+                dir.to_pns and "server to client" or "client to server")
+        elseif call_id then
+            label = string.format("%s, Call ID %d, no call", GRE_TITLE, call_id)
+        else
+            label = GRE_TITLE
+        end
+        if dir then dir.label, dir.label_of = label, call end
+    end
+    return label
 end
 
 -- The MPPE header's bits in words, by its first octet's high nibble (A B C D).
@@ -2731,7 +2762,7 @@ local function info_prefix(dir, call_id)
     return prefix
 end
 
-local function dissect_gre(tvb, pinfo, tree)
+local function dissect_gre(tvb, pinfo, tree, visited)
     release_tcp_tap()
     local size = tvb:len()
     if size < 4 then
@@ -2773,35 +2804,47 @@ local function dissect_gre(tvb, pinfo, tree)
     local payload_size = size - offset
     local payload = payload_size > 0 and tvb(offset):tvb() or nil
 
-    local number, visited = pinfo.number, pinfo.visited
+    local number = pinfo.number
     if not visited then
         analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, head, offset,
             payload)
     end
     local dir, notes = state.gre_dir[number], state.gre_notes[number]
-    local with_tree = builds_tree(tree)
+    -- Only a visible tree (the details pane, -V, -T fields) shows text, the generated marks
+    -- and which octets a field covers; the fake trees of filters need the values alone, and
+    -- every TvbRange made costs as much as the item.
+    local shown = tree.visible
+    local with_tree = shown or builds_tree(tree)
     local item = tree
     if with_tree then
-        -- Only a visible tree shows text and the generated marks: the fake trees of -Y and -T
-        -- fields need the values alone.
-        local shown = tree.visible
-        item = tree:add(pptp_gre, tvb(0, offset))
+        -- Labelled as it is made: appending to a label costs more than the whole label.
+        item = shown and tree:add(pptp_gre, tvb(0, offset), gre_label(dir, call_id))
+            or tree:add(pptp_gre, tvb(0, offset))
         local flags_range = tvb(0, 2)
         local flags_item = item:add(gf.flags, flags_range)
         for i = 1, #flag_fields do flags_item:add(flag_fields[i], flags_range) end
-        item:add(gf.protocol, tvb(2, 2))
-        if key_at then
-            item:add(gf.payload_length, tvb(key_at, 2))
-            item:add(gf.call_id, tvb(key_at + 2, 2))
+        if shown then
+            item:add(gf.protocol, tvb(2, 2))
+            if key_at then
+                item:add(gf.payload_length, tvb(key_at, 2))
+                item:add(gf.call_id, tvb(key_at + 2, 2))
+            end
+            if seq_at then item:add(gf.seq, tvb(seq_at, 4)) end
+            if ack_at then item:add(gf.ack, tvb(ack_at, 4)) end
+        else
+            item:add(gf.protocol, protocol)
+            if key_at then
+                item:add(gf.payload_length, payload_length)
+                item:add(gf.call_id, call_id)
+            end
+            if seq_at then item:add(gf.seq, seq) end
+            if ack_at then item:add(gf.ack, ack) end
         end
-        if seq_at then item:add(gf.seq, tvb(seq_at, 4)) end
-        if ack_at then item:add(gf.ack, tvb(ack_at, 4)) end
         local call = dir and dir.call
         if call then
             local to_pns = dir.to_pns
             local call_item = shown
-                and item:add(gf.call, call.number, "Call: " .. call.number
-                    .. call_line(call, number, visited))
+                and item:add(gf.call, call.number, call_line(call, number, visited))
                 or item:add(gf.call, call.number)
             local frame_item = item:add(gf.call_frame, to_pns and call.pns_frame or call.pac_frame)
             local stream = call.conn.stream
@@ -2814,24 +2857,19 @@ local function dissect_gre(tvb, pinfo, tree)
                 if stream_item then stream_item:set_generated() end
                 if auth_item then auth_item:set_generated() end
                 if mppe_item then mppe_item:set_generated() end
-                item:append_text(string.format(", Call %d, %s%s%s", call.number,
-                    to_pns and "server to client" or "client to server",
-                    seq and (", Seq " .. seq) or "", ack and (", Ack " .. ack) or ""))
             end
-        elseif shown and call_id then
-            item:append_text(string.format(", Call ID %d, no call%s%s", call_id,
-                seq and (", Seq " .. seq) or "", ack and (", Ack " .. ack) or ""))
         end
         local proto, info
         if payload then proto, info = ppp_protocol(head, offset) end
         if proto == PppProto.MPPE and payload_size >= info + 2 then
             if shown then
                 local high, low = head:byte(offset + info + 1, offset + info + 2)
-                item:add(gf.mppe_header, payload(info, 2), high * 256 + low, string.format(
-                    "MPPE header: 0x%04x%s%d)", high * 256 + low,
-                    MPPE_BITS_TEXT[math.floor(high / 16)], (high % 16) * 256 + low))
+                item:add(gf.mppe_header, payload(info, 2), high * 256 + low, "MPPE header: 0x"
+                    .. HEX_OCTETS[high] .. HEX_OCTETS[low] .. MPPE_BITS_TEXT[math.floor(high / 16)]
+                    .. (high % 16) * 256 + low .. ")")
             else
-                item:add(gf.mppe_header, payload(info, 2))
+                local high, low = head:byte(offset + info + 1, offset + info + 2)
+                item:add(gf.mppe_header, high * 256 + low)
             end
         end
     end
@@ -2880,12 +2918,12 @@ local function dissect_gre(tvb, pinfo, tree)
             and "Encapsulated data" or ("Ack-only" .. (ack and (", ack=" .. ack) or "")))
         return size
     end
-    if not pcall(handle.call, handle, payload, pinfo, tree) then
+    if not pcall(call_dissector, handle, payload, pinfo, tree) then
         pinfo.cols.protocol = "GRE"
         problem(with_tree and tree:add(pptp_gre, tvb(0, offset)) or tree, "ppp_error", nil,
             with_tree)
     end
-    if call_id then pinfo.cols.info:prepend(info_prefix(dir, call_id)) end
+    if call_id then prepend_column(pinfo.cols.info, info_prefix(dir, call_id)) end
     return size
 end
 

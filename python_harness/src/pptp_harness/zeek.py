@@ -4,6 +4,7 @@ found on the PATH or in the usual install prefixes."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -66,10 +67,23 @@ def build_analyzer() -> Path | None:
     if not has_spicy():
         return None
     sources = [p for p in ANALYZER_SOURCES.iterdir() if p.is_file()]
-    if not ANALYZER.exists() or max(p.stat().st_mtime for p in sources) > ANALYZER.stat().st_mtime:
-        subprocess.run(
-            [str(ANALYZER_SOURCES / "build")], env=environment(), check=True, capture_output=True
-        )
+
+    def stale() -> bool:
+        newest = max(p.stat().st_mtime for p in sources)
+        return not ANALYZER.exists() or newest > ANALYZER.stat().st_mtime
+
+    if stale():
+        # One build at a time: parallel fuzzing workers find it stale together.
+        ANALYZER.parent.mkdir(parents=True, exist_ok=True)
+        with open(ANALYZER.parent / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if stale():
+                subprocess.run(
+                    [str(ANALYZER_SOURCES / "build")],
+                    env=environment(),
+                    check=True,
+                    capture_output=True,
+                )
     return ANALYZER
 
 
