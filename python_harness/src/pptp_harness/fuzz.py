@@ -98,6 +98,11 @@ class Batch:
         n = self._hosts
         return host(f"fuzz{n}", f"10.{64 + (n >> 16) % 64}.{(n >> 8) & 0xFF}.{n & 0xFF}")
 
+    def new_server(self) -> Host:
+        self._hosts += 1
+        n = self._hosts
+        return host(f"fuzz-server{n}", f"10.{128 + (n >> 16) % 64}.{(n >> 8) & 0xFF}.{n & 0xFF}")
+
     @contextlib.contextmanager
     def case(self, kind: str, description: str) -> Iterator[Case]:
         case = Case(kind, description, len(self.cap.frames) + 1)
@@ -460,6 +465,9 @@ def build_mutations(cases: list[MutationCase]) -> Batch:
         if any(base.frames[i].truth.get("kind") == "pptp_ctrl" for i in by_frame):
             batch.control_mutated = True
         addresses = {h.ip: batch.new_client() for h in _clients_of(base)}
+        # A server of its own too: what a mutated case leaves behind (a call never cleared,
+        # its Call IDs still held) must not meet the next case's calls.
+        addresses[SERVER.ip] = batch.new_server()
         with batch.case("mutation", f"{case.scenario}: {case.mutations!r}") as current:
             current.source = case
             offset = len(batch.cap.frames)
