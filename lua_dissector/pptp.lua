@@ -1831,7 +1831,8 @@ end
 -- The Info column: the first message of a frame sets it, later ones of the same dissection
 -- append. A frame dissected twice in a row (the GUI does, after a display filter) starts
 -- from TCP's text again, so "the same dissection" is told by the column still showing what
--- this dissector wrote last.
+-- this dissector wrote last. Later messages append: TCP fences the column after a
+-- reassembled message, and a set would then only replace what follows the fence.
 local info_frame, info_text = -1, nil
 
 local function set_info(pinfo, text)
@@ -1839,10 +1840,11 @@ local function set_info(pinfo, text)
     local column = pinfo.cols.info
     if info_frame == pinfo.number and tostring(column) == info_text then
         info_text = info_text .. ", " .. text
+        column:append(", " .. text)
     else
         info_frame, info_text = pinfo.number, text
+        column:set(text)
     end
-    column:set(info_text)
 end
 
 -- The values the state machine reads, by message type: { key, offset, size } each.

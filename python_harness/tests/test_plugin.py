@@ -8,6 +8,7 @@ must equal the truth, with no Lua error and no malformed frame the truth does no
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -162,6 +163,20 @@ def test_refused_calls_say_why_in_the_packet_list_and_expert_information(pcaps, 
                 assert f"({names[result]})" in info
                 assert f"Call refused: {names[result]}" in experts
     assert refusals or name != "failed_call_attempts"
+
+
+@pytest.mark.parametrize("name", scenarios.names(valid=True))
+def test_info_column_names_each_message_once(pcaps, name):
+    """The Info column of a control frame lists its messages, each once, in order (a refusal
+    adds its result in brackets): also where TCP fences the column between two messages."""
+    truth = oracle.load_truth(pcaps[name])
+    columns = ["-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info"]
+    shown = tshark.run(["-n", "-r", str(pcaps[name]), "-X", f"lua_script:{PLUGIN}", *columns])
+    infos = dict(line.split("\t", 1) for line in shown.stdout.splitlines())
+    for frame in truth["frames"]:
+        if frame.get("messages"):
+            info = re.sub(r" \([^)]*\)", "", infos[str(frame["number"])])
+            assert info == ", ".join(frame["messages"]), frame["number"]
 
 
 REAL = [
