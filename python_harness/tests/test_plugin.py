@@ -7,6 +7,7 @@ must equal the truth, with no Lua error and no malformed frame the truth does no
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -608,11 +609,13 @@ def _decrypted_ppp(pcap: Path, credentials: Path) -> dict[int, bytes]:
     for number, block in enumerate(shown.strip("\n").split("\n\n"), start=1):
         _, heading, dump = block.partition("Decrypted PPP (")
         if heading:
-            lines = dump.splitlines()[1:]
+            # Its hex lines, up to the next data source's heading (reassembled inner data).
+            lines = itertools.takewhile(HEX_LINE.match, dump.splitlines()[1:])
             found[number] = bytes.fromhex("".join(line[6:53] for line in lines))
     return found
 
 
+HEX_LINE = re.compile(r"[0-9a-f]{4,}  ")
 DECRYPTED_CAPTURES = [(n, None) for n in DECRYPTION] + [
     ("pptpd-windows-mschapv2-mppe.pcapng", "jm:123")
 ]
