@@ -2436,14 +2436,17 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
                     add_finding(number, "no_handshake")
                 end
             end
-            -- The count goes up by one per packet sent: a gap the GRE sequence numbers do
-            -- not show as lost (or a packet out of order) is the sender's, not the network's.
+            -- The count goes up by one per MPPE packet sent: a gap the GRE sequence numbers
+            -- do not explain (more counts skipped than numbers, which other PPP packets such
+            -- as LCP also take) is the sender's, not the network's.
             local count = (high % 16) * 256 + low
             if order ~= "duplicate" and order ~= "out_of_order" then
                 local previous = dir.coherency
                 if previous then
-                    local step = (seq and dir.coherency_seq) and (seq - dir.coherency_seq) or 1
-                    if count ~= (previous + step) % 4096 then
+                    local step = (seq and dir.coherency_seq)
+                        and (seq - dir.coherency_seq) % SEQ_MOD or 1
+                    local advance = (count - previous) % 4096
+                    if advance == 0 or advance > step then
                         add_finding(number, "coherency_gap")
                     end
                 end

@@ -180,6 +180,35 @@ def test_info_column_names_each_message_once(pcaps, name):
             assert info == ", ".join(frame["messages"]), frame["number"]
 
 
+def test_mppe_counts_skip_no_more_than_the_sequence_numbers_lost(tmp_path):
+    """MPPE packets with an LCP Echo between them, then a loss: the coherency count moves on
+    by fewer than the GRE numbers (the Echo took one), which is no coherency gap. (Found by
+    fuzzing.)"""
+    cap = Capture("mppe_and_lcp_loss", "MPPE data, LCP Echo between, a loss")
+    conn = ControlConnection(cap, scenarios.CLIENT, scenarios.SERVER, 40000)
+    conn.start()
+    call = conn.outgoing_call(1, 2)
+    call.ppp_session(constants.AUTH_MSCHAP_V2, mppe=True, data_packets=0)
+    count = 0
+    for step in ("mppe", "mppe", "lcp", "lcp", "lost", "mppe", "mppe"):
+        if step == "lost":
+            call.sides[True].next_seq += 1
+        elif step == "lcp":
+            call.gre(True, ppp.lcp_echo(identifier=count + 1))
+        else:
+            call.gre(True, ppp.mppe_data(count))
+            count += 1
+    call.clear_by_client()
+    conn.stop()
+    pcap = cap.write_pcap(tmp_path / "mppe_and_lcp_loss.pcap")
+    decoded = tshark.decode(
+        pcap, ["pptp_gre.problem", "pptp_gre.analysis.lost"], lua_scripts=[str(PLUGIN)]
+    )
+    problems = [p for n in decoded.frames for p in decoded.values(n, "pptp_gre.problem")]
+    assert any(decoded.values(n, "pptp_gre.analysis.lost") for n in decoded.frames)
+    assert "coherency_gap" not in problems
+
+
 REAL = [
     "chapcrack-sample.pcap",
     "packetlife-PPTP_negotiation.pcap",
