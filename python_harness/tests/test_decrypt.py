@@ -115,27 +115,10 @@ class Tunnel:
 
     def __post_init__(self) -> None:
         call = self.call
-        call.exchange(
-            [
-                (True, ppp.lcp_configure(identifier=1, magic=0x11111111)),
-                (False, ppp.lcp_configure(identifier=1, auth=AUTH_MSCHAP_V2, magic=0x22222222)),
-                (
-                    True,
-                    ppp.lcp_configure(
-                        CpCode.CONFIGURE_ACK, 1, auth=AUTH_MSCHAP_V2, magic=0x22222222
-                    ),
-                ),
-                (False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, magic=0x11111111)),
-            ]
-        )
-        call.compressed = True  # ACFC and PFC from here on, as LCP agreed
+        call.lcp_settles_mschapv2()
         nt_hash = mppe.nt_password_hash(self.password)
-        exchange = decrypt.mschapv2_exchange(
-            self.user.encode(),
-            nt_hash,
-            AUTHENTICATOR_CHALLENGE,
-            PEER_CHALLENGE,
-            self.identifier,
+        exchange, _ = ppp.mschapv2_exchange(
+            self.user, nt_hash, AUTHENTICATOR_CHALLENGE, PEER_CHALLENGE, self.identifier
         )
         self.frames = {}
         for (from_client, frame), name in zip(exchange, ("challenge", "response", "success")):

@@ -500,13 +500,6 @@ def test_disabling_ours_gives_wireshark_its_own_dissectors_back(pcaps):
 DECRYPTION = [n for n in scenarios.names() if n.startswith("decrypt_")]
 
 
-def _credentials_file(folder: Path, lines: list[str]) -> Path:
-    path = folder / "credentials"
-    path.write_text("# test credentials\n" + "".join(f"{line}\n" for line in lines))
-    path.chmod(0o600)
-    return path
-
-
 def _decrypting(script: Path, credentials: Path) -> oracle.Analyzer:
     analyzer = oracle.plugin(script)
     prefs = (f"pptp_gre.credentials_file:{credentials}",)
@@ -519,7 +512,7 @@ def test_plugin_decrypts_scenario_as_ground_truth(pcaps, name, tmp_path):
     receiver reading the capture in order decrypts it (or fails to: a stateful packet after a
     loss), and everything else is as without decryption."""
     logins = scenarios.LOGINS.values()
-    credentials = _credentials_file(tmp_path, [f"{x.user}:{x.password}" for x in logins])
+    credentials = decrypt.write_credentials(tmp_path, [f"{x.user}:{x.password}" for x in logins])
     truth = oracle.decrypting(oracle.load_truth(pcaps[name]))
     assert any("decryption" in f for f in truth["frames"])
     analyzer = _decrypting(PLUGIN, credentials)
@@ -542,7 +535,9 @@ def test_nt_hash_opens_as_the_password_does(pcaps, tmp_path):
     login = scenarios.LOGINS["alice"]
     digest = mppe.nt_password_hash(login.password).hex()
     for line in (f"alice:nthash:{digest}", f"nthash:{digest.upper()}", login.password):
-        decoded = _mppe_frames(pcaps["decrypt_stateless_128"], _credentials_file(tmp_path, [line]))
+        decoded = _mppe_frames(
+            pcaps["decrypt_stateless_128"], decrypt.write_credentials(tmp_path, [line])
+        )
         shown = [decoded.values(n, "pptp_gre.decrypted") for n in decoded.frames]
         assert [v for v in shown if v] and all(oracle.same_value(1, v[0]) for v in shown if v)
 
@@ -552,7 +547,9 @@ def test_wrong_credentials_decrypt_nothing_and_say_so(pcaps, name, tmp_path):
     """A password that opens no handshake, and another user's: nothing decrypted, one
     no_credential per call, no Lua error; the credential never appears in the output."""
     secret = "not-the-password-7f3a"
-    credentials = _credentials_file(tmp_path, [secret, f"alice:{secret}", "nthash:" + "ab" * 16])
+    credentials = decrypt.write_credentials(
+        tmp_path, [secret, f"alice:{secret}", "nthash:" + "ab" * 16]
+    )
     decoded = _mppe_frames(pcaps[name], credentials)
     assert not decoded.lua_errors()
     decrypted = [v for n in decoded.frames for v in decoded.values(n, "pptp_gre.decrypted")]
@@ -595,7 +592,7 @@ def test_an_unusable_credentials_file_is_said_on_every_pass(pcaps, tmp_path, whe
 def test_capture_started_mid_call_cannot_decrypt_and_says_why(pcaps, tmp_path):
     """No handshake in the capture (it started mid-call): nothing decrypted, a note why."""
     logins = scenarios.LOGINS.values()
-    credentials = _credentials_file(tmp_path, [f"{x.user}:{x.password}" for x in logins])
+    credentials = decrypt.write_credentials(tmp_path, [f"{x.user}:{x.password}" for x in logins])
     decoded = _mppe_frames(pcaps["mid_call_clear"], credentials)
     problems = [p for n in decoded.frames for p in decoded.values(n, "pptp_gre.problem")]
     assert "no_handshake" in problems
@@ -615,7 +612,7 @@ def test_real_windows_capture_decrypts_to_valid_ipv4(tmp_path):
         lua_scripts=[str(PLUGIN)],
         prefs=[
             "ip.check_checksum:TRUE",
-            f"pptp_gre.credentials_file:{_credentials_file(tmp_path, ['jm:123'])}",
+            f"pptp_gre.credentials_file:{decrypt.write_credentials(tmp_path, ['jm:123'])}",
         ],
         two_pass=True,
     )
@@ -673,7 +670,7 @@ def test_plugin_decrypts_what_the_harness_decrypt_does(pcaps, tmp_path, name, cr
         lines = [credential]
     listed = [decrypt.Credential.from_password(p, u) for u, p in (x.split(":") for x in lines)]
     expected = decrypt.decrypt(pcap, listed).plaintexts
-    shown = _decrypted_ppp(pcap, _credentials_file(tmp_path, lines))
+    shown = _decrypted_ppp(pcap, decrypt.write_credentials(tmp_path, lines))
     assert shown
     assert shown == {n: p for n, p in expected.items() if n not in unopened}
 
@@ -695,6 +692,6 @@ def test_hostile_handshakes_and_mppe_never_break_decryption(pcaps, tmp_path_fact
     pcap = cap.write_pcap(folder / "hostile.pcap")
     logins = scenarios.LOGINS.values()
     for lines in ([f"{x.user}:{x.password}" for x in logins], ["wrong"]):
-        decoded = _mppe_frames(pcap, _credentials_file(folder, lines))
+        decoded = _mppe_frames(pcap, decrypt.write_credentials(folder, lines))
         assert not decoded.lua_errors(), decoded.lua_errors()
         assert len(decoded.frames) == len(cap.frames)

@@ -28,7 +28,7 @@ from pathlib import Path
 import dpkt
 
 from . import control as ctl
-from . import fuzz, ppp, scenarios, tshark, zeek
+from . import decrypt, fuzz, ppp, scenarios, tshark, zeek
 from .capture import SNAPLEN, Capture, ControlConnection, host
 from .constants import AUTH_MSCHAP_V2
 from .gre import enhanced_gre
@@ -87,20 +87,12 @@ def decrypt_capture(calls: int) -> Capture:
     return cap
 
 
-def credentials_file(folder: Path, lines: list[str]) -> Path:
-    """A credentials file only its owner reads, as users keep one."""
-    path = folder / "credentials"
-    path.touch(mode=0o600)
-    path.write_text("".join(f"{line}\n" for line in lines))
-    return path
-
-
 def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) -> list[str]:
     """The plugin's cost with a credentials file configured: on the sessions capture (whose
     handshakes no credential opens: the cost of the feature being on) and on genuinely
     encrypted calls, and the rate at which it decrypts MPPE payload."""
     logins = scenarios.LOGINS.values()
-    right = credentials_file(folder, [f"{x.user}:{x.password}" for x in logins])
+    right = decrypt.write_credentials(folder, [f"{x.user}:{x.password}" for x in logins])
     pcap = _built(folder / f"decrypt-{DECRYPT_CALLS}.pcap", "decrypt", DECRYPT_CALLS)
     mppe_lengths = ["-Y", "ppp.protocol == 0x00fd", "-T", "fields", "-e", "pptp_gre.payload_length"]
     shown = tshark.run(["-n", "-r", str(pcap), *mppe_lengths, "-X", f"lua_script:{plugin}"])

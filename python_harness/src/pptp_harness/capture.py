@@ -966,9 +966,8 @@ class Call:
             from_client, ppp.ipv4_ping(src, dst, seq=side.data_sent, reply=not from_client)
         )
 
-    def encrypted_session(self, login: Login, data_packets: int = 0) -> None:
-        """A PPP run authenticated with a genuine MS-CHAPv2 exchange for ``login`` (RFC 2759),
-        then MPPE with the keys it gives (RFC 3079), and ``data_packets`` encrypted pings."""
+    def lcp_settles_mschapv2(self) -> None:
+        """LCP both ways, the server asking for MS-CHAPv2; ACFC and PFC from then on."""
         self.exchange(
             [
                 (True, ppp.lcp_configure(identifier=1, magic=0x11111111)),
@@ -982,7 +981,13 @@ class Call:
                 (False, ppp.lcp_configure(CpCode.CONFIGURE_ACK, 1, magic=0x11111111)),
             ]
         )
-        self.compressed, self.auth, self.login = True, AUTH_MSCHAP_V2, login
+        self.compressed = True
+
+    def encrypted_session(self, login: Login, data_packets: int = 0) -> None:
+        """A PPP run authenticated with a genuine MS-CHAPv2 exchange for ``login`` (RFC 2759),
+        then MPPE with the keys it gives (RFC 3079), and ``data_packets`` encrypted pings."""
+        self.lcp_settles_mschapv2()
+        self.auth, self.login = AUTH_MSCHAP_V2, login
         password_hash = mppe.nt_password_hash(login.password)
         seed = f"{self.call_id[True]}/{self.call_id[False]}/{login.user}"
         challenges = ppp.filler(seed + "/authenticator", 16), ppp.filler(seed + "/peer", 16)
@@ -1001,9 +1006,8 @@ class Call:
                 (False, ppp.ipcp_configure(CpCode.CONFIGURE_ACK, 1, address="10.0.0.2")),
             ]
         )
-        master = mppe.master_key(mppe.hash_nt_password_hash(password_hash), nt_response)
-        client_send, client_receive = mppe.start_keys(master, login.key_bits, is_server=False)
-        self.start_keys = {True: client_send, False: client_receive}
+        keys = mppe.session_start_keys(password_hash, nt_response, login.key_bits)
+        self.start_keys = {True: keys["client_to_server"], False: keys["server_to_client"]}
         self.senders = {
             side: mppe.MppeCipher(key, login.key_bits, login.stateless)
             for side, key in self.start_keys.items()

@@ -98,9 +98,7 @@ def _demo_decryption(workdir: Path, lua: tuple[str, ...]) -> None:
     pcap = workdir / f"{DEMO_DECRYPTION}.pcap"
     scenarios.build(DEMO_DECRYPTION).write(pcap)
     login = scenarios.LOGINS["alice"]
-    credentials = workdir / "credentials"
-    credentials.touch(mode=0o600)
-    credentials.write_text(f"{login.user}:{login.password}\n")
+    credentials = decrypt.write_credentials(workdir, [f"{login.user}:{login.password}"])
     prefs = [f"pptp_gre.credentials_file:{credentials}"]
     print(f"\n# Decryption: {scenarios.SCENARIOS[DEMO_DECRYPTION].description}")
     print(f"# {pcap}, with {credentials} (the user's password: USER:PASSWORD) named by")

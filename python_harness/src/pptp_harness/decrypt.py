@@ -312,6 +312,17 @@ def user_matches(name: bytes, wanted: str) -> bool:
     return wanted in (text, text.rsplit("\\", 1)[-1])
 
 
+def write_credentials(folder: str | Path, lines: Iterable[str]) -> Path:
+    """``folder``/credentials holding ``lines`` in the format ``read_credentials`` reads (and
+    the plugin's pptp_gre.credentials_file), made readable by its owner alone before anything
+    is written to it."""
+    path = Path(folder) / "credentials"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
 def read_credentials(path: str | Path) -> list[Credential]:
     """Credentials from a file in contract 4's format, one per line: ``PASSWORD``,
     ``USER:PASSWORD``, ``nthash:HEX32`` or ``USER:nthash:HEX32``; blank lines and lines whose
@@ -1286,25 +1297,3 @@ def _direction(direction: DirectionResult) -> str:
 # ---------------------------------------------------------------------------------------------
 # Building genuine exchanges (tests, and anyone who needs a capture with a known password)
 # ---------------------------------------------------------------------------------------------
-
-
-def mschapv2_exchange(
-    user: bytes,
-    nt_hash: bytes,
-    authenticator_challenge: bytes,
-    peer_challenge: bytes,
-    identifier: int = 1,
-    server_name: bytes = b"pptpd",
-) -> list[tuple[bool, ppp.PppFrame]]:
-    """A genuine MS-CHAPv2 Challenge, Response and Success for ``user`` with the password
-    whose NT hash is ``nt_hash``, as ``(from_client, frame)`` pairs (RFC 2759 §4-5)."""
-    nt_response = mppe.generate_nt_response(authenticator_challenge, peer_challenge, user, nt_hash)
-    response = peer_challenge + bytes(8) + nt_response + b"\0"
-    success = mppe.generate_authenticator_response(
-        nt_hash, nt_response, peer_challenge, authenticator_challenge, user
-    )
-    return [
-        (False, ppp.chap(CHAP_CHALLENGE, identifier, authenticator_challenge, server_name)),
-        (True, ppp.chap(CHAP_RESPONSE, identifier, response, user)),
-        (False, ppp.chap(CHAP_SUCCESS, identifier, name=success.encode() + b" M=Access granted")),
-    ]

@@ -220,7 +220,11 @@ def filler(label: str, size: int) -> bytes:
 
 
 def mschapv2_exchange(
-    user: str, password_hash: bytes, authenticator_challenge: bytes, peer_challenge: bytes
+    user: str,
+    password_hash: bytes,
+    authenticator_challenge: bytes,
+    peer_challenge: bytes,
+    identifier: int = 1,
 ) -> tuple[list[tuple[bool, PppFrame]], bytes]:
     """A genuine MS-CHAPv2 exchange (RFC 2759 §4) for ``user`` whose NT password hash is
     ``password_hash``: Challenge, Response (peer challenge, 8 reserved octets, NT-Response,
@@ -232,12 +236,17 @@ def mschapv2_exchange(
         password_hash, nt_response, peer_challenge, authenticator_challenge, user
     )
     frames = [
-        (False, chap(CHAP_CHALLENGE, 1, authenticator_challenge, b"pac")),
+        (False, chap(CHAP_CHALLENGE, identifier, authenticator_challenge, b"pac")),
         (
             True,
-            chap(CHAP_RESPONSE, 1, peer_challenge + bytes(8) + nt_response + b"\0", user.encode()),
+            chap(
+                CHAP_RESPONSE,
+                identifier,
+                peer_challenge + bytes(8) + nt_response + b"\0",
+                user.encode(),
+            ),
         ),
-        (False, chap(CHAP_SUCCESS, 1, name=success.encode() + b" M=Welcome")),
+        (False, chap(CHAP_SUCCESS, identifier, name=success.encode() + b" M=Welcome")),
     ]
     return frames, nt_response
 
