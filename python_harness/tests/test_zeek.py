@@ -47,6 +47,36 @@ def test_gre_analysis_can_be_switched_off(tmp_path):
     assert row["orig_gre_pkts"] == row["resp_gre_pkts"] == 0
 
 
+def test_gre_without_control_given_up_when_it_stops(tmp_path):
+    """GRE without control that stops is reported unclaimed_gre_timeout (5 min) after its last
+    packet, while other GRE goes on, not at the end of the run."""
+    cap = scenarios.paused_gre_without_control(pause=15 * 60)
+    pcap = tmp_path / "paused.pcap"
+    cap.write(pcap)
+    logs = zeek.run(pcap)
+    stopped = cap.frames[5].time  # the last of the first pair's six packets
+    first = logs.notices[0]
+    assert first["note"] == "PPTP::GRE_Without_Control"
+    assert "192.0.2.10 to 198.51.100.1 Call ID 77: 3 packets" in first["msg"]
+    assert stopped + 5 * 60 <= first["ts"] < stopped + 6 * 60
+    assert [n["ts"] for n in logs.notices] == sorted(n["ts"] for n in logs.notices)
+    assert logs.notices[-1]["msg"].count("Call ID 99") == 1
+
+
+def test_flowing_gre_waits_for_its_call(tmp_path):
+    """Twenty minutes of GRE, an echo a minute, before a Call-Clear-Request names its call:
+    the GRE is the call's (pptp.log counts it all), not GRE without control."""
+    cap = scenarios.long_mid_call(20)
+    pcap = tmp_path / "long_mid_call.pcap"
+    cap.write(pcap)
+    logs = zeek.run(pcap)
+    report = zeek.compare(cap.ground_truth(), logs)
+    assert report.ok, "\n".join(report.mismatches)
+    (row,) = logs.pptp
+    assert row["orig_gre_pkts"] == row["resp_gre_pkts"] == 20
+    assert "PPTP::GRE_Without_Control" not in [n["note"] for n in logs.notices]
+
+
 @pytest.mark.parametrize("grace, blocked", [("10 sec", True), ("20 sec", False)])
 def test_gre_grace_period_option(tmp_path, grace, blocked):
     """Server GRE 15 s after the call connected: GRE_Blocked with a 10 s grace, not with 20."""

@@ -7,9 +7,9 @@
 ##! when it begins and of each finding in it (a PPP protocol, the authentication LCP settles
 ##! on, the user name an authentication packet carries, MPPE), never of an ordinary packet,
 ##! and read its counters from its ``GreFlow`` record when they log the call. GRE no call
-##! claims waits in a shadow (main.zeek) for a call learnt from a later control message;
-##! one nobody claims is reported as GRE without control when it is given up, with its
-##! counts.
+##! claims waits in a shadow (main.zeek) for a call learnt from a later control message
+##! while it flows; one nobody claims is reported as GRE without control, with its counts,
+##! once it has paused for ``unclaimed_gre_timeout`` (or at the end of the run).
 ##!
 ##! Without the analyzer (a Zeek built without Spicy, or the package's analyzer not built)
 ##! the control channel is analyzed and logged all the same, no GRE is counted, and one
@@ -144,11 +144,51 @@ function forget_shadow(src: addr, dst: addr, call_id: count): Info
 	return shadow;
 	}
 
-## A shadow nobody claimed within call_state_timeout: GRE without control, with the other
-## shadows between the same addresses (so one notice has the counts of both ways).
+function shadow_wait(): interval
+	{
+	if ( Cluster::is_enabled() || call_state_timeout < unclaimed_gre_timeout )
+		return call_state_timeout;
+	return unclaimed_gre_timeout;
+	}
+
+## The latest of ``since`` and the last packets of the shadows from ``src`` to ``dst``.
+function last_shadow_packet(src: addr, dst: addr, since: time): time
+	{
+	if ( [src, dst] !in shadow_ids )
+		return since;
+	for ( call_id in shadow_ids[src, dst] )
+		{
+		local shadow = shadows[src, dst, call_id];
+		if ( shadow?$orig_flows )
+			for ( _, flow in shadow$orig_flows )
+				if ( flow$last > since )
+					since = flow$last;
+		}
+	return since;
+	}
+
+## A shadow nobody claimed: GRE without control once no GRE between its addresses, either
+## way, has come for unclaimed_gre_timeout (so one notice has the counts of both ways). A
+## cluster worker's shadow waits call_state_timeout after it began, for its call's owner.
 function shadow_expired(t: table[addr, addr, count] of Info, src: addr,
     dst: addr, call_id: count): interval
 	{
+	local now = network_time();
+	if ( Cluster::is_enabled() )
+		{
+		local age = now - t[src, dst, call_id]$ts;
+		if ( age < call_state_timeout )
+			return call_state_timeout - age;
+		}
+	else
+		{
+		local since = last_shadow_packet(src, dst, t[src, dst, call_id]$ts);
+		local last = last_shadow_packet(dst, src, since);
+		local idle = now - last;
+		local wait = shadow_wait();
+		if ( idle < wait )
+			return wait - idle;
+		}
 	give_up_pair(src, dst);
 	return 0secs;
 	}

@@ -212,6 +212,14 @@ export {
 	## How long a call's GRE key stays known after its last packet.
 	option call_state_timeout = 1hr;
 
+	## How long GRE that no call claims may pause before it is given up as GRE without
+	## control (a cluster worker's shadows wait call_state_timeout instead, for their
+	## call's owner). A call's GRE seldom pauses that long (LCP echoes keep it going), so
+	## GRE of a call learnt from a later control message waits for it while it flows;
+	## GRE that stops is reported when it stops, and a sensor holds only the unclaimed
+	## GRE of the last few minutes.
+	option unclaimed_gre_timeout = 5min;
+
 	## Raised for every control message.
 	global message: event(c: connection, is_orig: bool, m: Message);
 	## Raised for each message type.
@@ -322,8 +330,11 @@ export {
 	## When PPTP was last seen: a control message or enhanced GRE.
 	global last_pptp_activity: function(): time;
 
-	## What becomes of a shadow nobody claimed within call_state_timeout (gre.zeek):
-	## GRE without control.
+	## How long a shadow waits before it is first checked (gre.zeek).
+	global shadow_wait: function(): interval;
+
+	## What becomes of a shadow nobody claimed (gre.zeek): GRE without control, once
+	## its GRE and the reverse direction's paused for unclaimed_gre_timeout.
 	global shadow_expired: function(t: table[addr, addr, count] of Info, src: addr,
 	    dst: addr, call_id: count): interval;
 
@@ -333,10 +344,11 @@ export {
 	## the shadow of its key (GRE before that message is the call's); a call set up
 	## here ends it (GRE before the call was set up is not the call's); on a cluster the
 	## manager gathers a finished call's shadows from the workers (cluster.zeek). One
-	## nobody takes within call_state_timeout (or by the end of the run) is GRE without
-	## control.
-	global shadows: table[addr, addr, count] of Info
-	    &create_expire=call_state_timeout &expire_func=shadow_expired;
+	## nobody takes is GRE without control: given up once its GRE has paused for
+	## unclaimed_gre_timeout (on a cluster worker, call_state_timeout after it began), or
+	## at the end of the run.
+	global shadows: table[addr, addr, count] of Info &create_expire=shadow_wait()
+	    &expire_func=shadow_expired;
 
 	## The Call IDs of the shadows from [source, destination].
 	global shadow_ids: table[addr, addr] of set[count];

@@ -894,6 +894,38 @@ def late_server_gre(delay: float) -> Capture:
     return cap
 
 
+def paused_gre_without_control(pause: float) -> Capture:
+    """GRE both ways between a client and a server with no control connection, then
+    ``pause`` seconds of nothing from them while GRE of a second pair (again without
+    control) goes on (for how long unclaimed GRE is kept)."""
+    cap = Capture("paused_gre", f"GRE without control that stops, then {pause} s of other GRE")
+    for seq in range(3):
+        orphan_gre(cap, CLIENT, SERVER, 77, ppp.lcp_echo(identifier=seq), seq)
+        orphan_gre(cap, SERVER, CLIENT, 78, ppp.lcp_echo(identifier=seq), seq)
+    for seq in range(round(pause / 30)):
+        cap.wait(30)
+        orphan_gre(cap, CLIENT_B, SERVER, 99, ppp.lcp_echo(identifier=seq % 256), seq)
+    cap.notices.append("GRE_Without_Control")
+    return cap
+
+
+def long_mid_call(minutes: int) -> Capture:
+    """A capture that starts mid-call: ``minutes`` minutes of LCP echoes each way, one a
+    minute, before the client's Call-Clear-Request names the call (GRE of a call learnt
+    late waits for it as long as it flows)."""
+    cap = Capture("long_mid_call", f"{minutes} minutes of GRE before the call is learnt")
+    conn = ControlConnection(cap, CLIENT, SERVER, 40002)
+    call = conn.call_in_progress(11, 12)
+    call.compressed = True
+    for n in range(minutes):
+        call.gre(True, ppp.lcp_echo(identifier=2 * n % 256))
+        call.gre(False, ppp.lcp_echo(identifier=(2 * n + 1) % 256))
+        cap.wait(60)
+    call.clear_by_client()
+    conn.stop()
+    return cap
+
+
 def long_call() -> Capture:
     """One call with 12,000 numbered packets each way, more than either analyzer remembers per
     direction (8,192): gaps, repeats of numbers thousands back, and a first number seen that
