@@ -474,16 +474,6 @@ function merge_findings(info: Info, shadow: Info)
 	info$cleartext = info$cleartext || shadow$cleartext;
 	}
 
-function u16(s: string, at: count): count
-	{
-	return bytestring_to_count(s[at : at + 2]);
-	}
-
-function u32(s: string, at: count): count
-	{
-	return bytestring_to_count(s[at : at + 4]);
-	}
-
 function text(s: string, at: count, size: count): string
 	{
 	local field = s[at : at + size];
@@ -494,8 +484,9 @@ function text(s: string, at: count, size: count): string
 ## The common header of a message.
 function parse_header(s: string): Message
 	{
-	return Message($length=u16(s, 0), $pptp_type=u16(s, 2), $cookie=u32(s, 4),
-	    $msg_type=u16(s, 8));
+	return Message($length=bytestring_to_count(s[0:2]),
+	    $pptp_type=bytestring_to_count(s[2:4]), $cookie=bytestring_to_count(s[4:8]),
+	    $msg_type=bytestring_to_count(s[8:10]));
 	}
 
 ## Fills in the fields of message ``m``'s type from its octets ``s``; the caller has
@@ -505,7 +496,7 @@ function parse(s: string, m: Message)
 	switch ( m$msg_type )
 		{
 		case 1, 2:
-			m$version = u16(s, 12);
+			m$version = bytestring_to_count(s[12:14]);
 			if ( m$msg_type == 2 )
 				{
 				m$result = bytestring_to_count(s[14]);
@@ -522,40 +513,40 @@ function parse(s: string, m: Message)
 			m$error = bytestring_to_count(s[13]);
 			break;
 		case 5:
-			m$identifier = u32(s, 12);
+			m$identifier = bytestring_to_count(s[12:16]);
 			break;
 		case 6:
-			m$identifier = u32(s, 12);
+			m$identifier = bytestring_to_count(s[12:16]);
 			m$result = bytestring_to_count(s[16]);
 			m$error = bytestring_to_count(s[17]);
 			break;
 		case 7:
-			m$call_id = u16(s, 12);
-			m$serial = u16(s, 14);
+			m$call_id = bytestring_to_count(s[12:14]);
+			m$serial = bytestring_to_count(s[14:16]);
 			break;
 		case 8, 10:
-			m$call_id = u16(s, 12);
-			m$peer_call_id = u16(s, 14);
+			m$call_id = bytestring_to_count(s[12:14]);
+			m$peer_call_id = bytestring_to_count(s[14:16]);
 			m$result = bytestring_to_count(s[16]);
 			m$error = bytestring_to_count(s[17]);
 			if ( m$msg_type == 8 )
-				m$cause = u16(s, 18);
+				m$cause = bytestring_to_count(s[18:20]);
 			break;
 		case 9:
-			m$call_id = u16(s, 12);
-			m$serial = u16(s, 14);
+			m$call_id = bytestring_to_count(s[12:14]);
+			m$serial = bytestring_to_count(s[14:16]);
 			break;
 		case 11, 14, 15:
-			m$peer_call_id = u16(s, 12);
+			m$peer_call_id = bytestring_to_count(s[12:14]);
 			break;
 		case 12:
-			m$call_id = u16(s, 12);
+			m$call_id = bytestring_to_count(s[12:14]);
 			break;
 		case 13:
-			m$call_id = u16(s, 12);
+			m$call_id = bytestring_to_count(s[12:14]);
 			m$result = bytestring_to_count(s[14]);
 			m$error = bytestring_to_count(s[15]);
-			m$cause = u16(s, 16);
+			m$cause = bytestring_to_count(s[16:18]);
 			break;
 		}
 	}
@@ -972,7 +963,7 @@ function process(c: connection, is_orig: bool, s: string)
 	if ( m$cookie != magic_cookie )
 		Reporter::conn_weird("pptp_bad_magic_cookie", c, fmt("0x%08x", m$cookie),
 		    "PPTP");
-	if ( u16(s, 10) != 0 )
+	if ( bytestring_to_count(s[10:12]) != 0 )
 		Reporter::conn_weird("pptp_reserved_nonzero", c, "", "PPTP");
 	if ( m$msg_type !in message_lengths )
 		{
@@ -1013,7 +1004,7 @@ event tcp_contents(c: connection, is_orig: bool, seq: count, contents: string)
 	local messages = 0;
 	while ( |buffer| >= 2 )
 		{
-		local length = u16(buffer, 0);
+		local length = bytestring_to_count(buffer[0:2]);
 		if ( length < 12 || length > max_message_length )
 			{
 			Reporter::conn_weird("pptp_impossible_length", c, cat(length), "PPTP");
