@@ -3056,10 +3056,27 @@ local GRE_SEEN_TEXT = {
         .. "blocked?", none = "none within %d s: IP protocol 47 blocked?",
 }
 
--- Statistics > PPTP Calls: a block of labelled lines per call, readable in the window.
+-- The overview's line of a call: who, how it authenticated and encrypted, what was lost.
+local function overview_line(call)
+    local lost = numbers_lost(call.to_pac) + numbers_lost(call.to_pns)
+    local encryption = encryption_text(call):gsub(" state%a+$", "")
+    return string.format("  %-4d %-35s %-10s %-13s %s", call.number,
+        call.pns:gsub(":%d+$", "") .. " -> " .. call.pac:gsub(":%d+$", ""),
+        call.auth or "none seen", (encryption:gsub(" %(its negotiation not captured%)", "")),
+        lost > 0 and (lost .. " lost") or "")
+end
+
+-- Statistics > PPTP Calls (and tshark -z pptp,report): an overview of one line per call,
+-- then a block of labelled lines per call, readable in the window's default width.
 local function calls_report()
     local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
         #state.calls) }
+    if #state.calls > 0 then
+        table.insert(lines, "")
+        table.insert(lines, string.format("  %-4s %-35s %-10s %-13s %s", "call",
+            "client -> server", "auth", "encryption", "GRE"))
+        for _, call in ipairs(state.calls) do table.insert(lines, overview_line(call)) end
+    end
     for _, call in ipairs(state.calls) do
         local kind = call.kind == "unseen" and "set-up not captured" or call.kind
         table.insert(lines, "")
@@ -3127,8 +3144,19 @@ local function register_calls_tap()
     end
 end
 
+-- `tshark -z pptp,report`: the Statistics > PPTP Calls text, for a terminal.
+local function register_report_tap()
+    watching_closes = true
+    ensure_tcp_tap()
+    local tap = Listener.new("frame", "pptp_gre || pptp_ctrl")
+    function tap.draw()
+        print(calls_report())
+    end
+end
+
 if register_stat_cmd_arg then
     register_stat_cmd_arg("pptp,calls", function() register_calls_tap() end)
+    register_stat_cmd_arg("pptp,report", function() register_report_tap() end)
 end
 
 -- Statistics > PPTP Calls. Wireshark's Qt interface lists Lua menu entries of the unsorted

@@ -96,6 +96,26 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
     assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
 
 
+@pytest.mark.parametrize("name", [*scenarios.names(valid=True), "mid_call_clear", "gre_only_loss"])
+def test_calls_report_reads_at_a_glance(pcaps, name):
+    """`tshark -z pptp,report`, the Statistics > PPTP Calls text: an overview line per call
+    with its addresses, authentication and GRE loss as the truth has them, then a block per
+    call; no line wider than the window (80 characters)."""
+    truth = oracle.load_truth(pcaps[name])
+    text = tshark.statistics(pcaps[name], "pptp,report", [str(PLUGIN)])
+    lines = text.splitlines()
+    assert lines[0] == f"PPTP calls: {len(truth['calls'])} (set up or learnt in the capture)"
+    assert max(len(line) for line in lines) <= 80
+    for number, call in enumerate(truth["calls"], 1):
+        (row,) = [line for line in lines if re.match(rf"  {number} +\S+ -> \S+ ", line)]
+        client, server = (call[side].rsplit(":", 1)[0] for side in ("client", "server"))
+        assert row.split()[1:4] == [client, "->", server]
+        assert (call["auth"] if call["auth"] != "none" else "none seen") in row
+        lost = call["client_to_server"]["lost"] + call["server_to_client"]["lost"]
+        assert row.endswith(f"{lost} lost") if lost else "lost" not in row
+        assert f"\nCall {number}: " in text
+
+
 def test_long_call_sequence_counts(tmp_path):
     """A call longer than the numbers the plugin remembers per direction: the per-call loss,
     duplicate and reordering counts still equal the truth, and so do the per-packet
