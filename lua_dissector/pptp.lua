@@ -221,6 +221,8 @@ local cf = {
     -- call carries the same number in pptp_gre.call.
     call = ProtoField.uint32("pptp_ctrl.call", "Call"),
     problem = ProtoField.string("pptp_ctrl.problem", "Problem"),
+    -- What most often keeps a connected call's GRE away, beside the short expert message.
+    gre_blocked_cause = ProtoField.string("pptp_ctrl.gre_blocked_cause", "Likely cause"),
 }
 local field_key = {} -- ProtoField -> its key in cf, to name decoded values
 for key, field in pairs(cf) do
@@ -1617,13 +1619,20 @@ end
 
 local GRE_BLOCKED = { client = "no_gre_from_server", server = "no_gre_from_client",
     none = "no_gre_both_ways" }
+-- The expert message is short enough for the Expert Information dialog's column; the cause
+-- goes beside it in the tree.
 local GRE_BLOCKED_TEXT = {
-    no_gre_both_ways = "No GRE either way within %d s: IP protocol 47 blocked, or the client "
-        .. "gave up on the call (Windows: error 806)",
-    no_gre_from_client = "No GRE from the client within %d s: protocol 47 blocked client to "
-        .. "server, or the client never accepted the call",
-    no_gre_from_server = "No GRE from the server within %d s: protocol 47 blocked server to "
-        .. "client (a server NAT without a GRE mapping)",
+    no_gre_both_ways = "No GRE either way within %d s",
+    no_gre_from_client = "No GRE from the client within %d s",
+    no_gre_from_server = "No GRE from the server within %d s",
+}
+local GRE_BLOCKED_CAUSE = {
+    no_gre_both_ways = "IP protocol 47 blocked, or the client gave up on the call (Windows: "
+        .. "error 806)",
+    no_gre_from_client = "protocol 47 blocked from client to server, or the client never "
+        .. "accepted the call",
+    no_gre_from_server = "protocol 47 blocked from server to client (a server NAT without a "
+        .. "GRE mapping)",
 }
 
 -- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
@@ -2003,8 +2012,8 @@ local function message_analysis(item, with_tree, key, name, pinfo)
     if note.collision then problem(item, "call_id_collision", nil, with_tree) end
     if note.nat_editor then problem(item, "nat_editor", nil, with_tree) end
     if note.learnt then
-        problem(item, "setup_unseen", string.format("Call %d learnt from this %s: its set-up "
-            .. "is not in the capture", note.learnt.number, name), with_tree)
+        problem(item, "setup_unseen", string.format("Call %d learnt here: set-up not captured",
+            note.learnt.number), with_tree)
     end
     -- Two passes know the whole capture: the diagnosis goes on the reply that connected the
     -- call. One pass shows it where the grace period ran out (see deadline_problems).
@@ -2012,6 +2021,9 @@ local function message_analysis(item, with_tree, key, name, pinfo)
     if blocked then
         problem(item, blocked, string.format(GRE_BLOCKED_TEXT[blocked], settings.gre_grace),
             with_tree)
+        if with_tree then
+            item:add(cf.gre_blocked_cause, GRE_BLOCKED_CAUSE[blocked]):set_generated()
+        end
     end
 end
 
@@ -2024,6 +2036,9 @@ local function deadline_problems(tree, pinfo, with_tree)
     for _, note in ipairs(found) do
         problem(tree, note.blocked, string.format("Call %d: " .. GRE_BLOCKED_TEXT[note.blocked],
             note.call.number, settings.gre_grace), with_tree)
+        if with_tree then
+            tree:add(cf.gre_blocked_cause, GRE_BLOCKED_CAUSE[note.blocked]):set_generated()
+        end
     end
 end
 
@@ -2743,8 +2758,8 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     end
     if notes.address_mismatch and dir and dir.call then
         local call = dir.call
-        problem(item, "address_mismatch", string.format("GRE for Call ID %d from %s; its "
-            .. "control connection's peer is %s", call_id, tostring(pinfo.src),
+        problem(item, "address_mismatch", string.format("Call ID %d from %s, not its control "
+            .. "peer %s", call_id, tostring(pinfo.src),
             dir.to_pns and call.pac_address or call.pns_address), with_tree)
     end
     -- GRE a later control message tied to a call is no longer without one (two passes).
