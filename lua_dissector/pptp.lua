@@ -1271,7 +1271,15 @@ local function reset_state()
         reply_time = {},  -- message key -> seconds since that request
         message_notes = {}, -- message key -> { out_of_state, collision, nat_editor, ... }
         message_call = {}, -- message key -> the call it belongs to, for messages of a call
-        gre_dir = {},     -- frame -> the flow (call direction) of that GRE packet
+        -- frame -> the flow (call direction) of that GRE packet: for the frames of the chunk
+        -- of FLOW_CHUNK being analysed (and any analysed after it was sealed) a table; for
+        -- sealed chunks (gre_chunks: chunk -> string) 3 octets per frame, the flow's number
+        -- in flow_list (0: none). Packed, a frame costs 3 octets of heap instead of 16, and
+        -- a collector that runs without pause walks the whole heap on every cycle.
+        gre_dir = {},
+        gre_chunks = {},
+        open_chunk = 0,
+        flow_list = {},   -- every flow that got a GRE packet, by its number (flow.id)
         gre_notes = {},   -- frame -> what the analysis found, only for packets with findings
         plaintexts = {},  -- frame -> its decrypted PPP frame (with a credentials file only)
         -- Connected calls waiting for their grace period to pass, in order (one pass:
@@ -1360,10 +1368,27 @@ local function observe_sequence(dir, seq, number)
         dir.first, dir.highest, dir.unique = seq, seq, 1
         return nil
     end
-    -- Made on the second number: most GRE without a call is a packet or two.
+    -- Made at the first number out of line: until then the numbers seen are those from
+    -- dir.first to the highest, each once and in order, and the ring would hold just the
+    -- last SEEN_LIMIT of them (a flow without loss never needs one).
     local ring = dir.ring
     if not ring then
-        ring = { [highest % SEEN_LIMIT] = highest }
+        local run = (highest - dir.first) % SEQ_MOD + 1
+        if run > SEEN_LIMIT then run = SEEN_LIMIT end
+        if (highest - seq) % SEQ_MOD < run then
+            dir.duplicates = dir.duplicates + 1
+            return "duplicate"
+        end
+        if (seq - highest) % SEQ_MOD == 1 then
+            dir.unique = dir.unique + 1
+            dir.highest = seq
+            return nil
+        end
+        ring = {}
+        for back = run - 1, 0, -1 do
+            local number_seen = (highest - back) % SEQ_MOD
+            ring[number_seen % SEEN_LIMIT] = number_seen
+        end
         dir.ring = ring
     end
     local slot = seq % SEEN_LIMIT
@@ -2496,6 +2521,48 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
     end
 end
 
+-- Frames per packed chunk of state.gre_dir.
+local FLOW_CHUNK = 1024
+
+-- Packs the frames of the open chunk into a string (first pass, in frame order).
+local function seal_chunk()
+    local chunk, open = state.open_chunk, state.gre_dir
+    local first = chunk * FLOW_CHUNK
+    local parts = {}
+    for number = first, first + FLOW_CHUNK - 1 do
+        local dir = open[number]
+        local id = dir and dir.id or 0
+        parts[#parts + 1] = string.char(math.floor(id / 65536), math.floor(id / 256) % 256,
+            id % 256)
+        open[number] = nil
+    end
+    state.gre_chunks[chunk] = table.concat(parts)
+end
+
+local function remember_flow(number, dir)
+    local id = dir.id
+    if not id then
+        id = #state.flow_list + 1
+        state.flow_list[id], dir.id = dir, id
+    end
+    local chunk = math.floor(number / FLOW_CHUNK)
+    if chunk > state.open_chunk then
+        seal_chunk()
+        state.open_chunk = chunk
+    end
+    state.gre_dir[number] = dir
+end
+
+local function flow_of(number)
+    local dir = state.gre_dir[number]
+    if dir then return dir end
+    local packed = state.gre_chunks[math.floor(number / FLOW_CHUNK)]
+    if not packed then return nil end
+    local at = number % FLOW_CHUNK * 3
+    local a, b, c = packed:byte(at + 1, at + 3)
+    return state.flow_list[(a * 256 + b) * 256 + c]
+end
+
 -- The flow of GRE no call claimed: per receiver, Call ID and sender, numbered in the order
 -- seen; its first packet gets the without_call note.
 local function orphan_flow(number, key, receiver, sender, call_id)
@@ -2549,7 +2616,7 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
         dir = orphan_flow(number, key, receiver, sender or tostring(pinfo.src), call_id)
         call = dir.call
     end
-    state.gre_dir[number] = dir
+    remember_flow(number, dir)
     dir.packets = dir.packets + 1
     dir.bytes = dir.bytes + payload_size
     dir.first_time = dir.first_time or now
@@ -2565,6 +2632,7 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
         if ahead > 0 and ahead < SEQ_HALF then add_finding(number, "ack_unseen") end
     end
     if payload then analyze_ppp(number, call, dir, head, at, payload, seq, order) end
+    return dir
 end
 
 local function u32(a, b, c, d)
@@ -2825,11 +2893,14 @@ local function dissect_gre(tvb, pinfo, tree, visited)
     local payload = payload_size > 0 and tvb(offset):tvb() or nil
 
     local number = pinfo.number
-    if not visited then
-        analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, head, offset,
-            payload)
+    local dir
+    if visited then
+        dir = flow_of(number)
+    else
+        dir = analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_size, head,
+            offset, payload)
     end
-    local dir, notes = state.gre_dir[number], state.gre_notes[number]
+    local notes = state.gre_notes[number]
     -- Only a visible tree (the details pane, -V, -T fields) shows text, the generated marks
     -- and which octets a field covers; the fake trees of filters need the values alone, and
     -- every TvbRange made costs as much as the item.
