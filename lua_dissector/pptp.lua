@@ -287,7 +287,8 @@ for _, field in pairs(gf) do table.insert(pptp_gre.fields, field) end
 ----------------------------------------------------------------------------------------------
 local expert_lists = { [pptp_ctrl] = {}, [pptp_gre] = {} }
 local function new_expert(proto, name, text, group, severity)
-    local e = ProtoExpert.new(proto.name .. ".expert." .. name, text, group, severity)
+    -- Proto.name is upper case; filter names are the protocol's lower-case abbreviation.
+    local e = ProtoExpert.new(proto.name:lower() .. ".expert." .. name, text, group, severity)
     table.insert(expert_lists[proto], e)
     return e
 end
@@ -3125,31 +3126,48 @@ local function calls_table()
     return table.concat(lines, "\n")
 end
 
--- Short enough for the window's default width: the anomalies only where there are some.
-local function direction_line(label, dir)
+-- A flow's counts in words, the anomalies only where there are some.
+local function flow_counts_text(dir)
     local packets, bytes, lost, duplicate, out_of_order = counts(dir)
+    if packets == 0 then return "no GRE" end
     local anomalies = {}
     if lost > 0 then anomalies[#anomalies + 1] = lost .. " lost" end
     if duplicate > 0 then anomalies[#anomalies + 1] = duplicate .. " duplicate" end
     if out_of_order > 0 then anomalies[#anomalies + 1] = out_of_order .. " out of order" end
-    return string.format("  %-16s %d packets, %d bytes; %s", label, packets, bytes,
+    return string.format("%d packets, %d bytes; %s", packets, bytes,
         #anomalies > 0 and table.concat(anomalies, ", ") or "none lost")
 end
 
+local function direction_line(label, dir)
+    return string.format("  %-16s %s", label, flow_counts_text(dir))
+end
+
 local GRE_SEEN_TEXT = {
-    both = "both sides within %d s", client = "only the client's within %d s: GRE from the "
-        .. "server blocked?", server = "only the server's within %d s: GRE from the client "
-        .. "blocked?", none = "none within %d s: IP protocol 47 blocked?",
+    both = "both sides within %d s", client = "only the client's within %d s (server's "
+        .. "blocked?)", server = "only the server's within %d s (client's blocked?)",
+    none = "none within %d s: IP protocol 47 blocked?",
 }
 
--- The overview's line of a call: who, how it authenticated and encrypted, what was lost.
-local function overview_line(call)
+-- The overview's GRE column: whose GRE never came, else how many numbers were lost.
+local OVERVIEW_BLOCKED = { no_gre_from_server = "none from server",
+    no_gre_from_client = "none from client", no_gre_both_ways = "none either way" }
+
+-- The overview's line of a call: who, how it authenticated and encrypted, how its GRE went.
+local function overview_line(call, route, width)
     local lost = numbers_lost(call.to_pac) + numbers_lost(call.to_pns)
-    local encryption = encryption_text(call):gsub(" state%a+$", "")
-    return string.format("  %-4d %-35s %-10s %-13s %s", call.number,
-        call.pns:gsub(":%d+$", "") .. " -> " .. call.pac:gsub(":%d+$", ""),
-        call.auth or "none seen", (encryption:gsub(" %(its negotiation not captured%)", "")),
-        lost > 0 and (lost .. " lost") or "")
+    local blocked = gre_diagnosis(call)
+    local gre = blocked and OVERVIEW_BLOCKED[blocked] or lost > 0 and (lost .. " lost")
+        or call.to_pac.packets + call.to_pns.packets > 0 and "ok"
+        or (call.kind ~= "unseen" and not call.connected_at and "not connected" or "-")
+    local encryption = encryption_text(call) == "none" and "none"
+        or "MPPE" .. (call.mppe and call.key_bits and ("-" .. call.key_bits) or "")
+    return string.format("  %-4d %-" .. width .. "s %-9s %-10s %s", call.number, route,
+        call.auth or "none seen", encryption, gre)
+end
+
+-- "client -> server" of a call, without ports.
+local function route_of(call)
+    return (call.pns:gsub(":%d+$", "")) .. " -> " .. (call.pac:gsub(":%d+$", ""))
 end
 
 -- Statistics > PPTP Calls (and tshark -z pptp,report): an overview of one line per call,
@@ -3158,10 +3176,17 @@ local function calls_report()
     local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
         #state.calls) }
     if #state.calls > 0 then
+        local routes, width = {}, #"client -> server"
+        for i, call in ipairs(state.calls) do
+            routes[i] = route_of(call)
+            if #routes[i] > width then width = #routes[i] end
+        end
         table.insert(lines, "")
-        table.insert(lines, string.format("  %-4s %-35s %-10s %-13s %s", "call",
+        table.insert(lines, string.format("  %-4s %-" .. width .. "s %-9s %-10s %s", "call",
             "client -> server", "auth", "encryption", "GRE"))
-        for _, call in ipairs(state.calls) do table.insert(lines, overview_line(call)) end
+        for i, call in ipairs(state.calls) do
+            table.insert(lines, overview_line(call, routes[i], width))
+        end
     end
     for _, call in ipairs(state.calls) do
         local kind = call.kind == "unseen" and "set-up not captured" or call.kind
@@ -3179,7 +3204,7 @@ local function calls_report()
         if auth == "PAP" then
             auth = auth .. " (the password crosses in clear)"
         elseif weak_auth[auth] then
-            auth = auth .. " (weak: its handshake can be cracked offline)"
+            auth = auth .. " (weak: crackable offline)"
         end
         table.insert(lines, string.format("  %-16s %s", "authentication", auth))
         if call.user then
@@ -3206,14 +3231,14 @@ local function calls_report()
         if not dir.call then
             if orphans == 0 then
                 table.insert(lines, "")
-                table.insert(lines, "GRE without a call (no control connection in the "
-                    .. "capture set these Call IDs up):")
+                table.insert(lines, "GRE without a call (no control message named these "
+                    .. "Call IDs):")
             end
             orphans = orphans + 1
-            table.insert(lines, string.format("  %s to %s, Call ID %d, frames %d to %d:",
+            table.insert(lines, string.format("  %s -> %s, Call ID %d, frames %d to %d",
                 dir.sender, dir.receiver, dir.call_id, dir.first_frame, dir.last_frame))
-            table.insert(lines, direction_line("", dir))
-            table.insert(lines, string.format("  %-16s %s", "", protocols_text(dir.protocols)))
+            table.insert(lines, "    " .. flow_counts_text(dir))
+            table.insert(lines, "    PPP: " .. protocols_text(dir.protocols))
         end
     end
     return table.concat(lines, "\n")

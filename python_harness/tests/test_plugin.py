@@ -100,12 +100,12 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
 def test_calls_report_reads_at_a_glance(pcaps, name):
     """`tshark -z pptp,report`, the Statistics > PPTP Calls text: an overview line per call
     with its addresses, authentication and GRE loss as the truth has them, then a block per
-    call; no line wider than the window (80 characters)."""
+    call; no line wider than the window (72 characters beside its scroll bar)."""
     truth = oracle.load_truth(pcaps[name])
     text = tshark.statistics(pcaps[name], "pptp,report", [str(PLUGIN)])
     lines = text.splitlines()
     assert lines[0] == f"PPTP calls: {len(truth['calls'])} (set up or learnt in the capture)"
-    assert max(len(line) for line in lines) <= 80
+    assert max(len(line) for line in lines) <= 72
     for number, call in enumerate(truth["calls"], 1):
         (row,) = [line for line in lines if re.match(rf"  {number} +\S+ -> \S+ ", line)]
         client, server = (call[side].rsplit(":", 1)[0] for side in ("client", "server"))
@@ -143,6 +143,28 @@ def test_security_experts_match_call_notices(pcaps, name):
     assert any(m.endswith("without MPPE encryption") for m in messages) == (
         "Cleartext_Tunnel" in notices
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["gre_blocked_server_to_client", "gre_without_control", "malformed_bad_magic"]
+)
+def test_experts_filter_by_their_documented_names(pcaps, name):
+    """Each problem a frame shows (pptp_ctrl.problem, pptp_gre.problem) is also its expert,
+    and the display filter pptp_ctrl.expert.<name> / pptp_gre.expert.<name> finds exactly
+    those frames (two passes)."""
+    base = ["-n", "-2", "-r", str(pcaps[name]), "-X", f"lua_script:{PLUGIN}"]
+    fields = ["-T", "fields", "-e", "frame.number", "-e", "pptp_ctrl.problem"]
+    frames: dict[str, set[str]] = {}
+    for proto in ("pptp_ctrl", "pptp_gre"):
+        out = tshark.run([*base, *fields[:-1], f"{proto}.problem"]).stdout
+        for line in out.splitlines():
+            number, _, problems = line.partition("\t")
+            for problem in filter(None, problems.split(",")):
+                frames.setdefault(f"{proto}.expert.{problem}", set()).add(number)
+    assert frames
+    for expert, expected in frames.items():
+        out = tshark.run([*base, "-Y", expert, "-T", "fields", "-e", "frame.number"]).stdout
+        assert set(out.split()) == expected, expert
 
 
 @pytest.mark.parametrize("name", ["failed_call_attempts", "incoming_call", "two_calls"])
