@@ -64,6 +64,45 @@ pptp_gre.prefs.credentials_file = Pref.string("MPPE credentials file",
 ----------------------------------------------------------------------------------------------
 local MAGIC_COOKIE = 0x1A2B3C4D
 local HEADER_LENGTH = 12
+
+-- The second octet's range for each first octet of a well-formed UTF-8 sequence (RFC 3629:
+-- no overlong forms, no surrogates, nothing above U+10FFFF), and the sequence's length.
+local UTF8_LEADS = {}
+for lead = 0xC2, 0xDF do UTF8_LEADS[lead] = { 2, 0x80, 0xBF } end
+for lead = 0xE0, 0xEF do UTF8_LEADS[lead] = { 3, 0x80, 0xBF } end
+UTF8_LEADS[0xE0], UTF8_LEADS[0xED] = { 3, 0xA0, 0xBF }, { 3, 0x80, 0x9F }
+for lead = 0xF1, 0xF3 do UTF8_LEADS[lead] = { 4, 0x80, 0xBF } end
+UTF8_LEADS[0xF0], UTF8_LEADS[0xF4] = { 4, 0x90, 0xBF }, { 4, 0x80, 0x8F }
+
+-- A name a peer sent (raw octets) as text for the tree, expert messages and reports:
+-- printable ASCII and well-formed UTF-8 as they are, any other octet as \xNN, so that
+-- Wireshark and tshark's output (JSON above all) stay valid UTF-8.
+local function display_name(raw)
+    if not raw:find("[^\32-\126]") then return raw end
+    local out, at, size = {}, 1, #raw
+    while at <= size do
+        local octet = raw:byte(at)
+        local lead = UTF8_LEADS[octet]
+        local length = 1
+        if lead and at + lead[1] - 1 <= size then
+            local second = raw:byte(at + 1)
+            length = second >= lead[2] and second <= lead[3] and lead[1] or 1
+            for k = at + 2, at + length - 1 do
+                local follow = raw:byte(k)
+                if follow < 0x80 or follow > 0xBF then length = 1 end
+            end
+        end
+        if length > 1 then
+            out[#out + 1] = raw:sub(at, at + length - 1)
+        elseif octet >= 32 and octet <= 126 and octet ~= 92 then
+            out[#out + 1] = string.char(octet)
+        else
+            out[#out + 1] = string.format("\\x%02x", octet)
+        end
+        at = at + length
+    end
+    return table.concat(out)
+end
 local MAX_LENGTH = 1024 -- no defined message is longer than 220 octets
 local PROTOCOL_VERSION = 0x0100
 local GRE_PROTO_PPP = 0x880B
@@ -2352,7 +2391,7 @@ local function note_chap(number, call, payload, info)
             call.user = call.user or name
             if mschapv2 and size == 49 then
                 call.peer_challenge, call.nt_response = value:sub(1, 16), value:sub(25, 48)
-                add_finding(number, "mschapv2_in_clear", name)
+                add_finding(number, "mschapv2_in_clear", display_name(name))
             end
         end
     elseif code == 3 and length > 4 and call.auth == "MS-CHAPv2" then
@@ -2408,7 +2447,7 @@ local function derive_keys(call)
                 call.to_pac.decryptor = crypto.mppe_new(client_send, call.key_bits, call.stateless)
                 call.to_pns.decryptor = crypto.mppe_new(client_receive, call.key_bits,
                     call.stateless)
-                call.keys, call.key_user = "decrypted", user
+                call.keys, call.key_user = "decrypted", display_name(user)
                 return
             end
         end
@@ -3097,7 +3136,7 @@ local function calls_table()
         for _, dir in ipairs({ call.to_pac, call.to_pns }) do
             for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
         end
-        for _, value in ipairs({ call.auth or "none", call.user or "-",
+        for _, value in ipairs({ call.auth or "none", call.user and display_name(call.user) or "-",
             tostring(call.mppe and call.mppe_packets > 0), encryption_text(call),
             decryption_text(call), call.disconnect_result or "-", ending(call), gre_text(call),
             protocols_text(call.protocols) }) do
@@ -3208,7 +3247,7 @@ local function calls_report()
         end
         table.insert(lines, string.format("  %-16s %s", "authentication", auth))
         if call.user then
-            table.insert(lines, string.format("  %-16s %s", "user", call.user))
+            table.insert(lines, string.format("  %-16s %s", "user", display_name(call.user)))
         end
         table.insert(lines, string.format("  %-16s %s", "encryption", encryption_text(call)))
         local decryption = decryption_text(call)

@@ -167,6 +167,25 @@ def test_experts_filter_by_their_documented_names(pcaps, name):
         assert set(out.split()) == expected, expert
 
 
+@pytest.mark.parametrize(
+    "name, shown",
+    [(b"al\xbdce", "al\\xbdce"), (b"jos\xc3\xa9", "jos\u00e9"), (b"a\\b\x01e", "a\\x5cb\\x01e")],
+)
+def test_user_names_are_shown_as_valid_text(pcaps, tmp_path, name, shown):
+    """A user name is octets from the wire: well-formed UTF-8 is shown as it is, any other
+    octet as \\xNN, in the tree, the expert message and the calls table, so tshark's output
+    (JSON too) stays UTF-8."""
+    pcap = tmp_path / "user.pcap"
+    pcap.write_bytes(pcaps["mschapv2_mppe"].read_bytes().replace(b"alice", name))
+    decoded = tshark.decode(pcap, ["pptp_gre.user"], lua_scripts=[str(PLUGIN)], two_pass=True)
+    users = {u for f in decoded.frames.values() for u in f.get("pptp_gre.user", [])}
+    assert users == {shown}
+    messages = {m for f in decoded.frames.values() for m in f.get("_ws.expert.message", [])}
+    assert f"MS-CHAPv2 handshake of user {shown} in clear: crackable offline" in messages
+    (call,) = oracle.calls_table(pcap, PLUGIN).calls
+    assert call["user"] == shown
+
+
 @pytest.mark.parametrize("name", ["failed_call_attempts", "incoming_call", "two_calls"])
 def test_refused_calls_say_why_in_the_packet_list_and_expert_information(pcaps, name):
     """An Outgoing- or Incoming-Call-Reply whose result is not a success says which result in

@@ -594,7 +594,13 @@ def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
             decoded = oracle.decode_for(pcap, truth, analyzer, timeout=TSHARK_TIMEOUT)
             unassembled = lua_errors_without_reassembly(pcap, lua) if batch.control_mutated else {}
         except tshark.TsharkError as exc:
-            kind = "tshark_timeout" if "timed out" in str(exc) else "tshark_crash"
+            kind = (
+                "tshark_timeout"
+                if "timed out" in str(exc)
+                else "not_utf8"
+                if "not UTF-8" in str(exc)
+                else "tshark_crash"
+            )
             return [Failure(kind, f"{len(batch.cases)} cases", str(exc)[:500]), *zeek_failures]
     report = oracle.compare(truth, decoded, analyzer)
     failures = [

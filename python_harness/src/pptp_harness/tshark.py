@@ -139,14 +139,22 @@ def invocation(args: Sequence[str]) -> Iterator[dict]:
 
 
 def _execute(args: Sequence[str], timeout: float | None) -> subprocess.CompletedProcess:
+    """tshark's run, its output as text: what it prints must be UTF-8 (JSON readers and the
+    GUI need it), so output that is not is an error, not a crash of the caller."""
     try:
         with invocation(args) as how:
-            done = subprocess.run(**how, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(**how, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise TsharkError(f"tshark timed out after {timeout} s: {' '.join(args)}") from exc
+    stderr = done.stderr.decode("utf-8", "backslashreplace")
     if done.returncode != 0:
-        raise TsharkError(f"tshark exited {done.returncode}: {done.stderr.strip()}")
-    return done
+        raise TsharkError(f"tshark exited {done.returncode}: {stderr.strip()}")
+    try:
+        stdout = done.stdout.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        context = done.stdout[max(0, exc.start - 60) : exc.start + 10]
+        raise TsharkError(f"tshark output is not UTF-8 at octet {exc.start}: {context!r}") from exc
+    return subprocess.CompletedProcess(done.args, done.returncode, stdout, stderr)
 
 
 def lua_scripts_in(args: Iterable[str]) -> tuple[str, ...]:
