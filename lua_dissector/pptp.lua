@@ -75,8 +75,9 @@ for lead = 0xF1, 0xF3 do UTF8_LEADS[lead] = { 4, 0x80, 0xBF } end
 UTF8_LEADS[0xF0], UTF8_LEADS[0xF4] = { 4, 0x90, 0xBF }, { 4, 0x80, 0x8F }
 
 -- A name a peer sent (raw octets) as text for the tree, expert messages and reports:
--- printable ASCII and well-formed UTF-8 as they are, any other octet as \xNN, so that
--- Wireshark and tshark's output (JSON above all) stay valid UTF-8.
+-- printable ASCII (a DOMAIN\user name's backslash too) and well-formed UTF-8 as they are,
+-- any other octet as \xNN, so that Wireshark and tshark's output (JSON above all) stay
+-- valid UTF-8.
 local function display_name(raw)
     if not raw:find("[^\32-\126]") then return raw end
     local out, at, size = {}, 1, #raw
@@ -94,7 +95,7 @@ local function display_name(raw)
         end
         if length > 1 then
             out[#out + 1] = raw:sub(at, at + length - 1)
-        elseif octet >= 32 and octet <= 126 and octet ~= 92 then
+        elseif octet >= 32 and octet <= 126 then
             out[#out + 1] = string.char(octet)
         else
             out[#out + 1] = string.format("\\x%02x", octet)
@@ -2572,9 +2573,13 @@ local function seal_chunk()
     for number = first, first + FLOW_CHUNK - 1 do
         local dir = open[number]
         local id = dir and dir.id or 0
+        if id > 0xFFFFFF then
+            id = 0 -- beyond 3 octets (16.7 million flows): the frame stays in the table
+        else
+            open[number] = nil
+        end
         parts[#parts + 1] = string.char(math.floor(id / 65536), math.floor(id / 256) % 256,
             id % 256)
-        open[number] = nil
     end
     state.gre_chunks[chunk] = table.concat(parts)
 end
