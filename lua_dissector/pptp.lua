@@ -1685,21 +1685,27 @@ end
 
 local GRE_BLOCKED = { client = "no_gre_from_server", server = "no_gre_from_client",
     none = "no_gre_both_ways" }
--- The expert message is short enough for the Expert Information dialog's column; the cause
--- goes beside it in the tree.
-local GRE_BLOCKED_TEXT = {
-    no_gre_both_ways = "No GRE either way within %d s",
-    no_gre_from_client = "No GRE from the client within %d s",
-    no_gre_from_server = "No GRE from the server within %d s",
+-- Each blocked way in words: the expert message (short enough for the Expert Information
+-- dialog's column), the likely cause (beside it in the tree), the calls overview's word.
+local GRE_BLOCKED_WORDS = {
+    no_gre_both_ways = { message = "No GRE either way within %d s",
+        cause = "IP protocol 47 blocked, or the client gave up on the call (Windows: error 806)",
+        overview = "none either way" },
+    no_gre_from_client = { message = "No GRE from the client within %d s",
+        cause = "protocol 47 blocked from client to server, or the client never accepted the "
+            .. "call",
+        overview = "none from client" },
+    no_gre_from_server = { message = "No GRE from the server within %d s",
+        cause = "protocol 47 blocked from server to client (a server NAT without a GRE mapping)",
+        overview = "none from server" },
 }
-local GRE_BLOCKED_CAUSE = {
-    no_gre_both_ways = "IP protocol 47 blocked, or the client gave up on the call (Windows: "
-        .. "error 806)",
-    no_gre_from_client = "protocol 47 blocked from client to server, or the client never "
-        .. "accepted the call",
-    no_gre_from_server = "protocol 47 blocked from server to client (a server NAT without a "
-        .. "GRE mapping)",
-}
+
+-- The expert of a blocked way (``prefix`` before its message), with its likely cause.
+local function blocked_problem(item, blocked, prefix, with_tree)
+    local words = GRE_BLOCKED_WORDS[blocked]
+    problem(item, blocked, prefix .. string.format(words.message, settings.gre_grace), with_tree)
+    if with_tree then item:add(cf.gre_blocked_cause, words.cause):set_generated() end
+end
 
 -- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
 -- Only a call watched for the whole grace period gets one: a call cleared sooner, or whose
@@ -2084,13 +2090,7 @@ local function message_analysis(item, with_tree, key, name, pinfo)
     -- Two passes know the whole capture: the diagnosis goes on the reply that connected the
     -- call. One pass shows it where the grace period ran out (see deadline_problems).
     local blocked = note.connected and pinfo.visited and gre_diagnosis(note.connected)
-    if blocked then
-        problem(item, blocked, string.format(GRE_BLOCKED_TEXT[blocked], settings.gre_grace),
-            with_tree)
-        if with_tree then
-            item:add(cf.gre_blocked_cause, GRE_BLOCKED_CAUSE[blocked]):set_generated()
-        end
-    end
+    if blocked then blocked_problem(item, blocked, "", with_tree) end
 end
 
 -- One pass: the GRE-blocked diagnoses found on this frame, once per dissection.
@@ -2100,11 +2100,7 @@ local function deadline_problems(tree, pinfo, with_tree)
     if not found or pinfo.visited or deadline_frame == pinfo.number then return end
     deadline_frame = pinfo.number
     for _, note in ipairs(found) do
-        problem(tree, note.blocked, string.format("Call %d: " .. GRE_BLOCKED_TEXT[note.blocked],
-            note.call.number, settings.gre_grace), with_tree)
-        if with_tree then
-            tree:add(cf.gre_blocked_cause, GRE_BLOCKED_CAUSE[note.blocked]):set_generated()
-        end
+        blocked_problem(tree, note.blocked, "Call " .. note.call.number .. ": ", with_tree)
     end
 end
 
@@ -3192,15 +3188,11 @@ local GRE_SEEN_TEXT = {
     none = "none within %d s: IP protocol 47 blocked?",
 }
 
--- The overview's GRE column: whose GRE never came, else how many numbers were lost.
-local OVERVIEW_BLOCKED = { no_gre_from_server = "none from server",
-    no_gre_from_client = "none from client", no_gre_both_ways = "none either way" }
-
 -- The overview's line of a call: who, how it authenticated and encrypted, how its GRE went.
 local function overview_line(call, route, width)
     local lost = numbers_lost(call.to_pac) + numbers_lost(call.to_pns)
     local blocked = gre_diagnosis(call)
-    local gre = blocked and OVERVIEW_BLOCKED[blocked] or lost > 0 and (lost .. " lost")
+    local gre = blocked and GRE_BLOCKED_WORDS[blocked].overview or lost > 0 and (lost .. " lost")
         or call.to_pac.packets + call.to_pns.packets > 0 and "ok"
         or (call.kind ~= "unseen" and not call.connected_at and "not connected" or "-")
     local encryption = encryption_text(call) == "none" and "none"
@@ -3288,30 +3280,21 @@ local function calls_report()
     return table.concat(lines, "\n")
 end
 
--- The table's run also watches TCP for closed control connections (its own tap builds
--- every tree anyway, so TCP's costs nothing more).
-local function register_calls_tap()
+-- `tshark -z pptp,calls` and `-z pptp,report` (the Statistics > PPTP Calls text, for a
+-- terminal): a tap that prints ``render()`` at the end. The run also watches TCP for closed
+-- control connections (its own tap builds every tree anyway, so TCP's costs nothing more).
+local function register_printing_tap(render)
     watching_closes = true
     ensure_tcp_tap()
     local tap = Listener.new("frame", "pptp_gre || pptp_ctrl")
     function tap.draw()
-        print(calls_table())
-    end
-end
-
--- `tshark -z pptp,report`: the Statistics > PPTP Calls text, for a terminal.
-local function register_report_tap()
-    watching_closes = true
-    ensure_tcp_tap()
-    local tap = Listener.new("frame", "pptp_gre || pptp_ctrl")
-    function tap.draw()
-        print(calls_report())
+        print(render())
     end
 end
 
 if register_stat_cmd_arg then
-    register_stat_cmd_arg("pptp,calls", function() register_calls_tap() end)
-    register_stat_cmd_arg("pptp,report", function() register_report_tap() end)
+    register_stat_cmd_arg("pptp,calls", function() register_printing_tap(calls_table) end)
+    register_stat_cmd_arg("pptp,report", function() register_printing_tap(calls_report) end)
 end
 
 -- Statistics > PPTP Calls. Wireshark's Qt interface lists Lua menu entries of the unsorted

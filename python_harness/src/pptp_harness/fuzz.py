@@ -548,7 +548,7 @@ def _rewrite(data: bytes, addresses: dict[str, Host], mutations, shift: Counter)
 # -- the oracle ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Failure:
-    kind: str  # mismatch, lua_error, malformed, tshark_crash, tshark_timeout
+    kind: str  # mismatch, lua_error, malformed, tshark_crash, tshark_timeout, not_utf8
     case: str
     detail: str
 
@@ -594,14 +594,7 @@ def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
             decoded = oracle.decode_for(pcap, truth, analyzer, timeout=TSHARK_TIMEOUT)
             unassembled = lua_errors_without_reassembly(pcap, lua) if batch.control_mutated else {}
         except tshark.TsharkError as exc:
-            kind = (
-                "tshark_timeout"
-                if "timed out" in str(exc)
-                else "not_utf8"
-                if "not UTF-8" in str(exc)
-                else "tshark_crash"
-            )
-            return [Failure(kind, f"{len(batch.cases)} cases", str(exc)[:500]), *zeek_failures]
+            return [Failure(exc.kind, f"{len(batch.cases)} cases", str(exc)[:500]), *zeek_failures]
     report = oracle.compare(truth, decoded, analyzer)
     failures = [
         Failure("lua_error", batch.case_of(n).description, f"frame {n}: " + _lua_error(decoded, n))

@@ -34,7 +34,12 @@ FILE_PREFERENCES = ("pptp_gre.credentials_file",)
 
 
 class TsharkError(RuntimeError):
-    pass
+    """tshark could not run, or ran badly; ``kind`` says how (the fuzz campaign's failure
+    kinds: tshark_crash, tshark_timeout, not_utf8)."""
+
+    def __init__(self, message: str, kind: str = "tshark_crash") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def tshark_path() -> str:
@@ -145,7 +150,9 @@ def _execute(args: Sequence[str], timeout: float | None) -> subprocess.Completed
         with invocation(args) as how:
             done = subprocess.run(**how, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise TsharkError(f"tshark timed out after {timeout} s: {' '.join(args)}") from exc
+        raise TsharkError(
+            f"tshark timed out after {timeout} s: {' '.join(args)}", "tshark_timeout"
+        ) from exc
     stderr = done.stderr.decode("utf-8", "backslashreplace")
     if done.returncode != 0:
         raise TsharkError(f"tshark exited {done.returncode}: {stderr.strip()}")
@@ -153,7 +160,9 @@ def _execute(args: Sequence[str], timeout: float | None) -> subprocess.Completed
         stdout = done.stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
         context = done.stdout[max(0, exc.start - 60) : exc.start + 10]
-        raise TsharkError(f"tshark output is not UTF-8 at octet {exc.start}: {context!r}") from exc
+        raise TsharkError(
+            f"tshark output is not UTF-8 at octet {exc.start}: {context!r}", "not_utf8"
+        ) from exc
     return subprocess.CompletedProcess(done.args, done.returncode, stdout, stderr)
 
 
