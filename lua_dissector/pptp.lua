@@ -3188,8 +3188,14 @@ local GRE_SEEN_TEXT = {
     none = "none within %d s: IP protocol 47 blocked?",
 }
 
+-- The overview's row format for routes up to ``width`` long: columns two spaces apart (a
+-- full column would run into the next).
+local function overview_row(width)
+    return "  %-3s  %-" .. width .. "s  %-9s  %-8s  %s"
+end
+
 -- The overview's line of a call: who, how it authenticated and encrypted, how its GRE went.
-local function overview_line(call, route, width)
+local function overview_line(call, route, row)
     local lost = numbers_lost(call.to_pac) + numbers_lost(call.to_pns)
     local blocked = gre_diagnosis(call)
     local gre = blocked and GRE_BLOCKED_WORDS[blocked].overview or lost > 0 and (lost .. " lost")
@@ -3197,7 +3203,7 @@ local function overview_line(call, route, width)
         or (call.kind ~= "unseen" and not call.connected_at and "not connected" or "-")
     local encryption = encryption_text(call) == "none" and "none"
         or "MPPE" .. (call.mppe and call.key_bits and ("-" .. call.key_bits) or "")
-    return string.format("  %-4d %-" .. width .. "s %-9s %-10s %s", call.number, route,
+    return string.format(row, call.number, route,
         call.auth or "none seen", encryption, gre)
 end
 
@@ -3217,11 +3223,11 @@ local function calls_report()
             routes[i] = route_of(call)
             if #routes[i] > width then width = #routes[i] end
         end
+        local row = overview_row(width)
         table.insert(lines, "")
-        table.insert(lines, string.format("  %-4s %-" .. width .. "s %-9s %-10s %s", "call",
-            "client -> server", "auth", "encryption", "GRE"))
+        table.insert(lines, string.format(row, "#", "client -> server", "auth", "encrypt", "GRE"))
         for i, call in ipairs(state.calls) do
-            table.insert(lines, overview_line(call, routes[i], width))
+            table.insert(lines, overview_line(call, routes[i], row))
         end
     end
     for _, call in ipairs(state.calls) do
