@@ -7,5 +7,5 @@ read_globals = {
     "DissectorTable", "expert", "Field",
     "frametype", "gui_enabled", "Listener", "MENU_STAT_UNSORTED", "NSTime", "Pref", "Proto",
     "ProtoExpert", "ProtoField", "register_menu", "register_stat_cmd_arg", "retap_packets",
-    "set_plugin_info", "TextWindow",
+    "set_plugin_info", "TextWindow", "TreeItem", "Tvb", "TvbRange",
 }
