@@ -108,9 +108,10 @@ def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) 
     for name, capture in (("sessions", bench_pcap), ("encrypted", pcap)):
         for label, extra in (("plain", []), ("-2", ["-2"]), ("-V", ["-V"])):
             command = ["-n", "-r", str(capture), *extra, "-X", f"lua_script:{plugin}"]
-            builtin = measure(command[:-2], repeat)
-            without = measure(command, repeat)
-            with_right = measure([*command, "-o", f"pptp_gre.credentials_file:{right}"], repeat)
+            builtin, without, with_right = measure_in_turns(
+                [command[:-2], command, [*command, "-o", f"pptp_gre.credentials_file:{right}"]],
+                repeat,
+            )
             lines.append(
                 f"{name:<10} {label:<10} {builtin.cpu:7.2f} s {without.cpu:7.2f} s "
                 f"{with_right.cpu:8.2f} s   {without.cpu / builtin.cpu:6.2f}x / "
@@ -132,28 +133,44 @@ class Run:
 def measure(args: list[str], repeat: int, program: str = "", cwd: str | None = None) -> Run:
     """Best wall time and peak resident memory of ``repeat`` runs of ``program`` (tshark by
     default, started as the harness starts it) with ``args``."""
+    return measure_in_turns([args], repeat, program, cwd)[0]
+
+
+def measure_in_turns(
+    commands: list[list[str]], repeat: int, program: str = "", cwd: str | None = None
+) -> list[Run]:
+    """``measure`` for each of ``commands``, their runs taken in turns: a drift in the
+    machine's load then hits all of them alike, and their ratios hold."""
     if not program:
-        tshark.require_loaded(tshark.lua_scripts_in(args))
-    best = Run(float("inf"), 0)
+        for args in commands:
+            tshark.require_loaded(tshark.lua_scripts_in(args))
+    best = [Run(float("inf"), 0) for _ in commands]
     for _ in range(repeat):
-        with contextlib.ExitStack() as stack:
-            if program:
-                how = {"args": [program, *args], "env": tshark.environment()}
-            else:
-                how = stack.enter_context(tshark.invocation(args))
-            start = time.perf_counter()
-            process = subprocess.Popen(
-                **how, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
+        for n, args in enumerate(commands):
+            run = _run_once(args, program, cwd)
+            best[n] = Run(
+                min(best[n].seconds, run.seconds),
+                max(best[n].peak_kib, run.peak_kib),
+                min(best[n].cpu, run.cpu),
             )
-            _, status, usage = os.wait4(process.pid, 0)
-            elapsed = time.perf_counter() - start
-        if status != 0:
-            raise tshark.TsharkError(f"{program or 'tshark'} {' '.join(args)}: status {status}")
-        cpu = usage.ru_utime + usage.ru_stime
-        best = Run(
-            min(best.seconds, elapsed), max(best.peak_kib, usage.ru_maxrss), min(best.cpu, cpu)
-        )
     return best
+
+
+def _run_once(args: list[str], program: str, cwd: str | None) -> Run:
+    with contextlib.ExitStack() as stack:
+        if program:
+            how = {"args": [program, *args], "env": tshark.environment()}
+        else:
+            how = stack.enter_context(tshark.invocation(args))
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            **how, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+    if status != 0:
+        raise tshark.TsharkError(f"{program or 'tshark'} {' '.join(args)}: status {status}")
+    return Run(elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
 
 def _built(pcap: Path, kind: str, size: int) -> Path:
@@ -358,15 +375,20 @@ def run(
     )
     lines = [
         f"capture: {pcap} ({frames} frames, {sessions} calls)",
-        f"{tshark.version()}; CPU time, best of {repeat}; memory: peak resident",
+        f"{tshark.version()}; CPU time, best of {repeat} taken in turns; memory: peak resident",
         f"{'mode':<10} {'built-in':>9} {'minimal':>9} {'plugin':>9}   plugin/built-in "
         f"plugin/minimal   memory/built-in",
     ]
     for label, extra in TSHARK_MODES:
         command = ["-n", "-r", str(pcap), *extra]
-        builtin = measure(command, repeat)
-        minimal = measure([*command, "-X", f"lua_script:{MINIMAL_GRE}"], repeat)
-        ours = measure([*command, "-X", f"lua_script:{plugin}"], repeat)
+        builtin, minimal, ours = measure_in_turns(
+            [
+                command,
+                [*command, "-X", f"lua_script:{MINIMAL_GRE}"],
+                [*command, "-X", f"lua_script:{plugin}"],
+            ],
+            repeat,
+        )
         lines.append(
             f"{label:<10} {builtin.cpu:7.2f} s {minimal.cpu:7.2f} s {ours.cpu:7.2f} s   "
             f"{ours.cpu / builtin.cpu:14.2f}x {ours.cpu / minimal.cpu:13.2f}x   "
