@@ -29,8 +29,8 @@ local GRE_TITLE = "Enhanced GRE for PPTP (pptp-analysis)"
 local pptp_gre = Proto("pptp_gre", GRE_TITLE)
 
 -- Methods of the hot paths taken from their classes once: `item:add(...)` finds "add"
--- through Wireshark's attribute dispatcher, a C call of its own on every use (a fifth of
--- the plugin's own cost per GRE packet on Wireshark 4.0).
+-- through Wireshark's attribute dispatcher, a C call of its own on every use (5 to 6 % of
+-- tshark's instructions when it builds trees, on Wireshark 4.0).
 local tree_add, set_generated = TreeItem.add, TreeItem.set_generated
 local add_expert = TreeItem.add_proto_expert_info
 local tvb_len, tvb_raw, range_tvb = Tvb.len, Tvb.raw, TvbRange.tvb
