@@ -1713,7 +1713,7 @@ local GRE_BLOCKED_WORDS = {
 local function blocked_problem(item, blocked, prefix, with_tree)
     local words = GRE_BLOCKED_WORDS[blocked]
     problem(item, blocked, prefix .. string.format(words.message, settings.gre_grace), with_tree)
-    if with_tree then item:add(cf.gre_blocked_cause, words.cause):set_generated() end
+    if with_tree then set_generated(tree_add(item, cf.gre_blocked_cause, words.cause)) end
 end
 
 -- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
@@ -3000,13 +3000,12 @@ local function dissect_gre(tvb, pinfo, tree, visited)
         local proto, info
         if payload then proto, info = ppp_protocol(head, offset) end
         if proto == PppProto.MPPE and payload_size >= info + 2 then
+            local high, low = head:byte(offset + info + 1, offset + info + 2)
             if shown then
-                local high, low = head:byte(offset + info + 1, offset + info + 2)
                 tree_add(item, gf.mppe_header, payload(info, 2), high * 256 + low,
                     "MPPE header: 0x" .. HEX_OCTETS[high] .. HEX_OCTETS[low]
                     .. MPPE_BITS_TEXT[math.floor(high / 16)] .. (high % 16) * 256 + low .. ")")
             else
-                local high, low = head:byte(offset + info + 1, offset + info + 2)
                 tree_add(item, gf.mppe_header, high * 256 + low)
             end
         end
