@@ -441,8 +441,9 @@ struct State {
     bool closed_by_scripts(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(closed); }
 
     // Drops flows that scripts closed or that saw no packet for PPTP::call_state_timeout. Run
-    // once the packets since the last sweep outnumber the flows (and SWEEP_AFTER), so each
-    // packet pays for at most one flow's check.
+    // once the packets since the last sweep (at least SWEEP_AFTER) are more than half the
+    // flows: each packet pays for at most two flows' checks, and flows are swept even while
+    // every packet begins one.
     void sweep(double now) {
         since_sweep = 0;
         double timeout = call_state_timeout->GetVal()->AsInterval();
@@ -499,7 +500,7 @@ struct State {
         bool new_identity = ppp.identity && first_of(flow.identities, ppp.protocol);
         if ( new_protocol || new_identity || ! ppp.authentication.empty() || ppp.mppe_negotiated )
             announce(key, ppp, new_protocol, new_identity);
-        if ( ++since_sweep > flows.size() && since_sweep >= SWEEP_AFTER )
+        if ( ++since_sweep >= SWEEP_AFTER && 2 * since_sweep > flows.size() )
             sweep(now);
     }
 
