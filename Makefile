@@ -121,6 +121,10 @@ bench: setup  ## speed and memory of the plugin and the Zeek package against the
 	@if [ "$$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then $(call apt_install,debootstrap,debootstrap); fi
 	$(BIN)/pptp-harness rootfs bench --as root
 
+.PHONY: bench-zeek
+bench-zeek: setup  ## the Zeek package's speed and memory against bare Zeek only (sessions, ordinary traffic, state bounds)
+	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench --zeek-only
+
 .PHONY: bench-tshark
 bench-tshark: setup  ## the plugin's speed and memory against the built-ins only (what `make bench` runs on the other Wireshark)
 	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench --tshark-only

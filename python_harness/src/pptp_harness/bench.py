@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,17 +136,22 @@ def measure(args: list[str], repeat: int, program: str = "", cwd: str | None = N
 
 
 def measure_in_turns(
-    commands: list[list[str]], repeat: int, program: str = "", cwd: str | None = None
+    commands: list[list[str]],
+    repeat: int,
+    program: str = "",
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> list[Run]:
     """``measure`` for each of ``commands``, their runs taken in turns: a drift in the
-    machine's load then hits all of them alike, and their ratios hold."""
+    machine's load then hits all of them alike, and their ratios hold. ``env`` is the
+    environment of ``program`` (tshark's by default)."""
     if not program:
         for args in commands:
             tshark.require_loaded(tshark.lua_scripts_in(args))
     best = [Run(float("inf"), 0) for _ in commands]
     for _ in range(repeat):
         for n, args in enumerate(commands):
-            run = _run_once(args, program, cwd)
+            run = _run_once(args, program, cwd, env)
             best[n] = Run(
                 min(best[n].seconds, run.seconds),
                 max(best[n].peak_kib, run.peak_kib),
@@ -156,10 +160,10 @@ def measure_in_turns(
     return best
 
 
-def _run_once(args: list[str], program: str, cwd: str | None) -> Run:
+def _run_once(args: list[str], program: str, cwd: str | None, env: dict[str, str] | None) -> Run:
     with contextlib.ExitStack() as stack:
         if program:
-            how = {"args": [program, *args], "env": tshark.environment()}
+            how = {"args": [program, *args], "env": env or tshark.environment()}
         else:
             how = stack.enter_context(tshark.invocation(args))
         start = time.perf_counter()
@@ -169,7 +173,8 @@ def _run_once(args: list[str], program: str, cwd: str | None) -> Run:
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
     if status != 0:
-        raise tshark.TsharkError(f"{program or 'tshark'} {' '.join(args)}: status {status}")
+        message = f"{program or 'tshark'} {' '.join(args)}: status {status}"
+        raise RuntimeError(message) if program else tshark.TsharkError(message)
     return Run(elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
 
@@ -299,27 +304,10 @@ event zeek_done()
 """
 
 
-def zeek_run(args: list[str], folder: str) -> Run:
-    """Wall time and peak resident memory of one ``zeek`` run with the package's GRE
-    analyzer discoverable (the harness's Zeek environment)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [str(zeek.zeek_bin() / "zeek"), *args],
-        env=zeek.environment(),
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"zeek {' '.join(args)}: status {status}")
-    return Run(time.perf_counter() - start, usage.ru_maxrss)
-
-
 def zeek_lines(pcap: Path, repeat: int, label: str) -> list[str]:
-    """Zeek bare, with our package, and with the package's GRE analysis off: the median of
-    ``repeat`` runs of each, taken in turns so that drift in the machine's load hits all
-    three alike; times and peak memory as ratios to bare Zeek."""
+    """Zeek bare, with our package, and with the package's GRE analysis off: CPU time, best
+    of ``repeat`` runs of each taken in turns, so that drift in the machine's load hits all
+    three alike, and peak memory; both as ratios to bare Zeek."""
     if not zeek.available():
         return [f"{label}: zeek is not installed here, not measured"]
     analyzer = zeek.build_analyzer()
@@ -329,43 +317,63 @@ def zeek_lines(pcap: Path, repeat: int, label: str) -> list[str]:
         "package": [*args, str(zeek.PACKAGE)],
         "GRE off": [*args, str(zeek.PACKAGE), "PPTP::analyze_gre=F"],
     }
-    runs: dict[str, list[Run]] = {name: [] for name in variants}
+    program = str(zeek.zeek_bin() / "zeek")
     with tempfile.TemporaryDirectory() as folder:
-        for _ in range(repeat):
-            for name, command in variants.items():
-                runs[name].append(zeek_run(command, folder))
+        measured = measure_in_turns(
+            list(variants.values()), repeat, program, folder, zeek.environment()
+        )
         sizes = Path(folder) / "sizes.zeek"
         sizes.write_text(ZEEK_TABLE_SIZES)
         tables = subprocess.run(
-            [str(zeek.zeek_bin() / "zeek"), *args, str(zeek.PACKAGE), str(sizes)],
+            [program, *args, str(zeek.PACKAGE), str(sizes)],
             cwd=folder,
             env=zeek.environment(),
             capture_output=True,
             text=True,
         ).stdout.strip()
-    seconds = {name: statistics.median(r.seconds for r in rs) for name, rs in runs.items()}
-    memory = {name: statistics.median(r.peak_kib for r in rs) for name, rs in runs.items()}
+    runs = dict(zip(variants, measured, strict=True))
 
     def show(name: str) -> str:
-        time_ratio = seconds[name] / seconds["bare"]
-        memory_ratio = memory[name] / memory["bare"]
+        time_ratio = runs[name].cpu / runs["bare"].cpu
+        memory_ratio = runs[name].peak_kib / runs["bare"].peak_kib
         return (
-            f"{name} {seconds[name]:6.2f} s {memory[name] / 1024:7.1f} MiB "
+            f"{name} {runs[name].cpu:6.2f} s {runs[name].peak_kib / 1024:7.1f} MiB "
             f"(time {time_ratio:4.2f}x, memory {memory_ratio:4.2f}x)"
         )
 
     how = f"GRE analyzer {analyzer.name}" if analyzer else "no GRE analyzer (Zeek without Spicy)"
     return [
-        f"{label}: zeek, median of {repeat}, {how}: bare {seconds['bare']:6.2f} s "
-        f"{memory['bare'] / 1024:7.1f} MiB | {show('package')} | {show('GRE off')}",
+        f"{label}: zeek, CPU time, best of {repeat} in turns, {how}: bare "
+        f"{runs['bare'].cpu:6.2f} s {runs['bare'].peak_kib / 1024:7.1f} MiB | "
+        f"{show('package')} | {show('GRE off')}",
         f"{label}: zeek tables at the end: {tables}",
     ]
 
 
+def zeek_only_lines(folder: Path, sessions: int, repeat: int) -> list[str]:
+    """The Zeek package against bare Zeek on the sessions, ordinary-traffic and state-bounds
+    captures."""
+    pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
+    ordinary = _built(folder / "ordinary-100000.pcap", "ordinary", 100_000)
+    bounds = _built(folder / "bounds-100000.pcap", "bounds", 100_000)
+    return [
+        *zeek_lines(pcap, repeat, f"sessions ({sessions} calls)"),
+        *zeek_lines(ordinary, repeat, "ordinary traffic (100,000 packets, no PPTP)"),
+        *zeek_lines(bounds, repeat, "state bounds"),
+    ]
+
+
 def run(
-    folder: Path, sessions: int, plugin: Path, repeat: int = 3, tshark_only: bool = False
+    folder: Path,
+    sessions: int,
+    plugin: Path,
+    repeat: int = 3,
+    tshark_only: bool = False,
+    zeek_only: bool = False,
 ) -> str:
     folder.mkdir(parents=True, exist_ok=True)
+    if zeek_only:
+        return "\n".join(zeek_only_lines(folder, sessions, repeat))
     pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
     frames = sum(
         1

@@ -113,7 +113,14 @@ def _demo_decryption(workdir: Path, lua: tuple[str, ...]) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     print(
-        bench.run(Path(args.output), args.sessions, Path(args.lua), args.repeat, args.tshark_only)
+        bench.run(
+            Path(args.output),
+            args.sessions,
+            Path(args.lua),
+            args.repeat,
+            args.tshark_only,
+            args.zeek_only,
+        )
     )
     return 0
 
@@ -260,15 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="folder for the sample capture (default: a temporary one)"
     )
     demo.set_defaults(func=cmd_demo)
-    ben = sub.add_parser("bench", help="time tshark with the plugin against the built-ins")
+    ben = sub.add_parser(
+        "bench", help="time tshark with the plugin and Zeek with the package against baselines"
+    )
     ben.add_argument("--lua", required=True, help="the Wireshark Lua plugin")
     ben.add_argument(
         "--sessions", type=int, default=430, help="calls in the capture (~233 frames each)"
     )
     ben.add_argument("--repeat", type=int, default=3, help="runs per variant (best time is kept)")
     ben.add_argument("-o", "--output", default="build/bench", help="folder for the capture")
-    ben.add_argument(
+    only = ben.add_mutually_exclusive_group()
+    only.add_argument(
         "--tshark-only", action="store_true", help="only the plugin against the built-ins"
+    )
+    only.add_argument(
+        "--zeek-only", action="store_true", help="only the Zeek package against bare Zeek"
     )
     ben.set_defaults(func=cmd_bench)
     fz = sub.add_parser(
