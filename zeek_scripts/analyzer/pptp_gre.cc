@@ -98,9 +98,14 @@ struct Header {
 // acknowledgment number each add four).
 size_t header_length(uint16_t flags) {
     size_t size = 4;
-    for ( auto flag : {FLAG_CHECKSUM | FLAG_ROUTING, +FLAG_KEY, +FLAG_SEQUENCE, +FLAG_ACKNOWLEDGMENT} )
-        if ( flags & flag )
-            size += 4;
+    if ( flags & (FLAG_CHECKSUM | FLAG_ROUTING) )
+        size += 4;
+    if ( flags & FLAG_KEY )
+        size += 4;
+    if ( flags & FLAG_SEQUENCE )
+        size += 4;
+    if ( flags & FLAG_ACKNOWLEDGMENT )
+        size += 4;
     return size;
 }
 
