@@ -529,13 +529,14 @@ struct State {
     }
 };
 
-// Made at the first packet the scripts route here, and kept for the whole run: its records
-// are Zeek values, which must not outlive Zeek, as a static object's destruction at exit could.
+// Made at the first PPTP GRE packet and never destroyed: it holds Zeek values, which a static
+// object's destructor would release after Zeek has shut down.
 State& state() {
     static State* state = new State;
     return *state;
 }
 
+// The IP header around the packet being analyzed, which Spicy's cookie leads to.
 const zeek::IP_Hdr* current_ip_header() {
     auto* cookie = static_cast<zeek::spicy::rt::Cookie*>(hilti::rt::context::cookie());
     if ( ! cookie || ! cookie->packet || ! cookie->packet->packet )
