@@ -129,10 +129,10 @@ class Run:
     cpu: float = float("inf")  # user + system time: steadier than wall time on a busy machine
 
 
-def measure(args: list[str], repeat: int, program: str = "", cwd: str | None = None) -> Run:
-    """Best wall time and peak resident memory of ``repeat`` runs of ``program`` (tshark by
-    default, started as the harness starts it) with ``args``."""
-    return measure_in_turns([args], repeat, program, cwd)[0]
+def measure(args: list[str], repeat: int) -> Run:
+    """Best times and peak resident memory of ``repeat`` tshark runs with ``args``, started
+    as the harness starts tshark."""
+    return measure_in_turns([args], repeat)[0]
 
 
 def measure_in_turns(
@@ -143,8 +143,8 @@ def measure_in_turns(
     env: dict[str, str] | None = None,
 ) -> list[Run]:
     """``measure`` for each of ``commands``, their runs taken in turns: a drift in the
-    machine's load then hits all of them alike, and their ratios hold. ``env`` is the
-    environment of ``program`` (tshark's by default)."""
+    machine's load then hits all of them alike, and their ratios hold. With ``program`` the
+    commands are its arguments (run in ``env``) instead of tshark's."""
     if not program:
         for args in commands:
             tshark.require_loaded(tshark.lua_scripts_in(args))
@@ -163,7 +163,7 @@ def measure_in_turns(
 def _run_once(args: list[str], program: str, cwd: str | None, env: dict[str, str] | None) -> Run:
     with contextlib.ExitStack() as stack:
         if program:
-            how = {"args": [program, *args], "env": env or tshark.environment()}
+            how = {"args": [program, *args], "env": env}
         else:
             how = stack.enter_context(tshark.invocation(args))
         start = time.perf_counter()
