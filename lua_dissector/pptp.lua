@@ -2695,7 +2695,7 @@ local flag_fields = { gf.checksum_bit, gf.routing_bit, gf.key_bit, gf.seq_bit, g
 -- GRE that is not enhanced GRE goes to Wireshark's own dissector; an exception it raises
 -- would surface as a Lua error, so it becomes our expert instead.
 local function to_builtin_gre(tvb, pinfo, tree)
-    local ok, used = pcall(builtin_gre.call, builtin_gre, tvb, pinfo, tree)
+    local ok, used = pcall(call_dissector, builtin_gre, tvb, pinfo, tree)
     if ok then return used end
     local with_tree = builds_tree(tree)
     problem(with_tree and tree_add(tree, pptp_gre, tvb()) or tree, "gre_error", nil, with_tree)
