@@ -478,11 +478,7 @@ struct State {
         if ( flow_begin )
             zeek::event_mgr.Enqueue(flow_begin, record);
         Flow flow{record, 0, 0, now, Sequence(sequence_window->GetVal()->AsCount()), {}, {}};
-        if ( found != flows.end() ) {
-            found->second = std::move(flow);
-            return found->second;
-        }
-        return flows.emplace(key, std::move(flow)).first->second;
+        return flows.insert_or_assign(key, std::move(flow)).first->second;
     }
 
     // Counts a sound packet to its flow, and tells scripts what is new in it.
