@@ -13,9 +13,10 @@ VENV_OK   := $(VENV)/.installed
 BIN       := $(VENV)/bin
 DEMO_DIR  ?= build/demo
 PLUGIN    := lua_dissector/pptp.lua
-# Where `make install` puts the plugin (empty: ask tshark, see plugin_dir below).
+PLUGIN_MODULES := $(wildcard lua_dissector/pptp_analysis/*.lua)
+# Where `make install` puts the plugin's folder (empty: ask tshark, see plugin_dir below).
 LUA_PLUGIN_DIR ?=
-PLUGIN_NAME := pptp-analysis.lua
+PLUGIN_NAME := pptp-analysis
 PYTEST_ARGS ?=
 
 # Zeek: the PATH's, else one in a usual prefix (put first on the PATH of every recipe, so
@@ -75,18 +76,24 @@ $(VENV_OK): $(HARNESS)/pyproject.toml
 demo: setup zeek-analyzer  ## synthesize a sample PPTP session and show how tshark and our plugin (and Zeek with our package, where installed) decode it
 	$(BIN)/pptp-harness demo -o $(DEMO_DIR) --lua $(PLUGIN)
 
+# The plugin is a folder: the entry and its modules. An earlier release's single file
+# (pptp-analysis.lua) is removed, so that one copy loads.
 .PHONY: install
-install:  ## install the Wireshark plugin: as root for all users, else for you (LUA_PLUGIN_DIR=, DESTDIR=)
+install:  ## install the Wireshark plugin's folder: as root for all users, else for you (LUA_PLUGIN_DIR=, DESTDIR=)
 	@$(plugin_dir); \
-	install -d "$(DESTDIR)$$dir"; \
-	install -m 644 $(PLUGIN) "$(DESTDIR)$$dir/$(PLUGIN_NAME)"; \
-	echo "installed $(DESTDIR)$$dir/$(PLUGIN_NAME): restart Wireshark to load it"
+	target="$(DESTDIR)$$dir/$(PLUGIN_NAME)"; \
+	rm -rf "$$target" "$$target.lua"; \
+	install -d "$$target/pptp_analysis"; \
+	install -m 644 $(PLUGIN) "$$target/"; \
+	install -m 644 $(PLUGIN_MODULES) "$$target/pptp_analysis/"; \
+	echo "installed $$target: restart Wireshark to load it"
 
 .PHONY: uninstall
 uninstall:  ## remove the Wireshark plugin that `make install` installed (same LUA_PLUGIN_DIR=, DESTDIR=)
 	@$(plugin_dir); \
-	rm -f "$(DESTDIR)$$dir/$(PLUGIN_NAME)"; \
-	echo "removed $(DESTDIR)$$dir/$(PLUGIN_NAME)"
+	target="$(DESTDIR)$$dir/$(PLUGIN_NAME)"; \
+	rm -rf "$$target" "$$target.lua"; \
+	echo "removed $$target"
 
 .PHONY: test
 test: setup lint  ## lint, then every test: harness, tshark (this machine's Wireshark and the other generation's), fuzzing, Zeek

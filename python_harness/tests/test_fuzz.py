@@ -4,6 +4,7 @@ regression, and proof that a campaign finds, shrinks, saves and replays a plante
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,17 @@ def test_regression_replays_clean(pcap):
 
 
 def _planted(tmp_path: Path) -> Path:
-    """Our plugin with a bug planted: a Lua error on any GRE packet whose payload length
-    field disagrees with the octets that follow (what cutting or extending GRE produces)."""
-    source = PLUGIN.read_text()
+    """A copy of our plugin with a bug planted: a Lua error on any GRE packet whose payload
+    length field disagrees with the octets that follow (what cutting or extending GRE
+    produces). Its entry's path."""
+    copy = tmp_path / "planted"
+    shutil.copytree(PLUGIN.parent, copy)
+    module = copy / "pptp_analysis" / "gre.lua"
+    source = module.read_text()
     anchor = '        found[#found + 1] = { "payload_length_mismatch", string.format('
     assert anchor in source
-    broken = source.replace(anchor, '        error("planted bug")\n' + anchor)
-    path = tmp_path / "planted.lua"
-    path.write_text(broken)
-    return path
+    module.write_text(source.replace(anchor, '        error("planted bug")\n' + anchor))
+    return copy / PLUGIN.name
 
 
 def test_campaign_finds_shrinks_saves_and_replays_a_planted_bug(tmp_path):

@@ -360,14 +360,32 @@ def _as_ordinary_user() -> dict:
     return {} if account is None else {"user": account[0], "group": account[1], "extra_groups": []}
 
 
-def _loaded_lua_plugins(env: dict, **options) -> set[str]:
-    """The file names of the Lua plugins tshark loads (no -X), from ``tshark -G plugins``."""
+def _loaded_lua_plugins(env: dict, **options) -> set[Path]:
+    """The Lua plugins tshark loads (no -X), as ``tshark -G plugins`` names their files."""
     out = subprocess.run(
         ["tshark", "-G", "plugins"], capture_output=True, text=True, env=env, **options
     ).stdout
-    return {
-        Path(line.split("\t")[-1]).name for line in out.splitlines() if "\tlua script\t" in line
-    }
+    return {Path(line.split("\t")[-1]) for line in out.splitlines() if "\tlua script\t" in line}
+
+
+def _installed_entry_works(folder: Path, pcap: Path, env: dict, **options) -> None:
+    """tshark, with no -X, loads the plugin from ``folder`` (its entry and its modules) and
+    decodes ``pcap`` with it, without a Lua error."""
+    assert folder / "pptp.lua" in _loaded_lua_plugins(env, **options)
+    done = subprocess.run(
+        ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "pptp_ctrl.control_message_type"],
+        capture_output=True,
+        text=True,
+        env=env,
+        **options,
+    )
+    assert "Lua" not in done.stderr, done.stderr
+    assert done.stdout.split() and set(done.stdout.split()) <= {str(n) for n in range(1, 16)}
+
+
+def _copy_of_the_plugin(target: Path) -> None:
+    """The plugin's folder (entry and modules) copied to ``target``."""
+    shutil.copytree(PLUGIN.parent, target, ignore=shutil.ignore_patterns("*~", "*.orig"))
 
 
 def _make(repo: Path, *args: str, env: dict | None = None, **options) -> str:
@@ -390,29 +408,33 @@ def shared_tmp_path():
         yield Path(folder)
 
 
-def test_make_install_for_a_user_puts_the_plugin_where_wireshark_loads_it(shared_tmp_path):
-    """`make install` run by an ordinary user: into the personal Lua plugin folder that
-    `tshark -G folders` names, where tshark then loads it without -X; `make uninstall` takes
-    it away again."""
+def test_make_install_for_a_user_puts_the_plugin_where_wireshark_loads_it(shared_tmp_path, pcaps):
+    """`make install` run by an ordinary user: the plugin's folder (its entry and modules) into
+    the personal Lua plugin folder that `tshark -G folders` names, where tshark then loads it
+    without -X and decodes with it; `make uninstall` takes it away again."""
     tmp_path = shared_tmp_path
     repo = tmp_path / "repo"
-    (repo / "lua_dissector").mkdir(parents=True)
+    repo.mkdir()
     shutil.copy(PLUGIN.parents[1] / "Makefile", repo)
-    shutil.copy(PLUGIN, repo / "lua_dissector")
+    _copy_of_the_plugin(repo / "lua_dissector")
     home = tmp_path / "home"
     home.mkdir()
+    pcap = shutil.copy(pcaps["outgoing_call"], tmp_path / "call.pcap")
     options = _as_ordinary_user()
     if options:
         os.chown(home, options["user"], options["group"])
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
-    installed = home / ".local" / "lib" / "wireshark" / "plugins" / "pptp-analysis.lua"
+    env.pop("WIRESHARK_PLUGIN_DIR", None)
+    installed = home / ".local" / "lib" / "wireshark" / "plugins" / "pptp-analysis"
 
     assert str(installed) in _make(repo, "install", env=env, **options)
-    assert installed.read_bytes() == PLUGIN.read_bytes()
-    assert "pptp-analysis.lua" in _loaded_lua_plugins(env, **options)
+    assert (installed / "pptp.lua").read_bytes() == PLUGIN.read_bytes()
+    modules = sorted(p.name for p in (PLUGIN.parent / "pptp_analysis").glob("*.lua"))
+    assert sorted(p.name for p in (installed / "pptp_analysis").iterdir()) == modules
+    _installed_entry_works(installed, pcap, env, **options)
     _make(repo, "uninstall", env=env, **options)
     assert not installed.exists()
-    assert "pptp-analysis.lua" not in _loaded_lua_plugins(env, **options)
+    assert not any("pptp" in str(p) for p in _loaded_lua_plugins(env, **options))
 
 
 def _global_lua_plugin_folder() -> Path:
@@ -422,26 +444,27 @@ def _global_lua_plugin_folder() -> Path:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-def test_make_install_as_root_is_for_all_users(tmp_path):
+def test_make_install_as_root_is_for_all_users(tmp_path, pcaps):
     """As root, `make install` goes to Wireshark's global Lua plugin folder (4.2 and later
     load no personal plugin for root); DESTDIR stages it there and LUA_PLUGIN_DIR overrides
     it. Where the machine may be changed (a throw-away root filesystem), the plugin is really
-    installed and root's tshark then loads it."""
+    installed and root's tshark then loads it and decodes with it."""
     repo = PLUGIN.parents[1]
     folder = _global_lua_plugin_folder()
     _make(repo, "install", f"DESTDIR={tmp_path}")
-    assert (tmp_path / folder.relative_to("/") / "pptp-analysis.lua").exists()
+    assert (tmp_path / folder.relative_to("/") / "pptp-analysis" / "pptp.lua").exists()
     _make(repo, "install", f"DESTDIR={tmp_path}", "LUA_PLUGIN_DIR=/usr/lib/wireshark/plugins")
-    assert (tmp_path / "usr/lib/wireshark/plugins/pptp-analysis.lua").exists()
+    assert (tmp_path / "usr/lib/wireshark/plugins/pptp-analysis/pptp_analysis/gre.lua").exists()
     if os.environ.get("PPTP_HARNESS_SYSTEM_INSTALL") != "1":
         return
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    env.pop("WIRESHARK_PLUGIN_DIR", None)
     try:
         _make(repo, "install")
-        assert "pptp-analysis.lua" in _loaded_lua_plugins(env)
+        _installed_entry_works(folder / "pptp-analysis", pcaps["outgoing_call"], env)
     finally:
         _make(repo, "uninstall")
-    assert "pptp-analysis.lua" not in _loaded_lua_plugins(env)
+    assert not any("pptp" in str(p) for p in _loaded_lua_plugins(env))
 
 
 def _session_on_port(port: int) -> Capture:

@@ -106,14 +106,33 @@ def _stage(path: str, folder: str, account: tuple[int, int]) -> str:
     return str(target)
 
 
+def _stage_script(path: str, folder: str, account: tuple[int, int]) -> str:
+    """A Lua script where ``account`` can read it, with the Lua modules of its folder (and
+    its subfolders) beside it, as ``require`` finds them there."""
+    source = Path(path).resolve()
+    if not source.is_file():
+        return path
+    target = Path(tempfile.mkdtemp(dir=folder)) / source.parent.name
+    os.chown(target.parent, *account)
+    for module in source.parent.rglob("*.lua"):
+        staged = target / module.relative_to(source.parent)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(module, staged)
+    for where, folders, files in os.walk(target):
+        for name in [".", *folders, *files]:
+            os.chown(os.path.join(where, name), *account)
+    return str(target / source.name)
+
+
 def _staged_args(args: Sequence[str], folder: str, account: tuple[int, int]) -> list[str]:
-    """``args`` with every file tshark reads (-r, -X lua_script:, file preferences) staged."""
+    """``args`` with every file tshark reads (-r, -X lua_script: and its modules, file
+    preferences) staged."""
     out: list[str] = []
     for arg in args:
         if out and out[-1] == "-r" and arg != "-":
             arg = _stage(arg, folder, account)
         elif arg.startswith(LUA_SCRIPT):
-            arg = LUA_SCRIPT + _stage(arg[len(LUA_SCRIPT) :], folder, account)
+            arg = LUA_SCRIPT + _stage_script(arg[len(LUA_SCRIPT) :], folder, account)
         elif out and out[-1] == "-o" and arg.startswith(tuple(p + ":" for p in FILE_PREFERENCES)):
             name, _, value = arg.partition(":")
             arg = f"{name}:{_stage(value, folder, account) if value else value}"

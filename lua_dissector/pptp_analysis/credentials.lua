@@ -1,0 +1,54 @@
+--[[
+pptp-analysis: the MPPE credentials file (a module of the plugin, loaded by pptp.lua with
+require; it registers nothing and does nothing when run on its own).
+
+One credential per line: PASSWORD, USER:PASSWORD, nthash:HEX32 or USER:nthash:HEX32; a line
+starting with "#" is a comment (docs/decryption.md). A password is hashed at once and its
+text dropped; nothing read is ever shown, logged or kept but the NT hash.
+]]
+
+local crypto, mppe -- pptp_analysis.crypto and .mppe, given by link()
+
+-- The credentials of ``path`` as { { user = name or nil, hash = NT hash }, ... }; nil for no
+-- file named, or nil and why the file cannot be used.
+local function parse(path)
+    if path == "" then return nil end
+    local file = io.open(path, "r")
+    if not file then return nil, "cannot open the MPPE credentials file " .. path end
+    local list = {}
+    for line in file:lines() do
+        line = line:gsub("\r$", "")
+        if line ~= "" and not line:match("^%s*#") then
+            local user, rest = line:match("^([^:]*):(.*)$")
+            local hex
+            if user == "nthash" then
+                user, hex = nil, rest
+            elseif rest and rest:sub(1, 7) == "nthash:" then
+                hex = rest:sub(8)
+            end
+            local hash
+            if hex then
+                hash = #hex == 32 and crypto.from_hex(hex)
+            else
+                hash = mppe.nt_password_hash(rest or line)
+                if not rest then user = nil end
+            end
+            if hash then list[#list + 1] = { user = user ~= "" and user or nil, hash = hash } end
+        end
+    end
+    file:close()
+    return list
+end
+
+-- ``parse``, where a folder or a device (which opens as a file and fails only when read) is a
+-- file that cannot be read, not a Lua error.
+local function read(path)
+    local ok, list, problem = pcall(parse, path)
+    if not ok then return nil, "cannot read the MPPE credentials file " .. path end
+    return list, problem
+end
+
+return {
+    link = function(modules) crypto, mppe = modules.crypto, modules.mppe end,
+    read = read,
+}
