@@ -20,11 +20,34 @@ Try it: `make demo` writes and decodes a sample session.
 Runs on Lua 5.2 (Wireshark 4.0) and later: no bitwise operators, only arithmetic.
 ]]
 
-local CTRL_TITLE = "PPTP Control (pptp-analysis)"
-local pptp_ctrl = Proto("pptp_ctrl", CTRL_TITLE)
-local GRE_TITLE = "Enhanced GRE for PPTP (pptp-analysis)"
-local pptp_gre = Proto("pptp_gre", GRE_TITLE)
+-- One copy at a time: a second copy of the plugin (installed for all users and for the user,
+-- or given with -X lua_script as well) says which copy is in use and stops, before it
+-- registers anything twice. The first copy leaves its file's name in package.loaded.
 local THIS_FILE = debug.getinfo(1, "S").source:gsub("^@", "")
+local LOADED_KEY = "pptp_analysis"
+local CTRL_TITLE = "PPTP Control (pptp-analysis)"
+local GRE_TITLE = "Enhanced GRE for PPTP (pptp-analysis)"
+
+-- One line on standard error, where Wireshark's own log goes (Wireshark 4.0's Lua has no
+-- logging function, and report_failure would open a dialog).
+local function second_copy(in_use)
+    io.stderr:write(string.format("pptp-analysis: %s is in use; the copy at %s stops\n",
+        in_use, THIS_FILE))
+end
+
+local in_use = package.loaded[LOADED_KEY]
+if in_use then
+    second_copy("the plugin at " .. (type(in_use) == "table" and in_use.file or "?"))
+    return
+end
+-- A copy of a release before this one leaves no name, but holds the protocols' names.
+local made_ctrl, pptp_ctrl = pcall(Proto, "pptp_ctrl", CTRL_TITLE)
+if not made_ctrl then
+    second_copy("an earlier release of the plugin, from another file,")
+    return
+end
+local pptp_gre = Proto("pptp_gre", GRE_TITLE)
+package.loaded[LOADED_KEY] = { file = THIS_FILE }
 
 set_plugin_info({
     version = "0.1.0",

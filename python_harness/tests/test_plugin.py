@@ -585,6 +585,87 @@ def test_disabling_ours_gives_wireshark_its_own_dissectors_back(pcaps):
     assert any(row[2] == "0x880b" for row in theirs) and any(row[3] for row in theirs)
 
 
+def test_a_second_copy_stops_quietly_and_says_which_copy_is_in_use(shared_tmp_path, pcaps):
+    """The plugin loaded twice, the second copy under another name and path (a copy for all
+    users and one for the user, or -X beside an installed one): the second says in one line
+    which copy is in use and stops, with no Lua error, and the first decodes."""
+    first, second = shared_tmp_path / "first", shared_tmp_path / "elsewhere"
+    _copy_of_the_plugin(first)
+    _copy_of_the_plugin(second)
+    (second / "pptp.lua").rename(second / "pptp-analysis.lua")
+    pcap = shutil.copy(pcaps["outgoing_call"], shared_tmp_path / "call.pcap")
+    home = shared_tmp_path / "home"
+    home.mkdir()
+    options = _as_ordinary_user()
+    if options:
+        os.chown(home, options["user"], options["group"])
+    env = {**tshark.environment(), "HOME": str(home)}
+    done = subprocess.run(
+        [
+            *("tshark", "-n", "-r", str(pcap), "-T", "fields", "-e", "pptp_ctrl.call"),
+            *("-X", f"lua_script:{first / 'pptp.lua'}"),
+            *("-X", f"lua_script:{second / 'pptp-analysis.lua'}"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        **options,
+    )
+    assert done.returncode == 0, done.stderr
+    said = tshark.SECOND_COPY.findall(done.stderr)
+    assert said == [(f"the plugin at {first / 'pptp.lua'}", str(second / "pptp-analysis.lua"))]
+    assert "Lua" not in done.stderr
+    assert "1" in done.stdout.split()
+
+
+def test_a_protocol_of_the_same_name_from_elsewhere_stops_the_plugin_quietly(shared_tmp_path):
+    """An earlier release (a single file, without this release's mark) or any other script that
+    took the name pptp_ctrl first: the plugin says so in one line and stops, no Lua error."""
+    other = shared_tmp_path / "earlier.lua"
+    other.write_text('Proto("pptp_ctrl", "An earlier release")\n')
+    other.chmod(0o644)
+    with pytest.raises(tshark.TsharkError, match="an earlier release of the plugin") as raised:
+        tshark.require_loaded((str(other), str(PLUGIN)))
+    assert "Lua:" not in str(raised.value)
+
+
+def test_the_harness_refuses_a_run_where_another_copy_took_the_plugins_place(shared_tmp_path):
+    """A copy loaded before the one under test makes it stop: the harness's check says so
+    instead of letting the run test the other copy."""
+    other = shared_tmp_path / "installed"
+    _copy_of_the_plugin(other)
+    with pytest.raises(tshark.TsharkError, match="is loaded before the copy under test"):
+        tshark.require_loaded((str(other / "pptp.lua"), str(PLUGIN)))
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or os.environ.get("PPTP_HARNESS_SYSTEM_INSTALL") != "1",
+    reason="installs the plugin for all users: only in a throw-away root filesystem",
+)
+def test_the_harness_tests_the_working_tree_even_with_a_copy_installed_for_all_users(
+    shared_tmp_path, pcaps
+):
+    """Another release of the plugin installed for all users (root's `make install` of a
+    copy that says it is another): the harness's tshark loads the working tree's plugin and
+    nothing of the installed copy."""
+    repo = shared_tmp_path / "other-release"
+    repo.mkdir()
+    shutil.copy(PLUGIN.parents[1] / "Makefile", repo)
+    _copy_of_the_plugin(repo / "lua_dissector")
+    entry = repo / "lua_dissector" / "pptp.lua"
+    entry.write_text(entry.read_text().replace('version = "', 'version = "0.0.0-other-'))
+    try:
+        _make(repo, "install")
+        listed = tshark.run(["-G", "plugins", "-X", f"lua_script:{PLUGIN}"]).stdout
+        lua = [line for line in listed.splitlines() if "\tlua script\t" in line]
+        assert lua and all(str(_global_lua_plugin_folder()) not in line for line in lua)
+        assert not any("0.0.0-other" in line for line in lua)
+        decode = tshark.decode(pcaps["outgoing_call"], ["pptp_ctrl.call"], lua_scripts=[PLUGIN])
+        assert not decode.lua_errors() and "pptp-analysis:" not in decode.stderr
+    finally:
+        _make(repo, "uninstall")
+
+
 # -- decryption (MPPE from MS-CHAPv2) -------------------------------------------------------------
 DECRYPTION = [n for n in scenarios.names() if n.startswith("decrypt_")]
 

@@ -1,9 +1,12 @@
 """Runs the real tshark once per pcap and returns per-frame field values.
 
 tshark runs with an empty, private configuration directory (no personal preferences or
-plugins leak in), so "built-in" really means Wireshark's own dissectors; Lua scripts are added
-explicitly with ``-X lua_script:``, and every run that asks for one checks that tshark really
-loaded it (a run without it would silently test the built-ins).
+plugins leak in) and a global plugin folder of its own that holds Wireshark's compiled plugins
+but none of the Lua plugins installed for all users: "built-in" really means Wireshark's own
+dissectors, and the plugin tested is the working tree's, even where another copy of it is
+installed. Lua scripts are added explicitly with ``-X lua_script:``, and every run that asks
+for one checks that tshark really loaded it (a run without it would silently test the
+built-ins) and that no other copy of the plugin took its place.
 
 Run as root, the harness starts tshark as an unprivileged account (``nobody``, or the one named
 by ``PPTP_HARNESS_TSHARK_USER``): Wireshark 4.2 and later ignore ``-X lua_script:`` and personal
@@ -18,6 +21,7 @@ import contextlib
 import functools
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -77,10 +81,31 @@ def _isolated_home() -> str:
     return home
 
 
+@functools.cache
+def _global_plugins_without_lua() -> str:
+    """A folder for WIRESHARK_PLUGIN_DIR: Wireshark's compiled plugins (the version folders
+    of its global plugin folder, linked) without the Lua plugins that lie beside them."""
+    env = {**os.environ, "HOME": _isolated_home(), "LC_ALL": "C.UTF-8"}
+    env.pop("WIRESHARK_PLUGIN_DIR", None)
+    folders = subprocess.run(
+        [tshark_path(), "-G", "folders"], capture_output=True, text=True, env=env
+    ).stdout
+    found = re.search(r"^Global Lua Plugins:\s*(.+)$", folders, re.MULTILINE)
+    own = os.path.join(_isolated_home(), "global-plugins")
+    os.makedirs(own, exist_ok=True)
+    real = Path(found.group(1).strip()) if found else None
+    if real and real.is_dir():
+        for entry in real.iterdir():
+            if entry.is_dir() and re.fullmatch(r"\d+\.\d+", entry.name):
+                os.symlink(entry, os.path.join(own, entry.name))
+    return own
+
+
 def environment() -> dict[str, str]:
     env = dict(os.environ)
     home = _isolated_home()
     env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), LC_ALL="C.UTF-8")
+    env["WIRESHARK_PLUGIN_DIR"] = _global_plugins_without_lua()
     env.pop("WIRESHARK_CONFIG_DIR", None)
     return env
 
@@ -189,10 +214,15 @@ def lua_scripts_in(args: Iterable[str]) -> tuple[str, ...]:
     return tuple(a[len(LUA_SCRIPT) :] for a in args if a.startswith(LUA_SCRIPT))
 
 
+# What a second copy of the plugin says as it stops (lua_dissector/pptp.lua).
+SECOND_COPY = re.compile(r"^pptp-analysis: (.*) is in use; the copy at (.*) stops$", re.MULTILINE)
+
+
 @functools.cache
 def require_loaded(lua_scripts: tuple[str, ...]) -> None:
     """Raise unless tshark really loads every one of ``lua_scripts`` (``tshark -G plugins``
-    lists each Lua script it ran): without them a run would quietly show the built-ins."""
+    lists each Lua script it ran), and each in place of any other copy: without them a run
+    would quietly show the built-ins, or another release of the plugin."""
     if not lua_scripts:
         return
     for script in lua_scripts:
@@ -215,6 +245,13 @@ def require_loaded(lua_scripts: tuple[str, ...]) -> None:
                 "root: run as an ordinary user, or install the plugin for all users with "
                 "`make install` as root"
             )
+    stopped = SECOND_COPY.search(done.stderr)
+    if stopped:
+        raise TsharkError(
+            f"{stopped.group(1)} is loaded before the copy under test ({stopped.group(2)}), "
+            "which stops: it comes from somewhere the harness cannot keep from tshark (a "
+            "global init.lua or Wireshark's data folder?); remove it to test this copy"
+        )
 
 
 def run(args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
