@@ -175,21 +175,58 @@ local tcp_port_table = DissectorTable.get("tcp.port")
 local builtin_pptp = tcp_port_table:get_dissector(1723)
 local ip_proto_table = DissectorTable.get("ip.proto")
 
--- Disabling ours in Analyze > Enabled Protocols gives Wireshark's own dissectors back: a
--- disabled Lua protocol still holds its table entries, which would leave GRE as data and
--- TCP 1723 to other heuristics. Wireshark saves that dialog's choice in disabled_protos
--- and dissects again, calling init (`tshark --disable-protocol` is not seen here).
-local function disabled_protocols()
-    local off = {}
+-- Disabling ours, however it is done, gives Wireshark's own dissectors back: a disabled Lua
+-- protocol still holds its table entries, which would leave GRE as data and TCP 1723 to
+-- other heuristics. Wireshark's Lua cannot ask whether a protocol is enabled, so init reads
+-- the two places that say so: the disabled_protos file, where Analyze > Enabled Protocols
+-- saves its choice (Wireshark then dissects again, calling init), and the command line of
+-- tshark or Wireshark (--disable-protocol, --enable-protocol; ALL for every protocol), as the
+-- system shows a process its own (Linux's /proc).
+local OURS = { "pptp_ctrl", "pptp_gre" }
+
+local function disabled_in_file(off)
     local path = Dir and Dir.personal_config_path and Dir.personal_config_path("disabled_protos")
     local file = path and io.open(path, "r")
-    if file then
-        for line in file:lines() do
-            local name = line:match("^%s*([%w_.]+)")
-            if name then off[name] = true end
-        end
-        file:close()
+    if not file then return end
+    for line in file:lines() do
+        local name = line:match("^%s*([%w_.]+)")
+        if name then off[name] = true end
     end
+    file:close()
+end
+
+-- The protocols an option names: "--disable-protocol X" or "--disable-protocol=X", X a
+-- comma-separated list.
+local function named_by(args, option, found)
+    for i, arg in ipairs(args) do
+        local names = arg:match("^" .. option:gsub("%-", "%%-") .. "=(.*)$")
+            or (arg == option and args[i + 1])
+        for name in (names or ""):gmatch("[^,%s]+") do
+            if name:upper() == "ALL" then
+                for _, ours in ipairs(OURS) do found[ours] = true end
+            else
+                found[name:lower()] = true
+            end
+        end
+    end
+end
+
+local function disabled_on_command_line(off)
+    local file = io.open("/proc/self/cmdline", "rb")
+    if not file then return end
+    local args = {}
+    for arg in file:read("*a"):gmatch("([^\0]*)\0") do args[#args + 1] = arg end
+    file:close()
+    named_by(args, "--disable-protocol", off)
+    local on = {}
+    named_by(args, "--enable-protocol", on)
+    for name in pairs(on) do off[name] = nil end
+end
+
+local function disabled_protocols()
+    local off = {}
+    disabled_in_file(off)
+    disabled_on_command_line(off)
     return off
 end
 

@@ -585,6 +585,46 @@ def test_disabling_ours_gives_wireshark_its_own_dissectors_back(pcaps):
     assert any(row[2] == "0x880b" for row in theirs) and any(row[3] for row in theirs)
 
 
+def _frame_protocols(pcap: Path, args: list[str], config: str | None = None) -> list[str]:
+    """Each frame's protocol stack (frame.protocols) as tshark shows it with ``args``, in the
+    configuration folder ``config`` (None: the harness's empty one)."""
+    command = ["-n", "-r", str(pcap), *args, "-T", "fields", "-e", "frame.protocols"]
+    tshark.require_loaded(tshark.lua_scripts_in(command))
+    with tshark.invocation(command) as how:
+        if config:
+            how["env"]["WIRESHARK_CONFIG_DIR"] = config
+        done = subprocess.run(**how, capture_output=True, text=True, check=True)
+    assert "Lua" not in done.stderr, done.stderr
+    return done.stdout.splitlines()
+
+
+DISABLED_BY = {
+    "the command line": ["--disable-protocol", "pptp_ctrl", "--disable-protocol", "pptp_gre"],
+    "one option, a list": ["--disable-protocol=pptp_gre,pptp_ctrl"],
+    "Enabled Protocols (disabled_protos)": [],
+}
+
+
+@pytest.mark.parametrize("how", list(DISABLED_BY))
+@pytest.mark.parametrize(
+    "name", ["mschapv2_mppe", "segmented_control", "gre_without_control", "gre_flags"]
+)
+def test_disabled_however_it_is_done_gives_exactly_the_builtin_decode(pcaps, name, how):
+    """pptp_ctrl and pptp_gre disabled on the command line (tshark's and Wireshark's
+    --disable-protocol) or in the profile: every frame's protocol stack is the one Wireshark
+    shows without the plugin, GRE and TCP 1723 included."""
+    builtin = _frame_protocols(pcaps[name], [])
+    with tempfile.TemporaryDirectory(prefix="pptp-profile-") as config:
+        os.chmod(config, 0o755)
+        if not DISABLED_BY[how]:
+            listing = Path(config) / "disabled_protos"
+            listing.write_text("pptp_ctrl\npptp_gre\n")
+            listing.chmod(0o644)
+        args = ["-X", f"lua_script:{PLUGIN}", *DISABLED_BY[how]]
+        assert _frame_protocols(pcaps[name], args, config) == builtin
+    assert any("pptp_" in stack for stack in _frame_protocols(pcaps[name], args[:2]))
+
+
 def test_a_second_copy_stops_quietly_and_says_which_copy_is_in_use(shared_tmp_path, pcaps):
     """The plugin loaded twice, the second copy under another name and path (a copy for all
     users and one for the user, or -X beside an installed one): the second says in one line
