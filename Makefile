@@ -59,12 +59,13 @@ help:  ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-22s%s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
-setup: tools $(VENV_OK)  ## install tshark, luacheck, the venv with the harness and its tools (only what is missing)
+setup: tools $(VENV_OK)  ## install tshark, luacheck, Lua, the venv with the harness and its tools (only what is missing)
 
 .PHONY: tools
-tools:  ## install the system tools (tshark, luacheck) if they are missing
+tools:  ## install the system tools (tshark, luacheck, Lua 5.2 and 5.4) if they are missing
 	@command -v tshark >/dev/null 2>&1 || { $(call apt_install,tshark,tshark); }
 	@command -v luacheck >/dev/null 2>&1 || { $(call apt_install,luacheck,lua-check); }
+	@command -v lua5.2 >/dev/null 2>&1 && command -v lua5.4 >/dev/null 2>&1 || { $(call apt_install,lua5.2 and lua5.4,lua5.2 lua5.4); }
 
 $(VENV_OK): $(HARNESS)/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -157,7 +158,7 @@ replay: setup  ## replay every case in testdata/regressions against the plugin
 lint: setup  ## ruff, luacheck and zeek-format over their code
 	$(BIN)/ruff check $(HARNESS)
 	$(BIN)/ruff format --check $(HARNESS)
-	@lua=$$(find lua_dissector $(HARNESS)/src -name '*.lua' 2>/dev/null); \
+	@lua=$$(find lua_dissector $(HARNESS)/src $(HARNESS)/tests -name '*.lua' 2>/dev/null); \
 	if [ -n "$$lua" ]; then luacheck $$lua && luacheck --std lua54 $$lua; else echo "luacheck: no Lua sources yet"; fi
 	@zeek=$$(find zeek_scripts -name '*.zeek' 2>/dev/null); \
 	if [ -z "$$zeek" ]; then echo "zeek-format: no Zeek scripts yet"; fi; \

@@ -314,13 +314,9 @@ end
 -- Built on first use: the 64K-entry table costs memory a capture without credentials
 -- should not pay.
 local rc4_keystream
-local function rc4_crypt(st, s)
-    rc4_keystream = rc4_keystream or rc4_loop(native and "native" or "table")
-    return rc4_keystream(st, s)
-end
 
--- (Re)initialize an RC4 state with a key (the key-scheduling algorithm).
-local function rc4_reset(st, key)
+-- (Re)initializes a pure-Lua RC4 state with a key (the key-scheduling algorithm).
+local function lua_rc4_reset(st, key)
     local S, kb, kl = st.S, { byte(key, 1, #key) }, #key
     for i = 1, 256 do S[i] = i - 1 end
     local j, at = 1, 1 -- 1-based j; at walks the key
@@ -336,8 +332,41 @@ local function rc4_reset(st, key)
     return st
 end
 
+-- Wireshark 4.6 and later offer libgcrypt's RC4 (GcryptCipher), for keys of 5 octets or
+-- more (every MPPE key has 8 or 16); older versions, and shorter keys, use the Lua loop.
+local GcryptCipher = rawget(_G, "GcryptCipher")
+local GCRY_ARCFOUR = rawget(_G, "GCRY_CIPHER_ARCFOUR")
+local GCRY_STREAM = rawget(_G, "GCRY_CIPHER_MODE_STREAM")
+local new_octets = GcryptCipher and GCRY_ARCFOUR and GCRY_STREAM and rawget(_G, "ByteArray")
+local GCRYPT_MIN_KEY = 5
+
+-- (Re)initializes an RC4 state with a key: libgcrypt's where it takes the key, else Lua's.
+local function rc4_reset(st, key)
+    if new_octets and #key >= GCRYPT_MIN_KEY then
+        local cipher = st.cipher or GcryptCipher.open(GCRY_ARCFOUR, GCRY_STREAM, 0)
+        cipher:setkey(new_octets.new(key, true))
+        st.cipher = cipher
+        return st
+    end
+    st.cipher = nil
+    st.S, st.out = st.S or {}, st.out or {}
+    return lua_rc4_reset(st, key)
+end
+
 local function rc4_new(key)
-    return rc4_reset({ S = {}, out = {} }, key)
+    return rc4_reset({}, key)
+end
+
+-- The next octets of the keystream XORed with ``s`` (encryption and decryption alike).
+local function rc4_crypt(st, s)
+    local cipher = st.cipher
+    if cipher then
+        local data = new_octets.new(s, true)
+        cipher:decrypt(data)
+        return data:raw()
+    end
+    rc4_keystream = rc4_keystream or rc4_loop(native and "native" or "table")
+    return rc4_keystream(st, s)
 end
 
 ----------------------------------------------------------------------------------------------
@@ -554,6 +583,8 @@ return {
     to_hex = to_hex, from_hex = from_hex, md4 = md4, sha1 = sha1, rc4_new = rc4_new,
     rc4_reset = rc4_reset, rc4_crypt = rc4_crypt, des_key = des_key, des_encrypt = des_encrypt,
     utf16le = utf16le,
+    -- Which RC4 runs: libgcrypt's ("gcrypt") or the Lua loop's.
+    rc4_implementation = new_octets and "gcrypt" or "lua",
     -- for tests and measurements
     _rc4_loop = rc4_loop, _native = native, _octets = octets, _chars = chars,
 }

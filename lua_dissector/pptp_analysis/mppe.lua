@@ -7,6 +7,9 @@ registers nothing and does nothing when run on its own).
 local byte, floor = string.byte, math.floor
 
 local crypto -- pptp_analysis.crypto, given by link()
+-- An RC4 state for one-off use (a key change, a late packet), reset each time: a cipher made
+-- per packet would cost more than the packet.
+local scratch = {}
 
 local AUTH_MAGIC1 = "Magic server to client signing constant"
 local AUTH_MAGIC2 = "Pad to make it do more than one iteration"
@@ -89,7 +92,7 @@ end
 -- The MPPE key change (RFC 3078 §7.3).
 local function change_key(start_key, session_key, key_bits)
     local interim = new_key_from_sha(start_key, session_key, key_length(key_bits))
-    return reduce_key(crypto.rc4_crypt(crypto.rc4_new(interim), interim), key_bits)
+    return reduce_key(crypto.rc4_crypt(crypto.rc4_reset(scratch, interim), interim), key_bits)
 end
 
 ----------------------------------------------------------------------------------------------
@@ -134,7 +137,7 @@ local function mppe_stateless(dec, count, ciphertext)
     if ahead == 0 or ahead > COUNT_SPACE / 2 then
         local key = dec.recent[count]
         if not key then return nil, "packet too far behind to decrypt" end
-        return crypto.rc4_crypt(crypto.rc4_new(key), ciphertext)
+        return crypto.rc4_crypt(crypto.rc4_reset(scratch, key), ciphertext)
     end
     local recent = dec.recent
     for _ = 1, ahead do
