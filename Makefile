@@ -97,7 +97,7 @@ uninstall:  ## remove the Wireshark plugin that `make install` installed (same L
 	echo "removed $$target"
 
 .PHONY: test
-test: setup lint  ## lint, then every test: harness, tshark (this machine's Wireshark and the other generation's), fuzzing, Zeek
+test: setup lint  ## lint, then every test: harness, tshark (this machine's Wireshark and the other generations'), fuzzing, Zeek
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory zeek-test
 	$(MAKE) --no-print-directory test-other-wireshark
@@ -119,7 +119,7 @@ $(ZEEK_ANALYZER): $(ZEEK_ANALYZER_SOURCES)
 	zeek_scripts/analyzer/build
 
 .PHONY: test-other-wireshark
-test-other-wireshark: setup  ## as root: `make pytest` on the other Wireshark generation (4.0/Lua 5.2 or 4.4/Lua 5.4) in a cached Debian root filesystem, as root and as a user
+test-other-wireshark: setup  ## as root: `make pytest` on the other Wireshark generations (of 4.0, 4.4 and 4.6), each in a cached Debian root filesystem, as root and as a user
 	@if [ "$$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then $(call apt_install,debootstrap,debootstrap); fi
 	$(BIN)/pptp-harness rootfs test
 

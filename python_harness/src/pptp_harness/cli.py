@@ -178,7 +178,7 @@ def cmd_real_captures(args: argparse.Namespace) -> int:
 
 def cmd_rootfs(args: argparse.Namespace) -> int:
     try:
-        return rootfs.main(args.action, args.suite, args.users.split(","))
+        return rootfs.main(args.action, args.suites, args.users.split(","))
     except (rootfs.RootfsError, subprocess.CalledProcessError) as exc:
         print(f"pptp-harness rootfs: {exc}", file=sys.stderr)
         return 2
@@ -315,15 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     real.set_defaults(func=cmd_real_captures)
     other = sub.add_parser(
         "rootfs",
-        help="run the tests (or the tshark bench) on the other Wireshark generation, in a cached "
-        "Debian root filesystem (needs root)",
+        help="run the tests (or the tshark bench) on the other Wireshark generations, each in a "
+        "cached Debian root filesystem (needs root)",
     )
     other.add_argument("action", choices=["test", "bench"])
     other.add_argument(
         "--suite",
-        default="auto",
-        help="Debian suite (default: bookworm's Wireshark 4.0 where this machine has a Lua 5.4 "
-        "tshark, trixie's 4.4 where it has Lua 5.2)",
+        dest="suites",
+        action="append",
+        choices=list(rootfs.WIRESHARK_OF_SUITE),
+        help="a Debian suite, repeatable (default: every one of bookworm's 4.0, trixie's 4.4 and "
+        "forky's 4.6 that this machine's tshark is not)",
     )
     other.add_argument(
         "--as", dest="users", default="root,user", help="root, user or both (default: root,user)"

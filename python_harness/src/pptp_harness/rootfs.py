@@ -1,13 +1,15 @@
-"""The other Wireshark generation in a throw-away Debian root filesystem.
+"""The other Wireshark generations in throw-away Debian root filesystems.
 
-Wireshark 4.0 (Debian 12) runs Lua 5.2, Wireshark 4.4 (Debian 13) Lua 5.4, and the plugin must
-work on both. This machine has one of them; ``make test-other-wireshark`` runs the harness's
-tests again on the other, inside a root filesystem made with ``debootstrap`` from Debian's
-archive: once as root and once as an ordinary user, each on its own copy of the working tree.
+Users run Wireshark 4.0 (Debian 12, Lua 5.2), 4.4 (Debian 13, Lua 5.4) and 4.6 (Debian forky
+and sid, Lua 5.4), and the plugin must work on all three. This machine has one of them;
+``make test-other-wireshark`` runs the harness's tests again on the others, each inside a root
+filesystem made with ``debootstrap`` from the Debian archive this machine's apt already uses:
+once as root and once as an ordinary user, each on its own copy of the working tree, which is
+removed again when the run ends.
 
-The root filesystem is cached between runs (``/var/cache/pptp-analysis/<suite>``, never in the
-repository) and rebuilt when its recipe changes; ``/proc`` and ``/dev`` are mounted only while a
-command runs in it. Needs root (debootstrap, chroot, mount).
+The root filesystems are cached between runs (``/var/cache/pptp-analysis/<suite>``, never in
+the repository) and rebuilt when their recipe changes; ``/proc`` and ``/dev`` are mounted only
+while a command runs in one. Needs root (debootstrap, chroot, mount).
 """
 
 from __future__ import annotations
@@ -24,39 +26,85 @@ from pathlib import Path
 
 from . import tshark
 
-SUITE_OF_LUA = {"5.2": "trixie", "5.4": "bookworm"}  # the suite whose Wireshark has the other Lua
-WIRESHARK_OF_SUITE = {"bookworm": "4.0 (Lua 5.2)", "trixie": "4.4 (Lua 5.4)"}
-PACKAGES = ("tshark", "python3", "python3-venv", "make", "lua-check", "ca-certificates", "git")
-RECIPE = "minbase; " + " ".join(PACKAGES) + "; user pptp-tester; v1"
+# Each Wireshark generation users run, by the Debian suite that ships it.
+WIRESHARK_OF_SUITE = {
+    "bookworm": "4.0 (Lua 5.2)",
+    "trixie": "4.4 (Lua 5.4)",
+    "forky": "4.6 (Lua 5.4)",
+}
+# A suite too new for this machine's debootstrap is made with the script of the suite it
+# follows (Debian 12's debootstrap has no script named forky).
+DEBOOTSTRAP_SCRIPT_OF_SUITE = {"forky": "sid"}
+PACKAGES = (
+    *("tshark", "python3", "python3-venv", "make", "lua-check", "lua5.2", "lua5.4"),
+    *("ca-certificates", "git"),
+)
+RECIPE = "minbase; " + " ".join(PACKAGES) + "; user pptp-tester; v2"
 USER = "pptp-tester"
-MIRROR = os.environ.get("PPTP_ROOTFS_MIRROR", "http://deb.debian.org/debian")
 CACHE = Path(os.environ.get("PPTP_ROOTFS_CACHE", "/var/cache/pptp-analysis"))
 REPO = Path(__file__).resolve().parents[3]
 # Where each run's copy of the working tree lies inside the root filesystem; the real captures
 # go beside it as ../shared/captures, where the tests look for them.
 ROOT_HOME, USER_HOME = Path("/root"), Path("/home") / USER
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+APT_SOURCES = Path("/etc/apt/sources.list")
+APT_SOURCES_FOLDER = Path("/etc/apt/sources.list.d")
 
 
 class RootfsError(RuntimeError):
     pass
 
 
-def host_lua_version() -> str:
-    """The Lua version of this machine's tshark, e.g. "5.2"."""
-    out = tshark.run(["--version"]).stdout
-    found = re.search(r"with Lua\s+(\d+\.\d+)", out)
+def host_generation() -> str:
+    """This machine's Wireshark as its major.minor version, e.g. "4.0"."""
+    found = re.search(r"\b(\d+\.\d+)\.\d+", tshark.version())
     if not found:
-        raise RootfsError(f"cannot tell which Lua {tshark.version()} has")
+        raise RootfsError(f"cannot tell which Wireshark {tshark.version()!r} is")
     return found.group(1)
 
 
-def other_suite() -> str:
-    """The Debian suite whose tshark has the Lua version this machine's lacks."""
-    lua = host_lua_version()
-    if lua not in SUITE_OF_LUA:
-        raise RootfsError(f"this machine's tshark has Lua {lua}; expected 5.2 or 5.4")
-    return SUITE_OF_LUA[lua]
+def other_suites() -> list[str]:
+    """The Debian suites whose Wireshark generation this machine's tshark is not."""
+    host = host_generation()
+    return [s for s, w in WIRESHARK_OF_SUITE.items() if not w.startswith(host + " ")]
+
+
+def _deb_lines(text: str) -> Iterator[tuple[str, list[str]]]:
+    """(archive URI, suites) of each binary-package entry of an apt sources file, in the
+    one-line form (``deb [options] URI SUITE COMPONENTS``) or the deb822 form."""
+    if re.search(r"^\s*Types\s*:", text, re.MULTILINE):
+        for stanza in re.split(r"\n\s*\n", text):
+            fields = {}
+            for line in stanza.splitlines():
+                key, colon, value = line.partition(":")
+                if colon and not line.startswith((" ", "\t", "#")):
+                    fields[key.strip().lower()] = value.strip()
+            if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+                for uri in fields.get("uris", "").split():
+                    yield uri, fields.get("suites", "").split()
+        return
+    for line in text.splitlines():
+        words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+        if len(words) >= 3 and words[0] == "deb":
+            yield words[1], [words[2]]
+
+
+def mirror() -> str:
+    """The Debian archive this machine's apt installs from: the first entry of its sources
+    whose suites are Debian's own (not security updates)."""
+    files = [APT_SOURCES] if APT_SOURCES.is_file() else []
+    if APT_SOURCES_FOLDER.is_dir():
+        files += sorted(APT_SOURCES_FOLDER.glob("*.list"))
+        files += sorted(APT_SOURCES_FOLDER.glob("*.sources"))
+    debian_suites = {*WIRESHARK_OF_SUITE, "sid", "unstable", "testing", "stable"}
+    for path in files:
+        for uri, suites in _deb_lines(path.read_text(errors="replace")):
+            if any(s.split("-")[0] in debian_suites and "security" not in s for s in suites):
+                return uri.rstrip("/")
+    raise RootfsError(
+        "this machine's apt sources name no Debian archive to make a root filesystem from "
+        f"(read {', '.join(map(str, files)) or 'nothing'})"
+    )
 
 
 def _run(command: Sequence[str], **options) -> None:
@@ -171,8 +219,17 @@ def prepare(suite: str) -> Path:
         raise RootfsError("debootstrap is not installed: apt-get install debootstrap")
     _unmount_all(root)
     shutil.rmtree(root, ignore_errors=True)
-    _run(["debootstrap", "--variant=minbase", suite, str(root), MIRROR], stdout=subprocess.DEVNULL)
+    command = ["debootstrap", "--variant=minbase", suite, str(root), mirror()]
+    script = DEBOOTSTRAP_SCRIPT_OF_SUITE.get(suite)
+    if script and not (Path("/usr/share/debootstrap/scripts") / suite).exists():
+        command.append(f"/usr/share/debootstrap/scripts/{script}")
+    _run(command, stdout=subprocess.DEVNULL)
     _network_setup(root)
+    # A mirror that serves a dated snapshot of the archive serves Release files of testing
+    # suites past their Valid-Until; their signatures are still checked.
+    (root / "etc/apt/apt.conf.d/99pptp-analysis-snapshot").write_text(
+        'Acquire::Check-Valid-Until "false";\n'
+    )
     with _mounts(root):
         script = (
             "echo 'wireshark-common wireshark-common/install-setuid boolean false' "
@@ -202,20 +259,31 @@ def _copy_tree(root: Path, home: Path, owner: str) -> Path:
     inside ``root``, owned by ``owner``; its path inside ``root``."""
     inside = home / "pptp-analysis"
     target = root / inside.relative_to("/")
-    shutil.rmtree(target / "main", ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
     for name in _working_tree_files():
         destination = target / "main" / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, destination)
     captures = REPO.parent / "shared" / "captures"
     if captures.is_dir():
-        shutil.rmtree(target / "shared", ignore_errors=True)
         shutil.copytree(captures, target / "shared" / "captures")
     uid, gid = _ids(root, owner)
     for folder, _, files in os.walk(target):
         for name in [".", *files]:
             os.chown(os.path.join(folder, name), uid, gid)
     return inside / "main"
+
+
+def _leave_nothing(root: Path, home: Path) -> None:
+    """Removes what a run left in ``root``: the copy of the tree with its virtual environment
+    and build output, and the temporary files of pytest and tshark."""
+    shutil.rmtree(root / (home / "pptp-analysis").relative_to("/"), ignore_errors=True)
+    tmp = root / "tmp"
+    for entry in tmp.iterdir() if tmp.is_dir() else ():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def run_make(suite: str, targets: Sequence[str], users: Sequence[str]) -> int:
@@ -228,10 +296,13 @@ def run_make(suite: str, targets: Sequence[str], users: Sequence[str]) -> int:
         with _mounts(root):
             for who in users:
                 user, home = ("root", ROOT_HOME) if who == "root" else (USER, USER_HOME)
-                tree = _copy_tree(root, home, user)
-                extra = ["PPTP_HARNESS_SYSTEM_INSTALL=1"] if user == "root" else []
-                command = ["make", "-C", str(tree), f"VENV={home}/pptp-analysis/venv", *extra]
-                status = chroot(root, [*command, *targets], user)
+                try:
+                    tree = _copy_tree(root, home, user)
+                    extra = ["PPTP_HARNESS_SYSTEM_INSTALL=1"] if user == "root" else []
+                    command = ["make", "-C", str(tree), f"VENV={home}/pptp-analysis/venv", *extra]
+                    status = chroot(root, [*command, *targets], user)
+                finally:
+                    _leave_nothing(root, home)
                 print(
                     f"== Wireshark {WIRESHARK_OF_SUITE.get(suite, suite)} in Debian {suite}, "
                     f"as {user}: make {' '.join(targets)} "
@@ -242,16 +313,20 @@ def run_make(suite: str, targets: Sequence[str], users: Sequence[str]) -> int:
     return failed
 
 
-def main(action: str, suite: str, users: Sequence[str]) -> int:
-    """``pptp-harness rootfs ACTION``: "test" or "bench" on ``suite`` ("auto": the one with
-    the other Lua) as each of ``users``."""
+def main(action: str, suites: Sequence[str], users: Sequence[str]) -> int:
+    """``pptp-harness rootfs ACTION``: "test" or "bench" on each of ``suites`` (none given:
+    every generation but this machine's) as each of ``users``."""
     if os.geteuid() != 0:
         print(
-            "the other Wireshark generation's tests need root (debootstrap, chroot): skipped; "
+            "the other Wireshark generations' tests need root (debootstrap, chroot): skipped; "
             "run `sudo make test-other-wireshark`",
             file=sys.stderr,
         )
         return 0
-    suite = other_suite() if suite == "auto" else suite
     targets = {"test": ["pytest"], "bench": ["bench-tshark"]}[action]
-    return 1 if run_make(suite, targets, users) else 0
+    failed = 0
+    for suite in suites or other_suites():
+        if suite not in WIRESHARK_OF_SUITE:
+            raise RootfsError(f"unknown suite {suite!r}: one of {', '.join(WIRESHARK_OF_SUITE)}")
+        failed += run_make(suite, targets, users)
+    return 1 if failed else 0
