@@ -155,14 +155,20 @@ end
 
 -- Statistics > PPTP Calls. Wireshark's Qt interface lists Lua menu entries of the unsorted
 -- statistics group; entries of MENU_STAT_GENERIC never appear (seen in Wireshark 4.0). The
--- packets are scanned again with TCP's tap, to see control connections close.
+-- packets are scanned again with TCP's tap, to see control connections close: once per
+-- capture, and again only when packets came since (a live capture), as a scan of 100,000
+-- packets takes seconds.
 if gui_enabled and gui_enabled() then
     register_menu("PPTP Calls", function()
         local window = TextWindow.new("PPTP Calls")
-        if not calls.watching_closes() and retap_packets then
+        local capture = state.current
+        if retap_packets and not calls.watching_closes()
+            and capture.scanned_up_to ~= capture.last_frame then
+            window:set("Scanning the capture for the control connections' TCP closes ...")
             calls.watch_closes(true)
             retap_packets()
             calls.watch_closes(false) -- the tap goes at the next packet dissected
+            capture.scanned_up_to = capture.last_frame
         end
         window:set(report.calls_report())
     end, MENU_STAT_UNSORTED)
@@ -232,6 +238,7 @@ end
 
 local function claim_tables()
     local off = disabled_protocols()
+    report.set_disabled(off)
     ip_proto_table:add(47, off.pptp_gre and gre.builtin or pptp_gre)
     if off.pptp_ctrl then
         tcp_port_table:remove(settings.ports, pptp_ctrl)

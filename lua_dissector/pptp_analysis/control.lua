@@ -198,7 +198,7 @@ local function message_analysis(item, with_tree, key, name, pinfo)
     if note.collision then problem(item, "call_id_collision", nil, with_tree) end
     if note.nat_editor then problem(item, "nat_editor", nil, with_tree) end
     if note.learnt then
-        problem(item, "setup_unseen", string.format("Call %d learnt here: set-up not captured",
+        problem(item, "setup_unseen", string.format("Call #%d learnt here: set-up not captured",
             note.learnt.number), with_tree)
     end
     -- Two passes know the whole capture: the diagnosis goes on the reply that connected the
@@ -214,7 +214,7 @@ local function deadline_problems(tree, pinfo, with_tree)
     if not found or pinfo.visited or deadline_frame == pinfo.number then return end
     deadline_frame = pinfo.number
     for _, note in ipairs(found) do
-        blocked_problem(tree, note.blocked, "Call " .. note.call.number .. ": ", with_tree)
+        blocked_problem(tree, note.blocked, "Call #" .. note.call.number .. ": ", with_tree)
     end
 end
 

@@ -115,7 +115,7 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
         response_time = ProtoField.relative_time("pptp_ctrl.response_time", "Response Time"),
         -- The call a message belongs to, numbered as the calls table numbers them; GRE of the same
         -- call carries the same number in pptp_gre.call.
-        call = ProtoField.uint32("pptp_ctrl.call", "Call"),
+        call = ProtoField.uint32("pptp_ctrl.call", "Call number (in this capture)"),
         problem = ProtoField.string("pptp_ctrl.problem", "Problem"),
         -- What most often keeps a connected call's GRE away, beside the short expert message.
         gre_blocked_cause = ProtoField.string("pptp_ctrl.gre_blocked_cause", "Likely cause"),
@@ -148,7 +148,7 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
         seq = ProtoField.uint32("pptp_gre.seq", "Sequence Number"),
         ack = ProtoField.uint32("pptp_gre.ack", "Acknowledgment Number"),
         -- The call, both directions alike, numbered as the calls table numbers them.
-        call = ProtoField.uint32("pptp_gre.call", "Call"),
+        call = ProtoField.uint32("pptp_gre.call", "Call number (in this capture)"),
         call_frame = ProtoField.framenum("pptp_gre.call_frame", "Call ID assigned in"),
         tcp_stream = ProtoField.uint32("pptp_gre.tcp_stream", "Control connection (TCP stream)"),
         -- On the packet that settled them (LCP and CCP Configure-Ack); every packet's call line
@@ -242,6 +242,9 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             group.SEQUENCE, severity.NOTE),
         lost = new_expert(pptp_gre, "lost", "GRE sequence numbers skipped",
             group.SEQUENCE, severity.WARN),
+        -- Two passes know when every number a packet skipped arrived later: reordering.
+        skipped_arrived_later = new_expert(pptp_gre, "skipped_arrived_later",
+            "GRE sequence numbers skipped here arrived later", group.SEQUENCE, severity.NOTE),
         duplicate = new_expert(pptp_gre, "duplicate", "Duplicate GRE sequence number",
             group.SEQUENCE, severity.WARN),
         out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",
@@ -252,7 +255,7 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
         coherency_gap = new_expert(pptp_gre, "coherency_gap", "MPPE coherency count skips",
             group.SEQUENCE, severity.WARN),
         weak_auth = new_expert(pptp_gre, "weak_auth",
-            "Weak PPP authentication (PAP, CHAP or MS-CHAP)",
+            "Weak PPP authentication: in clear or crackable offline",
             group.SECURITY, severity.WARN),
         cleartext = new_expert(pptp_gre, "cleartext",
             "IP inside the tunnel without MPPE encryption", group.SECURITY, severity.WARN),

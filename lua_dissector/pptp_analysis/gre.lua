@@ -163,7 +163,7 @@ local function call_line(call, number, visited)
     local code = auth_code * 3 + mppe_code + (visited and 9 or 0)
     local line = auth_code ~= 1 and mppe_code ~= 1 and lines[code]
     if line then return line end
-    line = "Call: " .. call.number
+    line = "Call #" .. call.number
     local mppe = call.mppe and string.format("MPPE %s%s", call.key_bits and (call.key_bits
         .. "-bit") or "", call.stateless and " stateless" or "")
     line = line .. string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: "
@@ -186,8 +186,8 @@ local function gre_label(dir, call_id)
     local label = dir and dir.label
     if not label or dir.label_of ~= call then
         if call then
-            label = string.format("%s, Call %d, %s", GRE_TITLE, call.number,
-                dir.to_pns and "server to client" or "client to server")
+            label = string.format("%s, call #%d %s, Call ID %d", GRE_TITLE, call.number,
+                dir.to_pns and "server to client" or "client to server", call_id or 0)
         elseif call_id then
             label = string.format("%s, Call ID %d, no call", GRE_TITLE, call_id)
         else
@@ -224,7 +224,8 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
                 set_generated(tree_add(item, gf.never_arrived, gap.count - #gap.late))
             end
         end
-        add_expert(item, ge.lost, loss_text(gap, visited))
+        local all_late = visited and #gap.late == gap.count
+        add_expert(item, all_late and ge.skipped_arrived_later or ge.lost, loss_text(gap, visited))
     end
     if notes.duplicate then
         if with_tree then set_generated(tree_add(item, gf.duplicate, true)) end
@@ -236,23 +237,19 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     end
     if notes.ack_unseen then problem(item, "ack_unseen", nil, with_tree) end
     if notes.weak_auth then
-        add_expert(item, ge.weak_auth, "Weak authentication: " .. notes.weak_auth)
+        problem(item, "weak_auth", "Weak authentication: " .. notes.weak_auth, with_tree)
     end
     if notes.cleartext then
         local call = dir and dir.call
-        if call then
-            add_expert(item, ge.cleartext, string.format(
-                "IP inside call %d (%s) without MPPE encryption", call.number,
-                dir.to_pns and "server to client" or "client to server"))
-        else
-            add_expert(item, ge.cleartext)
-        end
+        problem(item, "cleartext", call and string.format(
+            "IP inside call #%d (%s) without MPPE encryption", call.number,
+            dir.to_pns and "server to client" or "client to server"), with_tree)
     end
     if notes.coherency_gap then problem(item, "coherency_gap", nil, with_tree) end
     if notes.mschapv2_in_clear then
         if with_tree then set_generated(tree_add(item, gf.user, notes.mschapv2_in_clear)) end
-        add_expert(item, ge.mschapv2_in_clear, string.format("MS-CHAPv2 handshake "
-            .. "of user %s in clear: crackable offline", notes.mschapv2_in_clear))
+        problem(item, "mschapv2_in_clear", string.format("MS-CHAPv2 handshake of user %s in "
+            .. "clear: crackable offline", notes.mschapv2_in_clear), with_tree)
     end
     for _, name in ipairs(DECRYPTION_PROBLEMS) do
         if notes[name] then problem(item, name, nil, with_tree) end
@@ -269,15 +266,16 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     end
 end
 
--- The Info column's call for a flow: "Call 2 client→server: " or, for GRE without a call,
--- its Call ID; kept on the flow, as it is set on every packet.
+-- The Info column's call for a flow: "Call #2 client→server, Call ID 50: " (the call's number
+-- in the calls table, then the Call ID the packet carries) or, for GRE without a call, its
+-- Call ID; kept on the flow, as it is set on every packet.
 local function info_prefix(dir, call_id)
     local call = dir and dir.call
     if not call then return string.format("GRE without call, Call ID %d: ", call_id) end
     local prefix = dir.prefix
     if not prefix or dir.prefix_of ~= call then
-        prefix = string.format("Call %d %s: ", call.number,
-            dir.to_pns and "server→client" or "client→server")
+        prefix = string.format("Call #%d %s, Call ID %d: ", call.number,
+            dir.to_pns and "server→client" or "client→server", call_id)
         dir.prefix, dir.prefix_of = prefix, call
     end
     return prefix

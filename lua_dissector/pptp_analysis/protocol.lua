@@ -47,7 +47,7 @@ local ocrp_results = {
 }
 local icrp_results = { [1] = "Connect", [2] = "General Error", [3] = "Do Not Accept" }
 local cdn_results = {
-    [0] = "None (as Windows sends)", [1] = "Lost Carrier", [2] = "General Error",
+    [0] = "None given", [1] = "Lost Carrier", [2] = "General Error",
     [3] = "Admin Shutdown", [4] = "Request",
 }
 local error_codes = {
@@ -62,10 +62,16 @@ local PppProto = {
     IP = 0x0021, MPPE = 0x00FD, IPCP = 0x8021, CCP = 0x80FD, LCP = 0xC021,
     PAP = 0xC023, CHAP = 0xC223, EAP = 0xC227,
 }
+-- The abbreviations Wireshark's PPP dissector gives (ppp.protocol), for those real peers send.
 local ppp_names = {
     [PppProto.IP] = "IP", [PppProto.MPPE] = "MPPE", [PppProto.IPCP] = "IPCP",
     [PppProto.CCP] = "CCP", [PppProto.LCP] = "LCP", [PppProto.PAP] = "PAP",
     [PppProto.CHAP] = "CHAP", [PppProto.EAP] = "EAP", [0x0057] = "IPv6", [0x8057] = "IPV6CP",
+    [0x002B] = "IPX", [0x802B] = "IPXCP", [0x002D] = "VJ compressed TCP/IP",
+    [0x002F] = "VJ uncompressed TCP/IP", [0x003D] = "MP", [0x0031] = "Bridging PDU",
+    [0x8031] = "BCP", [0x00FB] = "Compressed datagram (link)", [0x80FB] = "CCP (link)",
+    [0xC025] = "LQR", [0xC029] = "CBCP", [0xC02B] = "BACP", [0xC02D] = "BAP",
+    [0x0281] = "MPLS", [0x8281] = "MPLSCP", [0x8207] = "CDPCP",
 }
 local CONFIGURE_ACK = 2
 local TERMINATE_ACK = 6

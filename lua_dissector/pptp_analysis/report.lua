@@ -34,13 +34,52 @@ local function encryption_text(call)
         call.stateless and " stateless" or " stateful")
 end
 
--- Whether the call's MPPE was decrypted: "-" without a credentials file, "decrypted",
--- "no_handshake" or "no_credential".
+-- Whether the call's MPPE was decrypted: "-" without a credentials file or MPPE packets,
+-- "decrypted", "no_handshake" (a call learnt mid-call included) or "no_credential".
 local function decryption_text(call)
-    if not decryption.credentials or not (call.mppe and call.mppe_packets > 0) then
-        return "-"
-    end
+    if not decryption.credentials or call.mppe_packets == 0 then return "-" end
     return call.keys or "no_handshake"
+end
+
+-- The overview's line on decryption (a credentials file given): which calls it opened and
+-- why the others stay closed, by call number; nil when no call carried MPPE.
+local DECRYPTION_WORDS = {
+    decrypted = "decrypted", no_handshake = "no MS-CHAPv2 handshake captured",
+    no_credential = "no listed credential opens it",
+}
+local function decryption_overview()
+    local by_outcome, order = {}, { "decrypted", "no_handshake", "no_credential" }
+    for _, call in ipairs(state.calls) do
+        local outcome = decryption_text(call)
+        if outcome ~= "-" then
+            by_outcome[outcome] = by_outcome[outcome] or {}
+            table.insert(by_outcome[outcome], "#" .. call.number)
+        end
+    end
+    local parts = {}
+    for _, outcome in ipairs(order) do
+        if by_outcome[outcome] then
+            parts[#parts + 1] = table.concat(by_outcome[outcome], ", ") .. " "
+                .. DECRYPTION_WORDS[outcome]
+        end
+    end
+    if #parts == 0 then return nil end
+    return "decryption: " .. table.concat(parts, "; ")
+end
+
+-- ``text`` in lines of at most ``width`` characters, broken at spaces, each after ``indent``.
+local function wrapped(text, width, indent)
+    local lines, line = {}, indent
+    for word in text:gmatch("%S+") do
+        if #line > #indent and #line + 1 + #word > width then
+            lines[#lines + 1] = line
+            line = indent .. "  " .. word
+        else
+            line = line .. (#line > #indent and " " or "") .. word
+        end
+    end
+    lines[#lines + 1] = line
+    return lines
 end
 
 -- How a call ended, as far as the capture shows.
@@ -54,6 +93,9 @@ local function ending(call)
     end
     return "still up at the end of the capture"
 end
+
+-- The width of the calls window's text beside its scroll bar.
+local REPORT_WIDTH = 72
 
 local function gre_text(call)
     return call.connected_at and gre_seen(call) or "-"
@@ -123,7 +165,7 @@ local function flow_counts_text(dir)
     if lost > 0 then anomalies[#anomalies + 1] = lost .. " lost" end
     if duplicate > 0 then anomalies[#anomalies + 1] = duplicate .. " duplicate" end
     if out_of_order > 0 then anomalies[#anomalies + 1] = out_of_order .. " out of order" end
-    return string.format("%d packets, %d bytes; %s", packets, bytes,
+    return string.format("%d packet%s, %d bytes; %s", packets, packets == 1 and "" or "s", bytes,
         #anomalies > 0 and table.concat(anomalies, ", ") or "none lost")
 end
 
@@ -161,11 +203,30 @@ local function route_of(call)
     return (call.pns:gsub(":%d+$", "")) .. " -> " .. (call.pac:gsub(":%d+$", ""))
 end
 
+-- What the calls window says when the plugin's protocols are disabled, by which of them.
+local DISABLED_TEXT = {
+    both = "PPTP analysis is off: PPTP_CTRL and PPTP_GRE are disabled",
+    pptp_ctrl = "PPTP control analysis is off: PPTP_CTRL is disabled, so no call is seen",
+    pptp_gre = "PPTP GRE analysis is off: PPTP_GRE is disabled",
+}
+local disabled -- nil, or a key of DISABLED_TEXT: set by the entry at every init
+
+function M.set_disabled(off)
+    disabled = off.pptp_ctrl and off.pptp_gre and "both" or off.pptp_ctrl and "pptp_ctrl"
+        or off.pptp_gre and "pptp_gre" or nil
+end
+
 -- Statistics > PPTP Calls (and tshark -z pptp,report): an overview of one line per call,
 -- then a block of labelled lines per call, readable in the window's default width.
 local function calls_report()
+    if disabled == "both" or disabled == "pptp_ctrl" then
+        return DISABLED_TEXT[disabled] .. "\n(Analyze > Enabled Protocols, or tshark's and "
+            .. "Wireshark's --disable-protocol):\nWireshark's own pptp and gre dissectors "
+            .. "decode the capture."
+    end
     local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
         #state.calls) }
+    if disabled then table.insert(lines, DISABLED_TEXT[disabled]) end
     if #state.calls > 0 then
         local routes, width = {}, #"client -> server"
         for i, call in ipairs(state.calls) do
@@ -178,11 +239,18 @@ local function calls_report()
         for i, call in ipairs(state.calls) do
             table.insert(lines, overview_line(call, routes[i], row))
         end
+        local decrypted = decryption_overview()
+        if decrypted then
+            table.insert(lines, "")
+            for _, line in ipairs(wrapped(decrypted, REPORT_WIDTH, "  ")) do
+                table.insert(lines, line)
+            end
+        end
     end
     for _, call in ipairs(state.calls) do
         local kind = call.kind == "unseen" and "set-up not captured" or call.kind
         table.insert(lines, "")
-        table.insert(lines, string.format("Call %d: %s, TCP stream %s, frames %d to %d, %.3f s",
+        table.insert(lines, string.format("Call #%d: %s, TCP stream %s, frames %d to %d, %.3f s",
             call.number, kind, tostring(call.conn.stream or "?"), call.first_frame,
             call.last_frame, call.finish - call.start))
         table.insert(lines, string.format("  %-16s %s, Call ID %s", "client (PNS)", call.pns,

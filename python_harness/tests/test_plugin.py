@@ -114,7 +114,7 @@ def test_calls_report_reads_at_a_glance(pcaps, name):
         assert (call["auth"] if call["auth"] != "none" else "none seen") in row
         lost = call["client_to_server"]["lost"] + call["server_to_client"]["lost"]
         assert row.endswith(f"{lost} lost") if lost else "lost" not in row
-        assert f"\nCall {number}: " in text
+        assert f"\nCall #{number}: " in text
 
 
 def test_long_call_sequence_counts(tmp_path):
@@ -147,12 +147,19 @@ def test_security_experts_match_call_notices(pcaps, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["gre_blocked_server_to_client", "gre_without_control", "malformed_bad_magic"]
+    "name",
+    [
+        "gre_blocked_server_to_client",
+        "gre_without_control",
+        "malformed_bad_magic",
+        "mschapv2_mppe",
+        "unencrypted_session",
+    ],
 )
 def test_experts_filter_by_their_documented_names(pcaps, name):
-    """Each problem a frame shows (pptp_ctrl.problem, pptp_gre.problem) is also its expert,
-    and the display filter pptp_ctrl.expert.<name> / pptp_gre.expert.<name> finds exactly
-    those frames (two passes)."""
+    """Each problem a frame shows (pptp_ctrl.problem, pptp_gre.problem) is also its expert:
+    both documented filters, pptp_ctrl.expert.<name> / pptp_gre.expert.<name> and
+    pptp_gre.problem == "<name>", find exactly those frames (two passes)."""
     base = ["-n", "-2", "-r", str(pcaps[name]), "-X", f"lua_script:{PLUGIN}"]
     fields = ["-T", "fields", "-e", "frame.number", "-e", "pptp_ctrl.problem"]
     frames: dict[str, set[str]] = {}
@@ -166,6 +173,36 @@ def test_experts_filter_by_their_documented_names(pcaps, name):
     for expert, expected in frames.items():
         out = tshark.run([*base, "-Y", expert, "-T", "fields", "-e", "frame.number"]).stdout
         assert set(out.split()) == expected, expert
+        proto, _, problem = expert.partition(".expert.")
+        by_field = f'{proto}.problem == "{problem}"'
+        out = tshark.run([*base, "-Y", by_field, "-T", "fields", "-e", "frame.number"]).stdout
+        assert set(out.split()) == expected, by_field
+
+
+# What each security finding's expert message starts with.
+SECURITY_MESSAGES = {
+    "weak_auth": "Weak authentication: ",
+    "cleartext": "IP inside call #",
+    "mschapv2_in_clear": "MS-CHAPv2 handshake of user ",
+}
+
+
+@pytest.mark.parametrize("name", ["mschapv2_mppe", "unencrypted_session", "decrypt_two_users"])
+def test_security_findings_are_filterable_problems(pcaps, name):
+    """pptp_gre.problem == "weak_auth", "cleartext" and "mschapv2_in_clear" (documented
+    filters) find exactly the frames whose expert says that finding."""
+    decoded = tshark.decode(pcaps[name], ["pptp_gre.problem"], lua_scripts=[PLUGIN], two_pass=True)
+    found = False
+    for problem, start in SECURITY_MESSAGES.items():
+        by_message = {
+            n
+            for n, f in decoded.frames.items()
+            if any(m.startswith(start) for m in f.get("_ws.expert.message", []))
+        }
+        by_problem = {n for n in decoded.frames if problem in decoded.values(n, "pptp_gre.problem")}
+        assert by_problem == by_message, problem
+        found = found or bool(by_problem)
+    assert found
 
 
 @pytest.mark.parametrize(

@@ -549,7 +549,7 @@ def call_notices(
 
 
 # Call-Disconnect-Notify result 0 is not in RFC 2637, but Windows sends it.
-DISCONNECT_NAMES = {0: "None (as Windows sends)", **CDN_RESULTS}
+DISCONNECT_NAMES = {0: "None given", **CDN_RESULTS}
 
 
 def disconnect_ending(result: int) -> str:
