@@ -127,7 +127,7 @@ test-other-wireshark: setup  ## as root: `make pytest` on the other Wireshark ge
 bench: setup  ## speed and memory of the plugin and the Zeek package against the built-ins, state bounds, fuzzing rate; the plugin on the other Wireshark generation too
 	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench
 	@if [ "$$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then $(call apt_install,debootstrap,debootstrap); fi
-	$(BIN)/pptp-harness rootfs bench --as root
+	$(BIN)/pptp-harness rootfs bench --as user
 
 .PHONY: bench-zeek
 bench-zeek: setup  ## the Zeek package's speed and memory against bare Zeek only (sessions, ordinary traffic, state bounds)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,8 +35,14 @@ from .gre import enhanced_gre
 from .scenarios import SERVER
 
 DATA_PACKETS = 200
+FIXTURES = Path(__file__).with_name("fixtures")
 # The floor of any Lua dissector for IP protocol 47: header fields, PPP handed on, nothing else.
-MINIMAL_GRE = Path(__file__).with_name("fixtures") / "minimal_gre.lua"
+MINIMAL_GRE = FIXTURES / "minimal_gre.lua"
+# Loaded last in every timed tshark run: says which dissector holds IP protocol 47.
+GRE_OWNER = FIXTURES / "gre_owner.lua"
+GRE_OWNER_SAYS = re.compile(r"^pptp-analysis bench: IP protocol 47 is dissected by (\S+)$", re.M)
+# What it says for each of the dissectors measured.
+OWNER_OF = {"built-in": "GRE", "minimal": "MINIMAL_GRE", "plugin": "PPTP_GRE"}
 # How users run tshark: a plain read, fields, a display filter, two passes, the whole tree.
 TSHARK_MODES = (
     ("plain", []),
@@ -56,6 +63,30 @@ def big_capture(sessions: int) -> Capture:
         call = conn.outgoing_call(n % 65536, (n * 7 + 1) % 65536, serial=n % 65536)
         call.ppp_session(AUTH_MSCHAP_V2, mppe=True, data_packets=DATA_PACKETS)
         call.lcp_terminate()
+        call.clear_by_client()
+        conn.stop()
+    return cap
+
+
+# The plugin's speed across Wireshark generations: what a VPN carries, once its calls are up.
+TRAFFIC_CALLS = 1000
+TRAFFIC_GRE_PER_CALL = 60  # 59 MPPE packets and an acknowledgment: 98% MPPE
+
+
+def traffic_capture(calls: int) -> Capture:
+    """``calls`` PPTP calls one after another, each set up on its own control connection,
+    then ``TRAFFIC_GRE_PER_CALL`` enhanced-GRE packets both ways, all MPPE but the last (an
+    acknowledgment), then cleared."""
+    cap = Capture("bench-traffic", f"{calls} calls of {TRAFFIC_GRE_PER_CALL} GRE packets")
+    for n in range(calls):
+        client = host(f"client-{n}", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
+        conn = ControlConnection(cap, client, SERVER, 40000 + n % 20000)
+        conn.start()
+        call = conn.outgoing_call(n % 65536, (n * 7 + 1) % 65536, serial=n % 65536)
+        call.encrypt = True
+        for k in range(TRAFFIC_GRE_PER_CALL - 1):
+            call.data(k % 2 == 0)
+        call.gre(True, None)
         call.clear_by_client()
         conn.stop()
     return cap
@@ -101,7 +132,7 @@ def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) 
         f"decryption: {pcap} ({DECRYPT_CALLS} calls, all key lengths and modes, "
         f"{payload / 1e6:.1f} MB of MPPE payload)",
         f"{'capture':<10} {'mode':<10} {'built-in':>9} {'no cred.':>9} {'with cred.':>10}"
-        f"   ratio to built-in without / with",
+        f"   ratio to built-in without / with   with / without",
     ]
     rate = ""
     for name, capture in (("sessions", bench_pcap), ("encrypted", pcap)):
@@ -114,7 +145,7 @@ def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) 
             lines.append(
                 f"{name:<10} {label:<10} {builtin.cpu:7.2f} s {without.cpu:7.2f} s "
                 f"{with_right.cpu:8.2f} s   {without.cpu / builtin.cpu:6.2f}x / "
-                f"{with_right.cpu / builtin.cpu:.2f}x"
+                f"{with_right.cpu / builtin.cpu:.2f}x   {with_right.cpu / without.cpu:13.2f}x"
             )
             if name == "encrypted" and label == "plain":
                 seconds = max(with_right.cpu - without.cpu, 1e-9)
@@ -135,6 +166,15 @@ def measure(args: list[str], repeat: int) -> Run:
     return measure_in_turns([args], repeat)[0]
 
 
+def owner_of(args: list[str]) -> str:
+    """What the GRE-owner fixture must say in a tshark run with ``args``: the plugin's, the
+    minimal dissector's or Wireshark's own name for IP protocol 47's dissector."""
+    scripts = {Path(s).name for s in tshark.lua_scripts_in(args)}
+    if MINIMAL_GRE.name in scripts:
+        return OWNER_OF["minimal"]
+    return OWNER_OF["plugin"] if scripts else OWNER_OF["built-in"]
+
+
 def measure_in_turns(
     commands: list[list[str]],
     repeat: int,
@@ -144,10 +184,13 @@ def measure_in_turns(
 ) -> list[Run]:
     """``measure`` for each of ``commands``, their runs taken in turns: a drift in the
     machine's load then hits all of them alike, and their ratios hold. With ``program`` the
-    commands are its arguments (run in ``env``) instead of tshark's."""
+    commands are its arguments (run in ``env``) instead of tshark's. Each tshark run loads
+    the GRE-owner fixture last and must prove that the dissector measured held IP protocol
+    47 in that very run."""
     if not program:
         for args in commands:
             tshark.require_loaded(tshark.lua_scripts_in(args))
+        commands = [[*args, "-X", f"lua_script:{GRE_OWNER}"] for args in commands]
     best = [Run(float("inf"), 0) for _ in commands]
     for _ in range(repeat):
         for n, args in enumerate(commands):
@@ -166,15 +209,23 @@ def _run_once(args: list[str], program: str, cwd: str | None, env: dict[str, str
             how = {"args": [program, *args], "env": env}
         else:
             how = stack.enter_context(tshark.invocation(args))
+        errors = stack.enter_context(tempfile.TemporaryFile())
         start = time.perf_counter()
-        process = subprocess.Popen(
-            **how, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
-        )
+        process = subprocess.Popen(**how, stdout=subprocess.DEVNULL, stderr=errors, cwd=cwd)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
+        errors.seek(0)
+        said = errors.read().decode("utf-8", "replace")
     if status != 0:
         message = f"{program or 'tshark'} {' '.join(args)}: status {status}"
         raise RuntimeError(message) if program else tshark.TsharkError(message)
+    if not program:
+        owners = GRE_OWNER_SAYS.findall(said)
+        if owners != [owner_of(args)]:
+            raise tshark.TsharkError(
+                f"tshark {' '.join(args)}: IP protocol 47 was dissected by {owners or 'nothing'}"
+                f", not {owner_of(args)}: this run is not a figure of what it measures"
+            )
     return Run(elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
 
@@ -363,27 +414,21 @@ def zeek_only_lines(folder: Path, sessions: int, repeat: int) -> list[str]:
     ]
 
 
-def run(
-    folder: Path,
-    sessions: int,
-    plugin: Path,
-    repeat: int = 3,
-    tshark_only: bool = False,
-    zeek_only: bool = False,
-) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    if zeek_only:
-        return "\n".join(zeek_only_lines(folder, sessions, repeat))
-    pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
-    frames = sum(
-        1
-        for _ in tshark.run(
-            ["-n", "-r", str(pcap), "-T", "fields", "-e", "frame.number"]
-        ).stdout.splitlines()
+def tshark_mode_lines(folder: Path, plugin: Path, repeat: int) -> list[str]:
+    """The plugin against Wireshark's built-ins and the minimal Lua GRE dissector in each way
+    users run tshark, on the traffic a VPN carries (calls of MPPE), as the harness runs tshark
+    (an ordinary user's, whoever runs the bench)."""
+    pcap = _built(folder / f"traffic-{TRAFFIC_CALLS}.pcap", "traffic", TRAFFIC_CALLS)
+    frames = len(
+        tshark.run(["-n", "-r", str(pcap), "-T", "fields", "-e", "frame.number"]).stdout.split()
     )
+    account = tshark.unprivileged_account()
+    who = f"as uid {account[0]}" if account else "as this user"
     lines = [
-        f"capture: {pcap} ({frames} frames, {sessions} calls)",
-        f"{tshark.version()}; CPU time, best of {repeat} taken in turns; memory: peak resident",
+        f"capture: {pcap} ({frames} frames: {TRAFFIC_CALLS} calls of {TRAFFIC_GRE_PER_CALL} GRE "
+        "packets, 98% MPPE)",
+        f"{tshark.version()}, {who}; CPU time, best of {repeat} taken in turns; every run "
+        "proved its GRE dissector; memory: peak resident",
         f"{'mode':<10} {'built-in':>9} {'minimal':>9} {'plugin':>9}   plugin/built-in "
         f"plugin/minimal   memory/built-in",
     ]
@@ -402,6 +447,22 @@ def run(
             f"{ours.cpu / builtin.cpu:14.2f}x {ours.cpu / minimal.cpu:13.2f}x   "
             f"{ours.peak_kib / builtin.peak_kib:14.2f}x"
         )
+    return lines
+
+
+def run(
+    folder: Path,
+    sessions: int,
+    plugin: Path,
+    repeat: int = 3,
+    tshark_only: bool = False,
+    zeek_only: bool = False,
+) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    if zeek_only:
+        return "\n".join(zeek_only_lines(folder, sessions, repeat))
+    pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
+    lines = tshark_mode_lines(folder, plugin, repeat)
     lines += decryption_lines(folder, plugin, pcap, repeat)
     if not tshark_only:
         lines += zeek_lines(pcap, repeat, "sessions")
@@ -438,5 +499,7 @@ if __name__ == "__main__":
         ordinary_capture(out, size)
     elif kind == "decrypt":
         decrypt_capture(size).write(out)
+    elif kind == "traffic":
+        traffic_capture(size).write_pcap(out)
     else:
         big_capture(size).write(out)
