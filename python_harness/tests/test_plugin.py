@@ -402,7 +402,7 @@ def _loaded_lua_plugins(env: dict, **options) -> set[Path]:
     out = subprocess.run(
         ["tshark", "-G", "plugins"], capture_output=True, text=True, env=env, **options
     ).stdout
-    return {Path(line.split("\t")[-1]) for line in out.splitlines() if "\tlua script\t" in line}
+    return {Path(path) for path in tshark.lua_plugins_listed(out)}
 
 
 def _installed_entry_works(folder: Path, pcap: Path, env: dict, **options) -> None:
@@ -734,9 +734,9 @@ def test_the_harness_tests_the_working_tree_even_with_a_copy_installed_for_all_u
     try:
         _make(repo, "install")
         listed = tshark.run(["-G", "plugins", "-X", f"lua_script:{PLUGIN}"]).stdout
-        lua = [line for line in listed.splitlines() if "\tlua script\t" in line]
-        assert lua and all(str(_global_lua_plugin_folder()) not in line for line in lua)
-        assert not any("0.0.0-other" in line for line in lua)
+        lua = tshark.lua_plugins_listed(listed)
+        assert lua and all(str(_global_lua_plugin_folder()) not in path for path in lua)
+        assert "0.0.0-other" not in listed
         decode = tshark.decode(pcaps["outgoing_call"], ["pptp_ctrl.call"], lua_scripts=[PLUGIN])
         assert not decode.lua_errors() and "pptp-analysis:" not in decode.stderr
     finally:

@@ -214,6 +214,14 @@ def lua_scripts_in(args: Iterable[str]) -> tuple[str, ...]:
     return tuple(a[len(LUA_SCRIPT) :] for a in args if a.startswith(LUA_SCRIPT))
 
 
+def lua_plugins_listed(listing: str) -> list[str]:
+    """The files of the Lua scripts in ``tshark -G plugins`` output (typed "lua script" up to
+    Wireshark 4.4, "Lua script" from 4.6)."""
+    return [
+        line.split("\t")[-1] for line in listing.splitlines() if "\tlua script\t" in line.lower()
+    ]
+
+
 # What a second copy of the plugin says as it stops (lua_dissector/pptp.lua).
 SECOND_COPY = re.compile(r"^pptp-analysis: (.*) is in use; the copy at (.*) stops$", re.MULTILINE)
 
@@ -229,11 +237,7 @@ def require_loaded(lua_scripts: tuple[str, ...]) -> None:
         if not Path(script).is_file():
             raise TsharkError(f"the Lua plugin {script} does not exist")
     done = _execute(["-G", "plugins", *_lua_args(lua_scripts)], None)
-    loaded = {
-        Path(line.split("\t")[-1]).name
-        for line in done.stdout.splitlines()
-        if "\tlua script\t" in line
-    }
+    loaded = {Path(path).name for path in lua_plugins_listed(done.stdout)}
     for script in lua_scripts:
         if Path(script).name not in loaded:
             said = done.stderr.strip().replace("\n", " ")
