@@ -233,7 +233,74 @@ end
 
 local sha1_block = compile(SHA1_BLOCK, native, band, bor, bxor, bnot, rol)
 
-local function sha1(s)
+-- SHA-1 where native operators compile (5.3+): the whole compression function written out
+-- at load, 80 rounds with their message words as locals and the five working variables
+-- renamed from round to round instead of moved, words read and the length written with
+-- string.unpack/pack. Over twice the speed of the loop below, which 5.2 keeps; stateless
+-- MPPE pays one SHA-1 per packet.
+local function unrolled_sha1_source()
+    local lines = {
+        "local unpack_words, pack, rep = ...",
+        "return function(s)",
+        "    local n = #s",
+        "    local msg = s .. '\\128' .. rep('\\0', (55 - n) % 64) .. pack('>I8', n * 8)",
+        "    local h0, h1, h2, h3, h4 = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0",
+        "    for block = 1, #msg, 64 do",
+    }
+    local words = {}
+    for t = 1, 16 do words[t] = "w" .. t end
+    lines[#lines + 1] = "        local " .. table.concat(words, ", ")
+        .. " = unpack_words('>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4', msg, block)"
+    local names = { "a", "b", "c", "d", "e" }
+    lines[#lines + 1] = "        local a, b, c, d, e = h0, h1, h2, h3, h4"
+    local FUNCTIONS = {
+        "((%s & %s) | (~%s & %s))", "(%s ~ %s ~ %s)", "((%s & %s) | (%s & (%s | %s)))",
+        "(%s ~ %s ~ %s)",
+    }
+    local CONSTANTS = { "0x5A827999", "0x6ED9EBA1", "0x8F1BBCDC", "0xCA62C1D6" }
+    for t = 1, 80 do
+        if t > 16 then
+            lines[#lines + 1] = string.format("        local x%d = w%d ~ w%d ~ w%d ~ w%d", t,
+                t - 3, t - 8, t - 14, t - 16)
+            lines[#lines + 1] = string.format(
+                "        local w%d = ((x%d << 1) | (x%d >> 31)) & 0xFFFFFFFF", t, t, t)
+        end
+        -- The variables playing a, b, c, d, e in round t.
+        local r = {}
+        for k = 1, 5 do r[k] = names[(k - t) % 5 + 1] end
+        local stage = math.floor((t - 1) / 20) + 1
+        local f
+        if stage == 1 then
+            f = string.format(FUNCTIONS[1], r[2], r[3], r[2], r[4])
+        elseif stage == 3 then
+            f = string.format(FUNCTIONS[3], r[2], r[3], r[4], r[2], r[3])
+        else
+            f = string.format(FUNCTIONS[stage], r[2], r[3], r[4])
+        end
+        lines[#lines + 1] = string.format(
+            "        %s = (((%s << 5) | (%s >> 27)) + %s + %s + %s + w%d) & 0xFFFFFFFF",
+            r[5], r[1], r[1], f, r[5], CONSTANTS[stage], t)
+        lines[#lines + 1] = string.format("        %s = ((%s << 30) | (%s >> 2)) & 0xFFFFFFFF",
+            r[2], r[2], r[2])
+    end
+    -- After 80 rounds (a multiple of 5) every variable plays its first part again.
+    lines[#lines + 1] = "        h0, h1 = (h0 + a) & 0xFFFFFFFF, (h1 + b) & 0xFFFFFFFF"
+    lines[#lines + 1] = "        h2, h3 = (h2 + c) & 0xFFFFFFFF, (h3 + d) & 0xFFFFFFFF"
+    lines[#lines + 1] = "        h4 = (h4 + e) & 0xFFFFFFFF"
+    lines[#lines + 1] = "    end"
+    lines[#lines + 1] = "    return pack('>I4I4I4I4I4', h0, h1, h2, h3, h4)"
+    lines[#lines + 1] = "end"
+    return table.concat(lines, "\n")
+end
+
+local unrolled_sha1
+if native then
+    local chunk, err = load(unrolled_sha1_source(), "=pptp_analysis.crypto.sha1", "t")
+    if not chunk then error(err) end
+    unrolled_sha1 = chunk(rawget(string, "unpack"), rawget(string, "pack"), string.rep)
+end
+
+local function sha1_loop(s)
     local msg = md_pad(s, true)
     local H = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0 }
     local W = {}
@@ -249,6 +316,7 @@ local function sha1(s)
     for k = 1, 5 do out[k] = char(word_bytes_be(H[k])) end
     return concat(out)
 end
+local sha1 = unrolled_sha1 or sha1_loop
 
 ----------------------------------------------------------------------------------------------
 -- RC4: the hot path. The keystream loop is built from text with its XOR as "c ~ k" on 5.3+
@@ -587,4 +655,5 @@ return {
     rc4_implementation = new_octets and "gcrypt" or "lua",
     -- for tests and measurements
     _rc4_loop = rc4_loop, _native = native, _octets = octets, _chars = chars,
+    _sha1_loop = sha1_loop,
 }
