@@ -239,6 +239,8 @@ end
 local function claim_tables()
     local off = disabled_protocols()
     report.set_disabled(off)
+    -- Without our GRE analysis no call's GRE is seen: no firewall diagnosis then.
+    settings.gre_disabled = off.pptp_gre
     ip_proto_table:add(47, off.pptp_gre and gre.builtin or pptp_gre)
     if off.pptp_ctrl then
         tcp_port_table:remove(settings.ports, pptp_ctrl)

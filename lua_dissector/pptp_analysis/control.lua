@@ -188,7 +188,7 @@ local function message_analysis(item, with_tree, key, name, pinfo)
             item:add(cf.response_time, nstime(state.reply_time[key])):set_generated()
         end
         local call = state.message_call[key]
-        if call then item:add(cf.call, call.number):set_generated() end
+        if call then item:add(cf.call, call.number, "Call #" .. call.number):set_generated() end
     end
     local note = state.message_notes[key]
     if not note then return end

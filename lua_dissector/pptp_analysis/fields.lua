@@ -170,7 +170,7 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
         key_bits = ProtoField.uint8("pptp_gre.mppe.key_bits", "MPPE key length (bits)"),
         key_user = ProtoField.string("pptp_gre.mppe.user", "Decrypted with the credential of"),
         -- The user name a client's MS-CHAP, CHAP, PAP or EAP response gave.
-        user = ProtoField.string("pptp_gre.user", "Authenticated user"),
+        user = ProtoField.string("pptp_gre.user", "User name (as the client gave it)"),
         problem = ProtoField.string("pptp_gre.problem", "Problem"),
     }
     for _, field in pairs(gf) do table.insert(pptp_gre.fields, field) end
@@ -261,6 +261,8 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             "IP inside the tunnel without MPPE encryption", group.SECURITY, severity.WARN),
         ppp_error = new_expert(pptp_gre, "ppp_error", "PPP payload could not be dissected",
             group.MALFORMED, severity.ERROR),
+        pap_in_clear = new_expert(pptp_gre, "pap_in_clear",
+            "PAP password in clear", group.SECURITY, severity.WARN),
         mschapv2_in_clear = new_expert(pptp_gre, "mschapv2_in_clear",
             "MS-CHAPv2 handshake in clear: crackable offline", group.SECURITY, severity.WARN),
         no_handshake = new_expert(pptp_gre, "no_handshake",

@@ -136,42 +136,46 @@ local function header_problems(f1, f2, protocol, has_key, has_seq, has_ack, need
     return found
 end
 
--- Whether a negotiation settled in ``frame`` had, as of frame ``number``: 0 settled, 1 settled
--- later (two passes know), 2 not (yet).
-local function settled(number, frame, visited)
-    if frame and number >= frame then return 0 end
-    return frame and visited and 1 or 2
+-- A negotiation's outcome as the call line reads it at frame ``number``: the value and the
+-- frame that settled it (on one pass, once that frame has passed; on two, on every packet),
+-- else what is missing.
+local function settled_text(subject, value, frame, number, visited, missing)
+    if frame and (visited or number >= frame) then
+        return string.format("%s (frame %d)", value, frame)
+    end
+    return visited and missing or (subject .. " not negotiated yet")
 end
 
-local function settled_text(state_code, value, frame, visited)
-    if state_code == 0 then return value end
-    if state_code == 1 then return string.format("%s from frame %d", value, frame) end
-    return visited and "none" or "not negotiated yet"
-end
-
--- The call line of a GRE packet: both Call IDs, the stream, whether the set-up was seen, and
--- what is known of the call's authentication and encryption at this packet. Made once per
--- call for each of the few ways it reads (call.lines is emptied when the call changes).
+-- The call line of a GRE packet: the call's number, both Call IDs, its control connection,
+-- and its authentication and encryption with the frame that settled each; the same on every
+-- packet of the call on two passes. Made once per call for each of the few ways it reads.
 local function call_line(call, number, visited)
-    local auth_code = settled(number, call.auth_frame, visited)
-    local mppe_code = settled(number, call.mppe_frame, visited)
+    local unseen = call.kind == "unseen"
+    local auth_shown = call.auth_frame and (visited or number >= call.auth_frame)
+    local mppe_shown = call.mppe_frame and (visited or number >= call.mppe_frame)
+    local mppe_seen = call.protocols[PppProto.MPPE] ~= nil
     local lines = call.lines
     if not lines or lines.stream ~= call.conn.stream then
         lines = { stream = call.conn.stream }
         call.lines = lines
     end
-    local code = auth_code * 3 + mppe_code + (visited and 9 or 0)
-    local line = auth_code ~= 1 and mppe_code ~= 1 and lines[code]
+    local code = (auth_shown and 1 or 0) + (mppe_shown and 2 or 0) + (visited and 4 or 0)
+        + (mppe_seen and 8 or 0)
+    local line = lines[code]
     if line then return line end
-    line = "Call #" .. call.number
-    local mppe = call.mppe and string.format("MPPE %s%s", call.key_bits and (call.key_bits
-        .. "-bit") or "", call.stateless and " stateless" or "")
-    line = line .. string.format(" (client Call ID %s, server Call ID %s%s%s; authentication: "
-        .. "%s; encryption: %s)", tostring(call.pns_id or "?"), tostring(call.pac_id or "?"),
-        call.conn.stream and (", TCP stream " .. call.conn.stream) or "",
-        call.kind == "unseen" and ", set-up not captured" or "",
-        settled_text(auth_code, call.auth, call.auth_frame, visited),
-        settled_text(mppe_code, mppe, call.mppe_frame, visited))
+    local mppe = call.mppe and ("MPPE" .. (call.key_bits and (" " .. call.key_bits .. "-bit")
+        or "") .. (call.stateless and " stateless" or " stateful"))
+    local no_mppe = mppe_seen and "MPPE, its negotiation not captured"
+        or unseen and "encryption not captured" or "no encryption"
+    line = string.format("Call #%d%s: Call IDs client %s, server %s%s; %s; %s", call.number,
+        unseen and " (set-up not captured)" or "", tostring(call.pns_id or "?"),
+        tostring(call.pac_id or "?"),
+        call.conn.stream and ("; TCP stream " .. call.conn.stream) or "",
+        settled_text("authentication", call.auth and ("authentication " .. call.auth),
+            call.auth_frame, number, visited,
+            unseen and "authentication not captured" or "no authentication"),
+        mppe_seen and not call.mppe and no_mppe
+            or settled_text("encryption", mppe, call.mppe_frame, number, visited, no_mppe))
     lines[code] = line
     return line
 end
@@ -246,6 +250,10 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
             dir.to_pns and "server to client" or "client to server"), with_tree)
     end
     if notes.coherency_gap then problem(item, "coherency_gap", nil, with_tree) end
+    if notes.pap_in_clear then
+        problem(item, "pap_in_clear", string.format("PAP password of user %s in clear",
+            notes.pap_in_clear), with_tree)
+    end
     if notes.mschapv2_in_clear then
         if with_tree then set_generated(tree_add(item, gf.user, notes.mschapv2_in_clear)) end
         problem(item, "mschapv2_in_clear", string.format("MS-CHAPv2 handshake of user %s in "
@@ -279,6 +287,16 @@ local function info_prefix(dir, call_id)
         dir.prefix, dir.prefix_of = prefix, call
     end
     return prefix
+end
+
+-- What the Info column says of a packet's sequence number, as TCP's analysis does ("[TCP
+-- Out-Of-Order]"), so that the packet list shows it: "" for a packet in order.
+local function sequence_marks(notes)
+    if not notes then return "" end
+    local gap = notes.lost
+    return (gap and ("[GRE " .. gap.count .. " skipped] ") or "")
+        .. (notes.out_of_order and "[GRE out of order] " or "")
+        .. (notes.duplicate and "[GRE duplicate] " or "")
 end
 
 local function dissect_gre(tvb, pinfo, tree, visited)
@@ -368,8 +386,11 @@ local function dissect_gre(tvb, pinfo, tree, visited)
             local call_item = shown
                 and tree_add(item, gf.call, call.number, call_line(call, number, visited))
                 or tree_add(item, gf.call, call.number)
-            local frame_item = tree_add(item, gf.call_frame,
-                to_pns and call.pns_frame or call.pac_frame)
+            local assigned_in = to_pns and call.pns_frame or call.pac_frame
+            local frame_item = shown and call.kind == "unseen" and assigned_in
+                and tree_add(item, gf.call_frame, assigned_in,
+                    "Call ID learnt from: " .. assigned_in .. " (its set-up is not captured)")
+                or tree_add(item, gf.call_frame, assigned_in)
             local stream = call.conn.stream
             local stream_item = stream and tree_add(item, gf.tcp_stream, stream)
             local auth_item = number == call.auth_frame and tree_add(item, gf.auth, call.auth)
@@ -416,7 +437,8 @@ local function dissect_gre(tvb, pinfo, tree, visited)
         or gre_proto_table:get_dissector(protocol))
     if not handle then
         pinfo.cols.protocol = "GRE"
-        pinfo.cols.info = (call_id and info_prefix(dir, call_id) or "") .. (payload
+        pinfo.cols.info = (call_id and info_prefix(dir, call_id) or "") .. sequence_marks(notes)
+            .. (payload
             and "Encapsulated data" or ("Ack-only" .. (ack and (", ack=" .. ack) or "")))
         return size
     end
@@ -425,7 +447,9 @@ local function dissect_gre(tvb, pinfo, tree, visited)
         problem(with_tree and tree_add(tree, pptp_gre, tvb(0, offset)) or tree, "ppp_error",
             nil, with_tree)
     end
-    if call_id then prepend_column(pinfo.cols.info, info_prefix(dir, call_id)) end
+    if call_id then
+        prepend_column(pinfo.cols.info, info_prefix(dir, call_id) .. sequence_marks(notes))
+    end
     return size
 end
 

@@ -95,14 +95,18 @@ local function note_chap(number, call, payload, info)
 end
 
 -- The user name of a PAP Authenticate-Request or an EAP Response/Identity.
-local function note_identity(call, proto, payload, info)
+-- A PAP Authenticate-Request carries the password itself: the first one of a call is flagged.
+local function note_identity(number, call, proto, payload, info)
     local available = payload:len() - info
     if call.user or available < 5 then return end
     local code = payload(info, 1):uint()
     local length = math.min(payload(info + 2, 2):uint(), available)
     if proto == PppProto.PAP and code == 1 then
         local size = payload(info + 4, 1):uint()
-        if size > 0 and 5 + size <= length then call.user = payload:raw(info + 5, size) end
+        if size > 0 and 5 + size <= length then
+            call.user = payload:raw(info + 5, size)
+            add_finding(number, "pap_in_clear", display_name(call.user))
+        end
     elseif proto == PppProto.EAP and code == 2 and payload(info + 4, 1):uint() == 1
         and length > 5 then
         call.user = payload:raw(info + 5, length - 5)
@@ -172,7 +176,7 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
     elseif call and proto == PppProto.CHAP then
         note_chap(number, call, payload, info)
     elseif call and (proto == PppProto.PAP or proto == PppProto.EAP) then
-        note_identity(call, proto, payload, info)
+        note_identity(number, call, proto, payload, info)
     elseif call and proto == PppProto.CCP then
         local code, options = options_of(payload, info)
         if code == CONFIGURE_ACK and options[CCP_OPT_MPPE] and not call.mppe then

@@ -12,6 +12,19 @@ local M = {}
 local state, settings, decryption, display_name, numbers_lost, NO_CALLS
 local PppProto, weak_auth, gre_seen, gre_diagnosis, GRE_BLOCKED_WORDS
 
+-- What the calls window says when the plugin's protocols are disabled, by which of them.
+local DISABLED_TEXT = {
+    both = "PPTP analysis is off: PPTP_CTRL and PPTP_GRE are disabled",
+    pptp_ctrl = "PPTP control analysis is off: PPTP_CTRL is disabled, so no call is seen",
+    pptp_gre = "PPTP GRE analysis is off: PPTP_GRE is disabled",
+}
+local disabled -- nil, or a key of DISABLED_TEXT: set by the entry at every init
+
+function M.set_disabled(off)
+    disabled = off.pptp_ctrl and off.pptp_gre and "both" or off.pptp_ctrl and "pptp_ctrl"
+        or off.pptp_gre and "pptp_gre" or nil
+end
+
 local function protocols_text(set)
     local names = {}
     for _, name in pairs(set or NO_CALLS) do table.insert(names, name) end
@@ -24,9 +37,14 @@ local function counts(dir)
     return dir.packets, dir.bytes, numbers_lost(dir), dir.duplicates, dir.out_of_order
 end
 
+-- Whether the call carried MPPE: its packets counted, or (a call learnt mid-call, whose
+-- earlier GRE it adopted) the protocol seen.
+local function carried_mppe(call)
+    return call.mppe_packets > 0 or (call.protocols and call.protocols[PppProto.MPPE]) ~= nil
+end
+
 local function encryption_text(call)
-    local seen = call.mppe_packets > 0 or (call.protocols and call.protocols[PppProto.MPPE])
-    if seen and not call.mppe then
+    if carried_mppe(call) and not call.mppe then
         return "MPPE (its negotiation not captured)" -- a capture that started mid-call
     end
     if not (call.mppe and call.mppe_packets > 0) then return "none" end
@@ -37,7 +55,7 @@ end
 -- Whether the call's MPPE was decrypted: "-" without a credentials file or MPPE packets,
 -- "decrypted", "no_handshake" (a call learnt mid-call included) or "no_credential".
 local function decryption_text(call)
-    if not decryption.credentials or call.mppe_packets == 0 then return "-" end
+    if not decryption.credentials or not carried_mppe(call) then return "-" end
     return call.keys or "no_handshake"
 end
 
@@ -187,6 +205,7 @@ end
 
 -- The overview's line of a call: who, how it authenticated and encrypted, how its GRE went.
 local function overview_line(call, route, row)
+    if disabled == "pptp_gre" then return string.format(row, call.number, route, "-", "-", "-") end
     local lost = numbers_lost(call.to_pac) + numbers_lost(call.to_pns)
     local blocked = gre_diagnosis(call)
     local gre = blocked and GRE_BLOCKED_WORDS[blocked].overview or lost > 0 and (lost .. " lost")
@@ -203,26 +222,12 @@ local function route_of(call)
     return (call.pns:gsub(":%d+$", "")) .. " -> " .. (call.pac:gsub(":%d+$", ""))
 end
 
--- What the calls window says when the plugin's protocols are disabled, by which of them.
-local DISABLED_TEXT = {
-    both = "PPTP analysis is off: PPTP_CTRL and PPTP_GRE are disabled",
-    pptp_ctrl = "PPTP control analysis is off: PPTP_CTRL is disabled, so no call is seen",
-    pptp_gre = "PPTP GRE analysis is off: PPTP_GRE is disabled",
-}
-local disabled -- nil, or a key of DISABLED_TEXT: set by the entry at every init
-
-function M.set_disabled(off)
-    disabled = off.pptp_ctrl and off.pptp_gre and "both" or off.pptp_ctrl and "pptp_ctrl"
-        or off.pptp_gre and "pptp_gre" or nil
-end
-
 -- Statistics > PPTP Calls (and tshark -z pptp,report): an overview of one line per call,
 -- then a block of labelled lines per call, readable in the window's default width.
 local function calls_report()
     if disabled == "both" or disabled == "pptp_ctrl" then
-        return DISABLED_TEXT[disabled] .. "\n(Analyze > Enabled Protocols, or tshark's and "
-            .. "Wireshark's --disable-protocol):\nWireshark's own pptp and gre dissectors "
-            .. "decode the capture."
+        return DISABLED_TEXT[disabled] .. "\n(in Analyze > Enabled Protocols, or with "
+            .. "--disable-protocol).\nWireshark's own dissectors decode the capture."
     end
     local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
         #state.calls) }
@@ -257,6 +262,12 @@ local function calls_report()
             tostring(call.pns_id or "?")))
         table.insert(lines, string.format("  %-16s %s, Call ID %s", "server (PAC)", call.pac,
             tostring(call.pac_id or "?")))
+        if disabled == "pptp_gre" then
+            table.insert(lines, string.format("  %-16s %s", "GRE", "not analysed: PPTP_GRE is "
+                .. "disabled"))
+            table.insert(lines, string.format("  %-16s %s", "ended", ending(call)))
+            goto next_call
+        end
         table.insert(lines, direction_line("client to server", call.to_pac))
         table.insert(lines, direction_line("server to client", call.to_pns))
         local auth = call.auth or "none seen"
@@ -284,6 +295,7 @@ local function calls_report()
                 "GRE", settings.gre_grace))
         end
         table.insert(lines, string.format("  %-16s %s", "PPP", protocols_text(call.protocols)))
+        ::next_call::
     end
     local orphans = 0
     for _, dir in ipairs(state.orphans) do

@@ -184,13 +184,14 @@ SECURITY_MESSAGES = {
     "weak_auth": "Weak authentication: ",
     "cleartext": "IP inside call #",
     "mschapv2_in_clear": "MS-CHAPv2 handshake of user ",
+    "pap_in_clear": "PAP password of user ",
 }
 
 
 @pytest.mark.parametrize("name", ["mschapv2_mppe", "unencrypted_session", "decrypt_two_users"])
 def test_security_findings_are_filterable_problems(pcaps, name):
-    """pptp_gre.problem == "weak_auth", "cleartext" and "mschapv2_in_clear" (documented
-    filters) find exactly the frames whose expert says that finding."""
+    """pptp_gre.problem == "weak_auth", "cleartext", "pap_in_clear" and "mschapv2_in_clear"
+    (documented filters) find exactly the frames whose expert says that finding."""
     decoded = tshark.decode(pcaps[name], ["pptp_gre.problem"], lua_scripts=[PLUGIN], two_pass=True)
     found = False
     for problem, start in SECURITY_MESSAGES.items():
@@ -553,10 +554,11 @@ def test_gre_grace_period_preference(tmp_path, grace, expected):
     assert shown == expected
 
 
-def _expert_summaries(pcap: Path) -> Counter:
+def _expert_summaries(pcap: Path, scripts: list[str]) -> Counter:
     """What `tshark -q -z expert` lists after one pass, which builds no tree: each summary
     with its frequency (tshark prints "%12d %10s %18s  %s": count, group, protocol, text)."""
-    out = tshark.run(["-n", "-q", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-z", "expert"])
+    lua = [arg for script in scripts for arg in ("-X", f"lua_script:{script}")]
+    out = tshark.run(["-n", "-q", "-r", str(pcap), *lua, "-z", "expert"])
     found: Counter = Counter()
     for line in out.stdout.splitlines():
         if len(line) > 44 and line[:12].strip().isdigit():
@@ -574,7 +576,15 @@ def test_experts_reach_expert_information_without_a_tree(pcaps, name):
     fields = ["pptp_ctrl.problem", "pptp_gre.problem"]
     decoded = tshark.decode(pcaps[name], fields, lua_scripts=[str(PLUGIN)])
     with_tree = Counter(m for f in decoded.frames.values() for m in f.get("_ws.expert.message", []))
-    assert _expert_summaries(pcaps[name]) == with_tree
+    # Wireshark's own experts (TCP's) may differ between the two ways on some versions (4.6's
+    # "exceeds MSS"): they are the same with and without the plugin, so they cancel out.
+    builtin = tshark.decode(pcaps[name], [])
+    builtin_tree = Counter(
+        m for f in builtin.frames.values() for m in f.get("_ws.expert.message", [])
+    )
+    without_tree = _expert_summaries(pcaps[name], [str(PLUGIN)])
+    builtin_without = _expert_summaries(pcaps[name], [])
+    assert without_tree - builtin_without == with_tree - builtin_tree
     shown = {p for f in decoded.frames.values() for field in fields for p in f.get(field, [])}
     never_delivered = oracle.plugin(PLUGIN).limit
     named = {

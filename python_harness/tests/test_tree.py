@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pyshark
@@ -15,7 +16,11 @@ def test_builtin_message_names_match_ours(tmp_path: Path):
     pcap = tmp_path / "all.pcap"
     scenarios.build("all_message_types").write(pcap)
     shown = {}
-    capture = pyshark.FileCapture(str(pcap), display_filter="pptp", keep_packets=False)
+    # pyshark asks asyncio for the current loop, which Python 3.14 no longer makes by itself.
+    loop = asyncio.new_event_loop()
+    capture = pyshark.FileCapture(
+        str(pcap), display_filter="pptp", keep_packets=False, eventloop=loop
+    )
     try:
         for packet in capture:
             field = packet.pptp.get_field("control_message_type")
@@ -26,4 +31,5 @@ def test_builtin_message_names_match_ours(tmp_path: Path):
             assert packet.pptp.get_field("magic_cookie").showname_value.endswith("(correct)")
     finally:
         capture.close()
+        loop.close()
     assert shown == {mtype: name for mtype, name in MESSAGE_NAMES.items()}

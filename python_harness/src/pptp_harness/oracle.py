@@ -96,7 +96,7 @@ def _decode_fields_only(name: str) -> str | None:
 
 # Security findings the plugin names in pptp_gre.problem too: the truth holds them per call
 # (its notices), and test_plugin holds each frame's to its expert.
-SECURITY_FINDINGS = frozenset({"weak_auth", "cleartext", "mschapv2_in_clear"})
+SECURITY_FINDINGS = frozenset({"weak_auth", "cleartext", "pap_in_clear", "mschapv2_in_clear"})
 
 
 def plugin(script: str | Path, reassemble: bool = True) -> Analyzer:
