@@ -169,7 +169,7 @@ def measure(args: list[str], repeat: int) -> Run:
 def owner_of(args: list[str]) -> str:
     """What the GRE-owner fixture must say in a tshark run with ``args``: the plugin's, the
     minimal dissector's or Wireshark's own name for IP protocol 47's dissector."""
-    scripts = {Path(s).name for s in tshark.lua_scripts_in(args)}
+    scripts = {Path(s).name for s in tshark.lua_scripts_in(args)} - {GRE_OWNER.name}
     if MINIMAL_GRE.name in scripts:
         return OWNER_OF["minimal"]
     return OWNER_OF["plugin"] if scripts else OWNER_OF["built-in"]
