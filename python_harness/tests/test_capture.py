@@ -5,7 +5,7 @@ from __future__ import annotations
 import dpkt
 
 from pptp_harness import scenarios
-from pptp_harness.capture import SequenceTracker
+from pptp_harness.expected import SequenceTracker
 
 
 def segments(cap):

@@ -16,7 +16,17 @@ from pathlib import Path
 import dpkt
 import pytest
 
-from pptp_harness import cli, decrypt, linktypes, mppe, ppp, tshark, zeek
+from pptp_harness import (
+    captures,
+    cli,
+    decrypt,
+    linktypes,
+    mppe,
+    ppp,
+    tshark,
+    tunnels,
+    zeek,
+)
 from pptp_harness.capture import SNAPLEN, Call, Capture, Frame
 from pptp_harness.constants import (
     AUTH_MSCHAP_V1,
@@ -28,11 +38,11 @@ from pptp_harness.constants import (
     CpCode,
     PppProto,
 )
+from pptp_harness.credentials import Credential
 from pptp_harness.scenarios import connect
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "captures"
-WINDOWS = SHARED / "pptpd-windows-mschapv2-mppe.pcapng"
-CHAPCRACK = SHARED / "chapcrack-sample.pcap"
+WINDOWS = "pptpd-windows-mschapv2-mppe.pcapng"
+CHAPCRACK = "chapcrack-sample.pcap"
 
 USER = "alice"
 PASSWORD = "Tr0ub4dor&3-pptp"  # distinctive: searched for in every output
@@ -260,7 +270,7 @@ def test_decrypt_writes_exactly_the_inner_packets(tmp_path, capsys, key_bits, st
     mode = "stateless" if stateless else "stateful"
     assert f"MPPE {key_bits}-bit {mode}" in text
     assert "the credential matches the NT-Response and the server's authenticator response" in text
-    result = decrypt.decrypt(pcap, [decrypt.Credential.from_password(PASSWORD)])
+    result = decrypt.decrypt(pcap, [Credential.from_password(PASSWORD)])
     # Per frame, the PPP plaintext exactly as it was encrypted (protocol field included).
     assert result.plaintexts == {s.frame.number: s.plaintext for s in tunnel.expected}
     (call,) = result.calls
@@ -276,7 +286,7 @@ def test_linux_style_stateful_reset(tmp_path):
     cap, tunnel = one_call(stateless=False, rekey_on_flush=True)
     pcap = tmp_path / "in.pcap"
     write(cap, pcap)
-    result = decrypt.decrypt(pcap, [decrypt.Credential.from_password(PASSWORD)])
+    result = decrypt.decrypt(pcap, [Credential.from_password(PASSWORD)])
     assert result.plaintexts == {s.frame.number: s.plaintext for s in tunnel.expected}
 
 
@@ -303,7 +313,7 @@ def test_coherency_count_wrap(tmp_path, stateless):
     assert wrapped == 0
     pcap = tmp_path / "in.pcap"
     write(cap, pcap)
-    result = decrypt.decrypt(pcap, [decrypt.Credential.from_password(PASSWORD)])
+    result = decrypt.decrypt(pcap, [Credential.from_password(PASSWORD)])
     assert result.plaintexts == {s.frame.number: s.plaintext for s in tunnel.expected}
     assert [p[2] for p in result.packets] == [s.inner for s in tunnel.expected]
 
@@ -325,8 +335,8 @@ def test_wrong_password_decrypts_nothing_and_never_shows(tmp_path, capsys):
         assert secret.encode() not in out.read_bytes()
     status, text = run(capsys, "decrypt", pcap, "-o", out, "--nt-hash", nt_hash)
     assert status == 1 and nt_hash not in text.lower()
-    assert "secret hidden" in repr(decrypt.Credential.from_password(wrong))
-    assert wrong not in repr(decrypt.Credential.from_password(wrong))
+    assert "secret hidden" in repr(Credential.from_password(wrong))
+    assert wrong not in repr(Credential.from_password(wrong))
 
 
 def test_malformed_nt_hash_is_not_echoed(tmp_path, capsys):
@@ -409,8 +419,8 @@ def test_gre_without_control_connection(tmp_path):
     _, first, second, cap = two_users(tmp_path)
     frames = write(cap, tmp_path / "gre.pcap", lambda f: f.truth.get("kind") == "pptp_gre")
     creds = [
-        decrypt.Credential.from_password(PASSWORD, USER),
-        decrypt.Credential.from_password(OTHER_PASSWORD),
+        Credential.from_password(PASSWORD, USER),
+        Credential.from_password(OTHER_PASSWORD),
     ]
     result = decrypt.decrypt(tmp_path / "gre.pcap", creds)
     assert [c.status for c in result.calls] == ["decrypted", "decrypted"]
@@ -493,7 +503,7 @@ def test_link_layers(tmp_path, framing, carrier):
     pcap = tmp_path / "in.pcap"
     write(cap, pcap)
     converted = linktypes.convert(pcap, tmp_path / "conv.pcap", framing, carrier)
-    result = decrypt.decrypt(converted, [decrypt.Credential.from_password(PASSWORD)])
+    result = decrypt.decrypt(converted, [Credential.from_password(PASSWORD)])
     assert result.plaintexts == {s.frame.number: s.plaintext for s in tunnel.expected}
 
 
@@ -528,7 +538,7 @@ def test_pcapng_with_two_interfaces(tmp_path):
                 pkt_data=data,
             )
             f.write(bytes(block))
-    result = decrypt.decrypt(path, [decrypt.Credential.from_password(PASSWORD)])
+    result = decrypt.decrypt(path, [Credential.from_password(PASSWORD)])
     assert result.plaintexts == {s.frame.number: s.plaintext for s in tunnel.expected}
     stamps = [(round(ts * 1_000_000), packet) for _, ts, packet in result.packets]
     assert stamps == expected_output(tunnel.expected)
@@ -563,8 +573,8 @@ def check_cracker_lines(text: str, user: str, password: str | None) -> None:
 def test_cracker_lines_for_the_rfc_example():
     """RFC 2759 §9.2's exchange ("User", "clientPass") as hashcat and John lines; John the
     Ripper's mschapv2 format lists this very line among its test vectors."""
-    call = decrypt.Call(1, None, [])
-    handshake = decrypt.Handshake(
+    call = tunnels.Call(1, None, [])
+    handshake = tunnels.Handshake(
         number=1,
         call=call,
         client="192.0.2.10",
@@ -623,7 +633,7 @@ def test_only_mschapv2_responses_are_handshakes(tmp_path, auth):
     for dropped in (set(), {challenge.number}, lcp, lcp | {challenge.number}):
         pcap = tmp_path / "auth.pcap"
         write(cap, pcap, lambda f, dropped=dropped: f.number not in dropped)
-        assert len(decrypt.find_handshakes(pcap)) == expected
+        assert len(tunnels.find_handshakes(pcap)) == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -642,34 +652,34 @@ def ipv4_valid(packet: bytes) -> bool:
     return packet[0] >> 4 == 4 and ihl >= 20 and total == len(packet) and checksum == 0xFFFF
 
 
-@pytest.mark.skipif(not WINDOWS.exists(), reason=f"{WINDOWS} is not here")
-def test_real_windows_capture(tmp_path, capsys):
+def test_real_windows_capture(tmp_path, capsys, real_captures):
     """A Windows client and pptpd: user jm, password 123, 128-bit stateless MPPE (see the
     captures' README). Every one of the client's 309 MPPE packets decrypts to a valid IPv4
     packet (header checksum correct), written with its frame's timestamp."""
+    windows = real_captures / WINDOWS
     out = tmp_path / "out.pcap"
-    status, text = run(capsys, "decrypt", WINDOWS, "-o", out, "--password", "123", "--user", "jm")
+    status, text = run(capsys, "decrypt", windows, "-o", out, "--password", "123", "--user", "jm")
     assert status == 0, text
     assert "MPPE 128-bit stateless" in text
     assert "192.168.142.1 -> 192.168.142.128: 309 of 309 MPPE packets decrypted to IP" in text
     written = read_output(out)
     assert len(written) == 309 and all(ipv4_valid(p) for _, p in written)
-    result = decrypt.decrypt(WINDOWS, [decrypt.Credential.from_password("123")])
+    result = decrypt.decrypt(windows, [Credential.from_password("123")])
     assert len(result.plaintexts) == 309
     # Windows encrypts the uncompressed protocol field 00 21 (RFC 3078 §3 allows either).
     assert all(p[:2] == b"\x00\x21" for p in result.plaintexts.values())
-    stamps = {n: ts for n, ts, _, _ in decrypt.records(WINDOWS)}
+    stamps = {n: ts for n, ts, _, _ in captures.records(windows)}
     assert [t for t, _ in written] == [round(stamps[n] * 1_000_000) for n, _, _ in result.packets]
     nt_hash = mppe.nt_password_hash("123").hex()
-    status, _ = run(capsys, "decrypt", WINDOWS, "-o", tmp_path / "h.pcap", "--nt-hash", nt_hash)
+    status, _ = run(capsys, "decrypt", windows, "-o", tmp_path / "h.pcap", "--nt-hash", nt_hash)
     assert status == 0 and (tmp_path / "h.pcap").read_bytes() == out.read_bytes()
 
 
-@pytest.mark.skipif(not WINDOWS.exists(), reason=f"{WINDOWS} is not here")
-def test_real_windows_handshake(tmp_path, capsys):
+def test_real_windows_handshake(tmp_path, capsys, real_captures):
+    windows = real_captures / WINDOWS
     wordlist = tmp_path / "words"
     wordlist.write_text("1234\n123\n")
-    status, text = run(capsys, "handshakes", WINDOWS, "--wordlist", wordlist)
+    status, text = run(capsys, "handshakes", windows, "--wordlist", wordlist)
     assert status == 0
     assert "handshake 1: user jm, client 192.168.142.1, server 192.168.142.128 (pptpd)" in text
     assert "frames 18 (Challenge), 25 (Response), 26 (Success); Success" in text
@@ -677,15 +687,15 @@ def test_real_windows_handshake(tmp_path, capsys):
     check_cracker_lines(text, "jm", "123")
 
 
-@pytest.mark.skipif(not CHAPCRACK.exists(), reason=f"{CHAPCRACK} is not here")
-def test_real_chapcrack_sample_handshake(capsys):
+def test_real_chapcrack_sample_handshake(capsys, real_captures):
+    chapcrack = real_captures / CHAPCRACK
     """pptp-linux and pptpd (password unknown): the handshake is listed with both lines."""
-    status, text = run(capsys, "handshakes", CHAPCRACK)
+    status, text = run(capsys, "handshakes", chapcrack)
     assert status == 0
     assert "handshake 1: user moxie, client 192.168.1.102, server 198.252.153.26 (pptpd)" in text
     assert "Call IDs client 0 / server 30720" in text
     check_cracker_lines(text, "moxie", None)
-    (call,) = decrypt.scan(CHAPCRACK).calls
+    (call,) = tunnels.scan(chapcrack).calls
     assert {(e.sender, e.key_bits, e.stateless, len(e.packets)) for e in call.epochs} == {
         ("192.168.1.102", 128, True, 35),
         ("198.252.153.26", 128, True, 31),

@@ -34,7 +34,7 @@ def test_mutated_scenarios_never_break_the_plugin(cases):
     assert not failures, "\n".join(map(str, failures))
 
 
-class PluginLifecycles(fuzz.CallLifecycles):
+class PluginLifecycles(fuzz.CheckedLifecycles):
     lua = PLUGIN
 
 

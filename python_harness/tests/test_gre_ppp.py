@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dpkt
 import pytest
 
 from pptp_harness import ppp
 from pptp_harness.constants import AUTH_EAP, AUTH_MSCHAP_V2, AUTH_PAP, CHAP_RESPONSE, PppProto
 from pptp_harness.gre import EnhancedGRE, enhanced_gre
-
-REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
 
 
 def test_data_packet_with_ack():
@@ -65,14 +61,11 @@ def test_short_header_raises_need_data():
         EnhancedGRE(bytes.fromhex("3081880b000c7800"))
 
 
-@pytest.mark.skipif(
-    not REAL_CAPTURES.is_dir(), reason="real captures (../shared/captures) not present"
-)
 @pytest.mark.parametrize("name", ["chapcrack-sample.pcap", "packetlife-PPTP_negotiation.pcap"])
-def test_every_real_gre_packet_round_trips(name):
+def test_every_real_gre_packet_round_trips(name, real_captures):
     """Every GRE v1 packet of a real pptpd/Windows capture parses and re-packs to the same bytes."""
     seen = 0
-    with (REAL_CAPTURES / name).open("rb") as f:
+    with (real_captures / name).open("rb") as f:
         for _, buf in dpkt.pcap.Reader(f):
             ip = dpkt.ethernet.Ethernet(buf).data
             if isinstance(ip, dpkt.ip.IP) and ip.p == 47:

@@ -21,11 +21,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pptp_harness import constants, decrypt, mppe, oracle, ppp, scenarios, strategies, tshark
+from pptp_harness import (
+    constants,
+    decrypt,
+    mppe,
+    oracle,
+    ppp,
+    scenarios,
+    strategies,
+    tshark,
+)
 from pptp_harness.capture import Capture, ControlConnection
+from pptp_harness.credentials import Credential, write_credentials
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
-REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +56,7 @@ def test_plugin_decodes_scenario_as_ground_truth(pcaps, name, reassemble):
     assert not report.missing_fields, report.missing_fields
     if reassemble:
         # With reassembly only a message the connection's close cut off stays unseen.
-        assert set(report.skipped.values()) <= {
-            oracle._never_delivered({"problems": ["truncated"]})
-        }
+        assert set(report.skipped.values()) <= {oracle.NEVER_DELIVERED}
 
 
 @pytest.mark.parametrize("name", scenarios.names(valid=True))
@@ -321,16 +328,13 @@ REAL = [
 ]
 
 
-@pytest.mark.skipif(
-    not REAL_CAPTURES.is_dir(), reason="real captures (../shared/captures) not present"
-)
 @pytest.mark.parametrize("name", REAL)
-def test_real_capture(name):
+def test_real_capture(name, real_captures):
     """Real pptpd/pptp-linux/Windows traffic: no Lua error; GRE of a call set up in the capture
     is tied to it; the control fields equal the built-in's wherever it decodes them."""
-    pcap = REAL_CAPTURES / name
+    pcap = real_captures / name
     control = [
-        *sorted(n for n in oracle._BUILTIN_NAMES if n.startswith("pptp_gre.")),
+        *sorted(n for n in oracle.BUILTIN_NAMES if n.startswith("pptp_gre.")),
         "pptp_ctrl.control_message_type",
         "pptp_ctrl.call_id",
         "pptp_ctrl.peer_call_id",
@@ -769,7 +773,7 @@ def test_plugin_decrypts_scenario_as_ground_truth(pcaps, name, tmp_path):
     receiver reading the capture in order decrypts it (or fails to: a stateful packet after a
     loss), and everything else is as without decryption."""
     logins = scenarios.LOGINS.values()
-    credentials = decrypt.write_credentials(tmp_path, [f"{x.user}:{x.password}" for x in logins])
+    credentials = write_credentials(tmp_path, [f"{x.user}:{x.password}" for x in logins])
     truth = oracle.decrypting(oracle.load_truth(pcaps[name]))
     assert any("decryption" in f for f in truth["frames"])
     analyzer = _decrypting(PLUGIN, credentials)
@@ -792,9 +796,7 @@ def test_nt_hash_opens_as_the_password_does(pcaps, tmp_path):
     login = scenarios.LOGINS["alice"]
     digest = mppe.nt_password_hash(login.password).hex()
     for line in (f"alice:nthash:{digest}", f"nthash:{digest.upper()}", login.password):
-        decoded = _mppe_frames(
-            pcaps["decrypt_stateless_128"], decrypt.write_credentials(tmp_path, [line])
-        )
+        decoded = _mppe_frames(pcaps["decrypt_stateless_128"], write_credentials(tmp_path, [line]))
         shown = [decoded.values(n, "pptp_gre.decrypted") for n in decoded.frames]
         assert [v for v in shown if v] and all(oracle.same_value(1, v[0]) for v in shown if v)
 
@@ -804,9 +806,7 @@ def test_wrong_credentials_decrypt_nothing_and_say_so(pcaps, name, tmp_path):
     """A password that opens no handshake, and another user's: nothing decrypted, one
     no_credential per call, no Lua error; the credential never appears in the output."""
     secret = "not-the-password-7f3a"
-    credentials = decrypt.write_credentials(
-        tmp_path, [secret, f"alice:{secret}", "nthash:" + "ab" * 16]
-    )
+    credentials = write_credentials(tmp_path, [secret, f"alice:{secret}", "nthash:" + "ab" * 16])
     decoded = _mppe_frames(pcaps[name], credentials)
     assert not decoded.lua_errors()
     decrypted = [v for n in decoded.frames for v in decoded.values(n, "pptp_gre.decrypted")]
@@ -849,27 +849,24 @@ def test_an_unusable_credentials_file_is_said_on_every_pass(pcaps, tmp_path, whe
 def test_capture_started_mid_call_cannot_decrypt_and_says_why(pcaps, tmp_path):
     """No handshake in the capture (it started mid-call): nothing decrypted, a note why."""
     logins = scenarios.LOGINS.values()
-    credentials = decrypt.write_credentials(tmp_path, [f"{x.user}:{x.password}" for x in logins])
+    credentials = write_credentials(tmp_path, [f"{x.user}:{x.password}" for x in logins])
     decoded = _mppe_frames(pcaps["mid_call_clear"], credentials)
     problems = [p for n in decoded.frames for p in decoded.values(n, "pptp_gre.problem")]
     assert "no_handshake" in problems
     assert not any(decoded.values(n, "pptp_gre.decrypted") == ["1"] for n in decoded.frames)
 
 
-@pytest.mark.skipif(
-    not REAL_CAPTURES.is_dir(), reason="real captures (../shared/captures) not present"
-)
-def test_real_windows_capture_decrypts_to_valid_ipv4(tmp_path):
+def test_real_windows_capture_decrypts_to_valid_ipv4(tmp_path, real_captures):
     """A real Windows client and pptpd, user jm with password 123 (the captures' README):
     every MPPE packet decrypts to an IPv4 packet whose header checksum is right."""
-    pcap = REAL_CAPTURES / "pptpd-windows-mschapv2-mppe.pcapng"
+    pcap = real_captures / "pptpd-windows-mschapv2-mppe.pcapng"
     decoded = tshark.decode(
         pcap,
         ["pptp_gre.mppe", "pptp_gre.decrypted", "pptp_gre.mppe.user", "ip.checksum.status"],
         lua_scripts=[str(PLUGIN)],
         prefs=[
             "ip.check_checksum:TRUE",
-            f"pptp_gre.credentials_file:{decrypt.write_credentials(tmp_path, ['jm:123'])}",
+            f"pptp_gre.credentials_file:{write_credentials(tmp_path, ['jm:123'])}",
         ],
         two_pass=True,
     )
@@ -905,7 +902,7 @@ DECRYPTED_CAPTURES = [(n, None) for n in DECRYPTION] + [
 
 
 @pytest.mark.parametrize(("name", "credential"), DECRYPTED_CAPTURES)
-def test_plugin_decrypts_what_the_harness_decrypt_does(pcaps, tmp_path, name, credential):
+def test_plugin_decrypts_what_the_harness_decrypt_does(pcaps, tmp_path, request, name, credential):
     """The PPP frames the plugin shows decrypted are, byte for byte, those that
     ``pptp-harness decrypt`` finds: two independent implementations agree. The offline tool
     also opens stateful packets that arrived after a later one (it knows every packet's
@@ -921,13 +918,11 @@ def test_plugin_decrypts_what_the_harness_decrypt_does(pcaps, tmp_path, name, cr
             if "gre_decryption_failed" in frame.get("decryption", {}).get("problems", ())
         }
     else:
-        pcap = REAL_CAPTURES / name
-        if not pcap.exists():
-            pytest.skip("real captures (../shared/captures) not present")
+        pcap = request.getfixturevalue("real_captures") / name
         lines = [credential]
-    listed = [decrypt.Credential.from_password(p, u) for u, p in (x.split(":") for x in lines)]
+    listed = [Credential.from_password(p, u) for u, p in (x.split(":") for x in lines)]
     expected = decrypt.decrypt(pcap, listed).plaintexts
-    shown = _decrypted_ppp(pcap, decrypt.write_credentials(tmp_path, lines))
+    shown = _decrypted_ppp(pcap, write_credentials(tmp_path, lines))
     assert shown
     assert shown == {n: p for n, p in expected.items() if n not in unopened}
 
@@ -949,6 +944,6 @@ def test_hostile_handshakes_and_mppe_never_break_decryption(pcaps, tmp_path_fact
     pcap = cap.write_pcap(folder / "hostile.pcap")
     logins = scenarios.LOGINS.values()
     for lines in ([f"{x.user}:{x.password}" for x in logins], ["wrong"]):
-        decoded = _mppe_frames(pcap, decrypt.write_credentials(folder, lines))
+        decoded = _mppe_frames(pcap, write_credentials(folder, lines))
         assert not decoded.lua_errors(), decoded.lua_errors()
         assert len(decoded.frames) == len(cap.frames)

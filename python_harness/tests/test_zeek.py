@@ -7,6 +7,7 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from conftest import REAL_CAPTURES
 
 from pptp_harness import linktypes, scenarios, zeek
 
@@ -111,7 +112,6 @@ def test_control_ports_can_be_extended(tmp_path):
     assert (row["id.resp_p"], row["client_call_id"], row["server_call_id"]) == (5555, 7, 8)
 
 
-REAL_CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures"
 # Real captures: GRE packets each way the package must tie to the call (None: no control
 # connection in the capture, so its GRE must be reported as such).
 REAL = {
@@ -122,13 +122,12 @@ REAL = {
 }
 
 
-@pytest.mark.skipif(not REAL_CAPTURES.is_dir(), reason="../shared/captures not present")
 @pytest.mark.parametrize("name", sorted(REAL))
-def test_real_captures(name):
+def test_real_captures(name, real_captures):
     """Real PPTP traffic: no reporter message, every GRE packet counted to its call (the
     counts are tshark's `pptp_gre.call_frame` links per direction), or, for GRE whose
     control connection the capture lacks (here IPv4 GRE inside IPv6), GRE_Without_Control."""
-    logs = zeek.run(REAL_CAPTURES / name)
+    logs = zeek.run(real_captures / name)
     assert not logs.reporter
     expected = REAL[name]
     if expected is None:
@@ -194,10 +193,9 @@ def test_gre_counted_on_every_link_layer(tmp_path, framing, carrier, capture):
 
 # Zeek's own logs of the GRE it decapsulates, and the weirds of its packet analysis.
 ZEEK_OWN_LOGS = ("conn", "tunnel")
-SHARED_CAPTURES = ROOT.parent / "shared" / "captures"
 OWN_LOG_CAPTURES = sorted(SCENARIO_PCAPS.glob("*.pcap")) + sorted(REAL_PEERS.glob("*.pcap"))
-if SHARED_CAPTURES.is_dir():
-    OWN_LOG_CAPTURES += sorted(SHARED_CAPTURES.glob("*.pcap"))
+if REAL_CAPTURES.is_dir():  # where absent, the parameters are only the two folders above
+    OWN_LOG_CAPTURES += sorted(REAL_CAPTURES.glob("*.pcap"))
 
 
 def _own_logs(pcap: Path, folder: Path, package: bool) -> dict[str, list]:

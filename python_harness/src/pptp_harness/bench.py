@@ -28,9 +28,10 @@ from pathlib import Path
 import dpkt
 
 from . import control as ctl
-from . import decrypt, fuzz, ppp, scenarios, tshark, zeek
+from . import fuzz, ppp, scenarios, tshark, zeek
 from .capture import SNAPLEN, Capture, ControlConnection, host
 from .constants import AUTH_MSCHAP_V2
+from .credentials import write_credentials
 from .gre import enhanced_gre
 from .scenarios import SERVER
 
@@ -122,7 +123,7 @@ def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) 
     handshakes no credential opens: the cost of the feature being on) and on genuinely
     encrypted calls, and the rate at which it decrypts MPPE payload."""
     logins = scenarios.LOGINS.values()
-    right = decrypt.write_credentials(folder, [f"{x.user}:{x.password}" for x in logins])
+    right = write_credentials(folder, [f"{x.user}:{x.password}" for x in logins])
     pcap = _built(folder / f"decrypt-{DECRYPT_CALLS}.pcap", "decrypt", DECRYPT_CALLS)
     mppe_lengths = ["-Y", "ppp.protocol == 0x00fd", "-T", "fields", "-e", "pptp_gre.payload_length"]
     shown = tshark.run(["-n", "-r", str(pcap), *mppe_lengths, "-X", f"lua_script:{plugin}"])

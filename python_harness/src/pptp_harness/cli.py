@@ -9,7 +9,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import bench, decrypt, fuzz, oracle, real_peers, rootfs, scenarios, tshark, zeek
+from . import (
+    bench,
+    decrypt,
+    fuzz,
+    oracle,
+    real_peers,
+    reports,
+    rootfs,
+    scenarios,
+    tshark,
+    tunnels,
+    zeek,
+)
+from .credentials import Credential, read_credentials, write_credentials
 
 DEMO_SCENARIO = "mschapv2_mppe"
 DEMO_DECRYPTION = "decrypt_stateless_128"
@@ -98,7 +111,7 @@ def _demo_decryption(workdir: Path, lua: tuple[str, ...]) -> None:
     pcap = workdir / f"{DEMO_DECRYPTION}.pcap"
     scenarios.build(DEMO_DECRYPTION).write(pcap)
     login = scenarios.LOGINS["alice"]
-    credentials = decrypt.write_credentials(workdir, [f"{login.user}:{login.password}"])
+    credentials = write_credentials(workdir, [f"{login.user}:{login.password}"])
     prefs = [f"pptp_gre.credentials_file:{credentials}"]
     print(f"\n# Decryption: {scenarios.SCENARIOS[DEMO_DECRYPTION].description}")
     print(f"# {pcap}, with {credentials} (the user's password: USER:PASSWORD) named by")
@@ -131,18 +144,21 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         f"{args.jobs or 'all'} jobs, failures saved into {args.corpus}",
         file=sys.stderr,
     )
-    summary = fuzz.campaign(
-        args.lua,
-        cases=args.cases,
-        packets=args.packets,
-        duration=args.duration,
-        seed_value=args.seed,
-        jobs=args.jobs,
-        corpus=Path(args.corpus),
-        progress=None if args.quiet else fuzz.progress_bar,
-    )
-    if not args.quiet:
-        print(file=sys.stderr)
+    progress = None if args.quiet else fuzz.ProgressBar()
+    try:
+        summary = fuzz.campaign(
+            args.lua,
+            cases=args.cases,
+            packets=args.packets,
+            duration=args.duration,
+            seed_value=args.seed,
+            jobs=args.jobs,
+            corpus=Path(args.corpus),
+            progress=progress,
+        )
+    finally:
+        if progress:
+            progress.close()
     print(summary.table())
     return 1 if summary.failures else 0
 
@@ -184,18 +200,18 @@ def cmd_rootfs(args: argparse.Namespace) -> int:
         return 2
 
 
-def _credentials(args: argparse.Namespace) -> list[decrypt.Credential]:
+def _credentials(args: argparse.Namespace) -> list[Credential]:
     if args.credentials_file:
-        return decrypt.read_credentials(args.credentials_file)
+        return read_credentials(args.credentials_file)
     if args.nt_hash is not None:
-        return [decrypt.Credential.from_nt_hash(args.nt_hash)]
-    return [decrypt.Credential.from_password(args.password)]
+        return [Credential.from_nt_hash(args.nt_hash)]
+    return [Credential.from_password(args.password)]
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
     try:
         credentials = _credentials(args)
-        found = decrypt.scan(args.pcap)
+        found = tunnels.scan(args.pcap)
         result = decrypt.decrypt(found, credentials, args.user)
         written = decrypt.write_packets(result.packets, args.output)
     except (OSError, ValueError) as exc:  # never the credential: CredentialError leaves it out
@@ -206,7 +222,7 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
         f"{args.pcap}: {found.frames} frames, {len(found.calls)} call(s), "
         f"{handshakes} MS-CHAPv2 handshake(s)"
     )
-    for line in decrypt.decryption_report(found, result):
+    for line in reports.decryption_report(found, result):
         print(line)
     encrypted = [c for c in result.calls if c.status != "no MPPE"]
     opened = [c for c in encrypted if c.decrypted]
@@ -220,18 +236,18 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
 
 def cmd_handshakes(args: argparse.Namespace) -> int:
     try:
-        found = decrypt.scan(args.pcap)
+        found = tunnels.scan(args.pcap)
         wordlist = open(args.wordlist, "rb") if args.wordlist else None  # noqa: SIM115
     except (OSError, ValueError) as exc:
         print(f"pptp-harness handshakes: {exc}", file=sys.stderr)
         return 2
     print(f"{args.pcap}: {len(found.handshakes)} MS-CHAPv2 handshake(s)")
-    for line in decrypt.handshake_report(found):
+    for line in reports.handshake_report(found):
         print(line)
     if wordlist is not None:
         with wordlist:
-            tried = decrypt.try_wordlist(found.handshakes, wordlist)
-        for line in decrypt.wordlist_report(found, tried, args.wordlist):
+            tried = reports.try_wordlist(found.handshakes, wordlist)
+        for line in reports.wordlist_report(found, tried, args.wordlist):
             print(line)
     return 0 if found.handshakes else 1
 

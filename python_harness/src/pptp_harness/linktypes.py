@@ -15,16 +15,17 @@ from pathlib import Path
 
 import dpkt
 
-ETH_IPV4 = 0x0800
-ETH_IPV6 = 0x86DD
-ETH_VLAN = 0x8100
+from .captures import (
+    DLT_RAW_BSD,
+    ETH_IPV4,
+    ETH_IPV6,
+    ETH_VLAN,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_RAW,
+)
+
 ARPHRD_ETHER = 1
-# pcap link types (tcpdump.org/linktypes.html): raw IP appears as 101 in files, and as 12
-# where a capture kept the DLT_RAW value of the platform it came from.
-LINKTYPE_RAW = 101
-DLT_RAW_BSD = 12
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_LINUX_SLL2 = 276
 SLL_OUTGOING = 4
 # Outer endpoints of the IP-in-IP tunnels (documentation prefixes, RFC 5737 and RFC 3849).
 TUNNEL_V4 = (bytes([203, 0, 113, 200]), bytes([203, 0, 113, 201]))

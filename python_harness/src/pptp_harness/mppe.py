@@ -51,7 +51,8 @@ def _sha1(*parts: bytes) -> bytes:
     return digest.digest()
 
 
-def _md4(data: bytes) -> bytes:
+def md4(data: bytes) -> bytes:
+    """MD4 (RFC 1320), which MS-CHAPv2 uses for password hashes."""
     return MD4.new(data).digest()
 
 
@@ -62,12 +63,12 @@ def _md4(data: bytes) -> bytes:
 
 def nt_password_hash(password: str) -> bytes:
     """NtPasswordHash (RFC 2759 §8.3): MD4 of the password in UTF-16LE, no terminating zero."""
-    return _md4(password.encode("utf-16-le"))
+    return md4(password.encode("utf-16-le"))
 
 
 def hash_nt_password_hash(password_hash: bytes) -> bytes:
     """HashNtPasswordHash (RFC 2759 §8.4): MD4 of the password hash."""
-    return _md4(password_hash)
+    return md4(password_hash)
 
 
 def user_name_for_hash(user_name: bytes | str) -> bytes:

@@ -27,7 +27,8 @@ ANALYSIS_PREFIXES = (
     "pptp_gre.tcp_stream",
     "pptp_gre.analysis.",
 )
-_BUILTIN_NAMES = {
+# Ground-truth fields whose built-in counterparts are named otherwise (packet-pptp.c, packet-gre.c).
+BUILTIN_NAMES = {
     "pptp_ctrl.call_statistics": "pptp.call_Statistics",
     "pptp_gre.flags": "gre.flags_and_version",
     "pptp_gre.version": "gre.flags.version",
@@ -43,8 +44,8 @@ def builtin_name(name: str) -> str | None:
     """The built-in dissectors' name for a ground-truth field; None for analysis fields."""
     if name.startswith(ANALYSIS_PREFIXES):
         return None
-    if name in _BUILTIN_NAMES:
-        return _BUILTIN_NAMES[name]
+    if name in BUILTIN_NAMES:
+        return BUILTIN_NAMES[name]
     if name.startswith("pptp_ctrl."):
         return "pptp." + name[len("pptp_ctrl.") :]
     return name
@@ -84,10 +85,15 @@ def _split_message(frame: dict) -> str | None:
     return None
 
 
-def _never_delivered(frame: dict) -> str | None:
-    if "truncated" in frame.get("problems", ()):
-        return "a message cut off by the connection's close never reaches a reassembling dissector"
-    return None
+# Why a reassembling dissector never shows a message: the connection closed before its end.
+NEVER_DELIVERED = (
+    "a message cut off by the connection's close never reaches a reassembling dissector"
+)
+
+
+def never_delivered(frame: dict) -> str | None:
+    """``NEVER_DELIVERED`` for a frame whose message the truth calls truncated, else None."""
+    return NEVER_DELIVERED if "truncated" in frame.get("problems", ()) else None
 
 
 def _decode_fields_only(name: str) -> str | None:
@@ -109,7 +115,7 @@ def plugin(script: str | Path, reassemble: bool = True) -> Analyzer:
         "plugin" if reassemble else "plugin, reassembly off",
         (lambda n: n) if reassemble else _decode_fields_only,
         "pptp_gre",
-        limit=_never_delivered if reassemble else _split_message,
+        limit=never_delivered if reassemble else _split_message,
         problem_field=plugin_problem,
         tolerated_problems=SECURITY_FINDINGS
         if reassemble

@@ -12,26 +12,17 @@ must show), so the same comparisons hold both analyzers to it.
 
 from __future__ import annotations
 
-import socket
+import contextlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import dpkt
 
+from . import captures, ppp
 from . import control as ctl
-from . import ppp
-from .capture import (
-    SEQ_MOD,
-    Direction,
-    call_ending,
-    call_notices,
-    disconnect_ending,
-    gre_blocked,
-    gre_seen,
-    refusal_ending,
-    tcp_close_text,
-)
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
@@ -48,7 +39,21 @@ from .constants import (
     MsgType,
     PppProto,
 )
+from .expected import (
+    SEQ_MOD,
+    Direction,
+    call_ending,
+    call_notices,
+    disconnect_ending,
+    gre_blocked,
+    gre_seen,
+    refusal_ending,
+    tcp_close_text,
+)
 from .gre import EnhancedGRE
+
+# What ``read`` hands each GRE packet to, where asked: frame, timestamp, source, destination, GRE.
+GreHandler = Callable[[int, Decimal, str, str, bytes], None]
 
 # The authentication protocol named by an LCP Authentication-Protocol option's data.
 AUTH_NAMES = {data: name for name, data in ppp.AUTH_OPTION.items()}
@@ -177,7 +182,7 @@ class OrphanFlow:
 
 
 @dataclass
-class Reading:
+class CaptureTruth:
     """What the capture holds: per frame, the messages and the GRE analysis; per call, its
     summary."""
 
@@ -189,6 +194,7 @@ class Reading:
     receivers: dict[tuple, tuple[RealCall, bool]] = field(default_factory=dict)
     receiver_ids: dict[tuple, tuple[RealCall, bool]] = field(default_factory=dict)
     watched_until: float = 0.0  # time of the last PPTP message or GRE packet
+    frame_count: int = 0
     notices: set[str] = field(default_factory=set)
     # GRE no call claimed, per (receiver, sender, Call ID): its counters, PPP protocols and
     # frames, until a later message names the call it belongs to
@@ -524,30 +530,37 @@ class Reading:
                 call.mppe_negotiated = True
 
 
-def read(pcap: str | Path) -> Reading:
-    """Read a capture (Ethernet or raw IPv4 link type) into its ground truth."""
+def read(pcap: str | Path, gre: GreHandler | None = None) -> CaptureTruth:
+    """Read a capture (pcap or pcapng, any link layer ``captures`` reads) into its ground
+    truth; times count from the capture's first frame. With ``gre``, each GRE packet goes to
+    it (frame number, exact timestamp, source, destination, GRE octets) instead of the truth's
+    GRE analysis, and a control message too broken to parse names no call: the decryption
+    tools read their captures this way."""
     pcap = Path(pcap)
-    reading = Reading(pcap.stem)
-    with pcap.open("rb") as f:
-        reader = dpkt.pcap.Reader(f)
-        start = None
-        for number, (ts, buf) in enumerate(reader, 1):
-            start = ts if start is None else start
-            time = ts - start
-            ip_start = 0
-            if reader.datalink() == dpkt.pcap.DLT_EN10MB:
-                ethernet = dpkt.ethernet.Ethernet(buf)
-                ip = ethernet.data
-                ip_start = 14 + 4 * len(getattr(ethernet, "vlan_tags", []) or [])
-            else:
-                ip = dpkt.ip.IP(buf)
-            if not isinstance(ip, dpkt.ip.IP):
+    truth = CaptureTruth(pcap.stem)
+    start = None
+    for number, ts, linktype, frame in captures.records(pcap):
+        start = ts if start is None else start
+        truth.frame_count = number
+        packet = captures.network_packet(linktype, frame)
+        found = captures.transport(packet) if packet is not None else None
+        if found is None:
+            continue
+        src, dst, proto, payload = found
+        time = float(ts - start)
+        if proto == dpkt.ip.IP_PROTO_TCP:
+            try:
+                segment = dpkt.tcp.TCP(payload)
+            except (dpkt.UnpackError, struct.error):
                 continue
-            src, dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
-            if isinstance(ip.data, dpkt.tcp.TCP):
-                reading.tcp(number, time, src, dst, ip.data)
-            elif ip.p == IP_PROTO_GRE:
-                # The octets as captured: dpkt's own GRE class does not give them back intact.
-                raw = buf[ip_start + ip.hl * 4 : ip_start + ip.len]
-                reading.gre(number, time, src, dst, raw)
-    return reading
+            if gre is None:
+                truth.tcp(number, time, src, dst, segment)
+            else:
+                with contextlib.suppress(dpkt.UnpackError, struct.error):
+                    truth.tcp(number, time, src, dst, segment)
+        elif proto == IP_PROTO_GRE:
+            if gre is None:
+                truth.gre(number, time, src, dst, payload)
+            else:
+                gre(number, ts, src, dst, payload)
+    return truth

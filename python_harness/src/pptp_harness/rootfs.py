@@ -107,7 +107,7 @@ def mirror() -> str:
     )
 
 
-def _run(command: Sequence[str], **options) -> None:
+def _show_and_run(command: Sequence[str], **options) -> None:
     print("+", " ".join(command), flush=True)
     subprocess.run(command, check=True, **options)
 
@@ -140,12 +140,12 @@ def _mounts(root: Path) -> Iterator[None]:
     it ends (and whatever an interrupted earlier run left mounted first)."""
     _unmount_all(root)
     try:
-        _run(["mount", "-t", "proc", "proc", str(root / "proc")])
-        _run(["mount", "--bind", "/dev", str(root / "dev")])
+        _show_and_run(["mount", "-t", "proc", "proc", str(root / "proc")])
+        _show_and_run(["mount", "--bind", "/dev", str(root / "dev")])
         # Private: unmounting it later must never propagate to this machine's own /dev.
-        _run(["mount", "--make-private", str(root / "dev")])
+        _show_and_run(["mount", "--make-private", str(root / "dev")])
         # Its own shared memory, writable by everyone (Python's multiprocessing needs it).
-        _run(["mount", "-t", "tmpfs", "-o", "mode=1777", "shm", str(root / "dev/shm")])
+        _show_and_run(["mount", "-t", "tmpfs", "-o", "mode=1777", "shm", str(root / "dev/shm")])
         yield
     finally:
         _unmount_all(root)
@@ -223,7 +223,7 @@ def prepare(suite: str) -> Path:
     script = DEBOOTSTRAP_SCRIPT_OF_SUITE.get(suite)
     if script and not (Path("/usr/share/debootstrap/scripts") / suite).exists():
         command.append(f"/usr/share/debootstrap/scripts/{script}")
-    _run(command, stdout=subprocess.DEVNULL)
+    _show_and_run(command, stdout=subprocess.DEVNULL)
     _network_setup(root)
     # A mirror that serves a dated snapshot of the archive serves Release files of testing
     # suites past their Valid-Until; their signatures are still checked.

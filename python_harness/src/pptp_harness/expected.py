@@ -1,0 +1,165 @@
+"""The rules of the expected analysis: what an analyzer must conclude from what a capture
+shows, stated once for the synthesized captures' truth (``capture``) and for the truth of
+captures we did not synthesize (``reading``). Sequence analysis per call direction (lost,
+duplicate, out of order, in serial arithmetic), which side's GRE came within the grace period
+and the firewall diagnosis of a call whose GRE did not, the notices a call deserves, and how
+a call's ending is worded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .constants import (
+    AUTH_MSCHAP_V2,
+    CDN_RESULTS,
+    GRE_GRACE,
+    ICRP_RESULTS,
+    OCRP_RESULTS,
+    WEAK_AUTH,
+)
+
+SEQ_MOD = 1 << 32
+
+
+def gre_seen(connected_at: float, first_client: float | None, first_server: float | None) -> str:
+    """Which sides sent GRE within the grace period after the call was connected: both,
+    client, server or none."""
+    limit = connected_at + GRE_GRACE + 1e-9
+    client = first_client is not None and first_client <= limit
+    server = first_server is not None and first_server <= limit
+    if client and server:
+        return "both"
+    return "client" if client else "server" if server else "none"
+
+
+def gre_blocked(seen: str, connected_at: float, watched_until: float) -> str | None:
+    """The firewall diagnosis of a connected call whose GRE is missing one or both ways.
+
+    Only a call watched for the whole grace period gets one: one cleared (or the capture's
+    PPTP traffic ending) sooner never had the chance to show its GRE."""
+    if watched_until < connected_at + GRE_GRACE:
+        return None
+    return {
+        "both": None,
+        "client": "no_gre_from_server",
+        "server": "no_gre_from_client",
+        "none": "no_gre_both_ways",
+    }[seen]
+
+
+def call_notices(
+    gre_problem: str | None,
+    nat_editor: bool,
+    auth: str,
+    cleartext: bool,
+    extra: list[str],
+    user: str | None = None,
+) -> list[str]:
+    """The Zeek notices a call deserves, in the order the truth lists them: an MS-CHAPv2
+    handshake seen whole (its Response names the user) can be cracked offline."""
+    found = ["GRE_Blocked"] if gre_problem else []
+    if nat_editor:
+        found.append("NAT_Detected")
+    if auth in WEAK_AUTH:
+        found.append("Weak_Authentication")
+    if auth == AUTH_MSCHAP_V2 and user is not None:
+        found.append("MSCHAPv2_Handshake")
+    if cleartext:
+        found.append("Cleartext_Tunnel")
+    return found + extra
+
+
+# Call-Disconnect-Notify result 0 is not in RFC 2637, but Windows sends it.
+DISCONNECT_NAMES = {0: "None given", **CDN_RESULTS}
+
+
+def disconnect_ending(result: int) -> str:
+    return f"Call-Disconnect-Notify: {DISCONNECT_NAMES.get(result, str(result))}"
+
+
+def refusal_ending(kind: str, result: int) -> str:
+    names = ICRP_RESULTS if kind == "incoming" else OCRP_RESULTS
+    return f"refused: {names.get(result, str(result))}"
+
+
+def tcp_close_text(fin: bool, by_client: bool, frame: int) -> str:
+    side = "client" if by_client else "server"
+    return f"TCP {'FIN' if fin else 'RST'} from the {side} in frame {frame}"
+
+
+def call_ending(ended: str | None, tcp_closed: str | None, lcp_terminated: int | None) -> str:
+    """How a call ended, as the analyzers word it: the control message that ended it (its
+    Disconnect-Notify, Clear-Request, Stop-Control-Connection-Request or refusal), else its
+    control connection's TCP close, else PPP's LCP Terminate, else that it was still up."""
+    if ended:
+        return ended
+    if tcp_closed:
+        return f"{tcp_closed}, no Call-Disconnect-Notify"
+    if lcp_terminated is not None:
+        return f"LCP Terminate in frame {lcp_terminated}, no Call-Disconnect-Notify"
+    return "still up at the end of the capture"
+
+
+class SequenceTracker:
+    """Sequence analysis for one call direction, the ground truth analyzers are held to.
+
+    A packet whose number is ahead of the highest seen by ``d`` reports ``d - 1`` lost numbers;
+    one already seen is a duplicate; an unseen one behind the highest is out of order. Numbers
+    compare in 32-bit serial arithmetic (RFC 1982), so the wrap is not a loss.
+    """
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.highest: int | None = None
+        self.seen: set[int] = set()
+        self.duplicates = 0
+        self.out_of_order = 0
+
+    def observe(self, seq: int) -> dict[str, int]:
+        if self.highest is None:
+            self.first = self.highest = seq
+            self.seen.add(seq)
+            return {}
+        ahead = (seq - self.highest) % SEQ_MOD
+        if seq in self.seen:
+            self.duplicates += 1
+            return {"pptp_gre.analysis.duplicate": 1}
+        self.seen.add(seq)
+        if 0 < ahead < SEQ_MOD // 2:
+            self.highest = seq
+            return {"pptp_gre.analysis.lost": ahead - 1} if ahead > 1 else {}
+        self.out_of_order += 1
+        if (self.first - seq) % SEQ_MOD < SEQ_MOD // 2:
+            self.first = seq  # behind the first one seen: the numbers start here
+        return {"pptp_gre.analysis.out_of_order": 1}
+
+    @property
+    def lost(self) -> int:
+        """Numbers between the first and the highest that never arrived."""
+        if self.first is None or self.highest is None:
+            return 0
+        return ((self.highest - self.first) % SEQ_MOD) + 1 - len(self.seen)
+
+
+@dataclass
+class Direction:
+    """GRE counters for one direction of a call."""
+
+    packets: int = 0
+    bytes: int = 0
+    next_seq: int = 0
+    highest_received: int | None = None  # what this side acknowledges
+    acked: int | None = None
+    data_sent: int = 0  # data packets so far; the MPPE coherency count
+    first_time: float | None = None  # when this side's first GRE packet was seen
+    tracker: SequenceTracker = field(default_factory=SequenceTracker)
+
+    def summary(self) -> dict:
+        return {
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "lost": self.tracker.lost,
+            "duplicate": self.tracker.duplicates,
+            "out_of_order": self.tracker.out_of_order,
+        }
