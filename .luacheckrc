@@ -5,7 +5,7 @@ max_line_length = 100
 read_globals = {
     "base", "ByteArray", "Column", "DESEGMENT_ONE_MORE_SEGMENT", "Dir", "Dissector",
     "DissectorTable", "expert", "Field",
-    "frametype", "gui_enabled", "Listener", "MENU_STAT_UNSORTED", "NSTime", "Pref", "Proto",
+    "frametype", "get_version", "gui_enabled", "Listener", "MENU_STAT_UNSORTED", "NSTime", "Pref", "Proto",
     "ProtoExpert", "ProtoField", "register_menu", "register_stat_cmd_arg", "retap_packets",
     "set_plugin_info", "TextWindow", "TreeItem", "Tvb", "TvbRange",
 }

@@ -8,12 +8,18 @@ local M = {}
 
 -- Whether Wireshark builds a tree for this packet: not for a plain `tshark -r`, where the
 -- tree items are skipped (the analysis and the experts never are). A shown tree is visible;
--- the trees of filters and taps are not, and neither is the NULL tree of a plain read,
--- which Wireshark 4.6 also calls hidden (4.0 and 4.4 do not): only whether the item exists
--- tells them apart, and Wireshark says that in the item's text form alone. Taking every NULL
--- tree for a tree cost 4.6 two passes' worth of tree items on a plain read.
+-- the trees of filters and taps are not, and neither is the NULL tree of a plain read. Up to
+-- Wireshark 4.4 the trees of filters are hidden and the NULL tree is not; from 4.6 on both
+-- are hidden, and only whether the item exists tells them apart, which Wireshark says in the
+-- item's text form alone (taking every NULL tree for a tree cost 4.6 two passes' worth of
+-- tree items on a plain read). The text form costs about as much as a tree item, so it is
+-- asked only where the flag cannot answer.
+local major, minor = (get_version and get_version() or ""):match("^(%d+)%.(%d+)")
+local NULL_TREE_HIDDEN = major and (tonumber(major) * 100 + tonumber(minor) >= 405)
 function M.builds_tree(tree)
-    return tree.visible or tostring(tree):find("has item=true", 1, true) ~= nil
+    if tree.visible then return true end
+    if not NULL_TREE_HIDDEN then return tree.hidden end
+    return tostring(tree):find("has item=true", 1, true) ~= nil
 end
 
 -- Registers the fields and experts of ``pptp_ctrl`` and ``pptp_gre`` (``protocol``: the

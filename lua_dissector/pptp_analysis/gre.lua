@@ -359,7 +359,7 @@ local function dissect_gre(tvb, pinfo, tree, visited)
     if with_tree then
         -- Labelled as it is made: appending to a label costs more than the whole label.
         item = shown and tree_add(tree, pptp_gre, tvb(0, offset), gre_label(dir, call_id))
-            or tree_add(tree, pptp_gre, tvb(0, offset))
+            or tree_add(tree, pptp_gre)
         local flags_range = tvb(0, 2)
         local flags_item = tree_add(item, gf.flags, flags_range)
         for i = 1, #flag_fields do tree_add(flags_item, flag_fields[i], flags_range) end
