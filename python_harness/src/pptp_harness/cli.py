@@ -14,6 +14,10 @@ from . import bench, decrypt, fuzz, oracle, real_peers, rootfs, scenarios, tshar
 DEMO_SCENARIO = "mschapv2_mppe"
 DEMO_DECRYPTION = "decrypt_stateless_128"
 DEMO_LINES = 8  # packet-list lines of the decryption demo, before and after decryption
+NO_ZEEK = (
+    "zeek is not installed: the Zeek part of the demo is skipped "
+    "(README, section Zeek: build Zeek 8.0 with Spicy into /opt/zeek)"
+)
 
 
 def _analyzer(args: argparse.Namespace) -> oracle.Analyzer:
@@ -89,6 +93,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if zeek.available():
         print(f"\n# Zeek ({zeek.zeek_bin()}) with the pptp-analysis package:\n")
         print(zeek.demo_logs(pcap, workdir / "zeek"))
+    else:
+        print(f"\n# {NO_ZEEK}")
     return 0 if report.ok else 1
 
 
