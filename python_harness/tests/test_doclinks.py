@@ -27,6 +27,24 @@ def markdown_files() -> list[Path]:
     return files
 
 
+def test_the_repository_has_the_documents_it_links():
+    """The documents the README points to are there, so the check below covers them."""
+    names = {p.relative_to(REPOSITORY).as_posix() for p in markdown_files()}
+    assert {
+        "README.md",
+        "CHANGELOG.md",
+        "docs/wireshark.md",
+        "docs/decryption.md",
+        "docs/troubleshooting.md",
+        "docs/performance.md",
+        "docs/harness.md",
+        "docs/zeek-design.md",
+        "zeek_scripts/README.md",
+        "testdata/README.md",
+        "testdata/real/README.md",
+    } <= names
+
+
 def test_every_relative_link_of_the_repository_resolves():
     """Every relative link of every Markdown file names a file that exists and, in Markdown,
     a heading (GitHub's anchor) that is there."""
