@@ -155,9 +155,10 @@ replay: setup  ## replay every case in testdata/regressions against the plugin
 	$(BIN)/pptp-harness replay --lua $(PLUGIN)
 
 .PHONY: lint
-lint: setup  ## ruff, luacheck and zeek-format over their code
+lint: setup  ## ruff, luacheck and zeek-format over their code; the docs' relative links and anchors
 	$(BIN)/ruff check $(HARNESS)
 	$(BIN)/ruff format --check $(HARNESS)
+	$(BIN)/pptp-harness doclinks $$(git ls-files '*.md')
 	@lua=$$(find lua_dissector $(HARNESS)/src $(HARNESS)/tests -name '*.lua' 2>/dev/null); \
 	if [ -n "$$lua" ]; then luacheck $$lua && luacheck --std lua54 $$lua; else echo "luacheck: no Lua sources yet"; fi
 	@zeek=$$(find zeek_scripts -name '*.zeek' 2>/dev/null); \

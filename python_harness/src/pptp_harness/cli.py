@@ -1,5 +1,5 @@
 """``pptp-harness``: list scenarios, generate a capture with its ground truth, check a capture,
-decrypt a PPTP capture or list its MS-CHAPv2 handshakes."""
+decrypt a PPTP capture or list its MS-CHAPv2 handshakes, check the links of Markdown files."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ from .credentials import Credential, read_credentials, write_credentials
 DEMO_SCENARIO = "mschapv2_mppe"
 DEMO_DECRYPTION = "decrypt_stateless_128"
 DEMO_LINES = 8  # packet-list lines of the decryption demo, before and after decryption
+NO_ZEEK = (
+    "zeek is not installed: the Zeek part of the demo is skipped "
+    "(README, section Zeek: build Zeek 8.0 with Spicy into /opt/zeek)"
+)
 
 
 def _analyzer(args: argparse.Namespace) -> oracle.Analyzer:
@@ -102,6 +106,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if zeek.available():
         print(f"\n# Zeek ({zeek.zeek_bin()}) with the pptp-analysis package:\n")
         print(zeek.demo_logs(pcap, workdir / "zeek"))
+    else:
+        print(f"\n# {NO_ZEEK}")
     return 0 if report.ok else 1
 
 
@@ -252,6 +258,20 @@ def cmd_handshakes(args: argparse.Namespace) -> int:
     return 0 if found.handshakes else 1
 
 
+def cmd_doclinks(args: argparse.Namespace) -> int:
+    from . import doclinks  # markdown-it-py: in the lint extras, needed by this command only
+
+    broken = doclinks.check(args.files)
+    for link in broken:
+        print(link)
+    print(
+        f"{len(args.files)} Markdown file(s): "
+        f"{len(broken) or 'no'} broken relative link{'' if len(broken) == 1 else 's'}",
+        file=sys.stderr if broken else sys.stdout,
+    )
+    return 1 if broken else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pptp-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -379,6 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="try each line as a password; says which line opens which handshake",
     )
     hs.set_defaults(func=cmd_handshakes)
+    links = sub.add_parser(
+        "doclinks",
+        help="check that every relative link of these Markdown files names a file that exists "
+        "and a heading that is in it (GitHub's anchors); offline",
+    )
+    links.add_argument("files", nargs="+", metavar="FILE", help="Markdown files")
+    links.set_defaults(func=cmd_doclinks)
     return parser
 
 
