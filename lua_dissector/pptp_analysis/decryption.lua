@@ -40,11 +40,11 @@ local function derive_keys(call)
         return
     end
     local user = call.user
-    local short = user:match("[^\\]*$")
+    local name, short = user:lower(), user:match("[^\\]*$"):lower()
     local expected = call.authenticator and ("S=" .. call.authenticator:upper())
     for _, credential in ipairs(credentials) do
         local who = credential.user
-        if not who or who == user or who == short then
+        if not who or who == name or who == short then
             local hash = credential.hash
             local opens
             if expected then

@@ -32,7 +32,12 @@ from pptp_harness import (
     tshark,
 )
 from pptp_harness.capture import Capture, ControlConnection
-from pptp_harness.credentials import Credential, write_credentials
+from pptp_harness.credentials import (
+    Credential,
+    CredentialError,
+    read_credentials,
+    write_credentials,
+)
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
 
@@ -844,6 +849,32 @@ def test_an_unusable_credentials_file_is_said_on_every_pass(pcaps, tmp_path, whe
         done = tshark.run([*args, *passes])
         assert "Lua" not in done.stderr
         assert done.stdout.count(f"the MPPE credentials file {path}") == 1
+
+
+def test_credentials_file_reads_as_the_harness_reads_it(pcaps, tmp_path):
+    """The one format (docs/decryption.md), read alike by the plugin and the harness: a user
+    name without case, nthash in either case with spaces around its digits, lines of spaces
+    skipped, and a line that cannot be used named by its number (never its contents) while
+    the others are used."""
+    login = scenarios.LOGINS["alice"]
+    nt_hash = mppe.nt_password_hash(login.password).hex()
+    lines = [
+        "   ",
+        "ALICE:nthash:" + "ab" * 15,  # 30 digits: unusable, line 2
+        f"{login.user.upper()}:NTHASH: {nt_hash} ",
+    ]
+    credentials = write_credentials(tmp_path, lines)
+    with pytest.raises(CredentialError, match="line 2: an NT hash is 32 hexadecimal digits"):
+        read_credentials(credentials)
+    decoded = _mppe_frames(pcaps["decrypt_stateless_128"], credentials)
+    assert any(decoded.values(n, "pptp_gre.decrypted") == ["1"] for n in decoded.frames)
+    messages = [m for f in decoded.frames.values() for m in f.get("_ws.expert.message", [])]
+    # (the file's path is where the harness staged it for tshark's account)
+    said = [m for m in messages if "credentials file" in m]
+    assert len(said) == 1 and said[0].startswith("line 2 of the MPPE credentials file ")
+    assert said[0].endswith("/credentials cannot be used: an NT hash is 32 hexadecimal digits")
+    assert "ab" * 15 not in " ".join(messages)
+    assert read_credentials(write_credentials(tmp_path, [":pw"]))[0].user is None
 
 
 def test_capture_started_mid_call_cannot_decrypt_and_says_why(pcaps, tmp_path):

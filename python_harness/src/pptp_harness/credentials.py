@@ -97,9 +97,9 @@ def read_credentials(path: str | Path) -> list[Credential]:
             if user.lower() == "nthash" and sep:
                 credentials.append(Credential.from_nt_hash(rest))
             elif sep and rest[:7].lower() == "nthash:":
-                credentials.append(Credential.from_nt_hash(rest[7:], user))
-            elif sep:
-                credentials.append(Credential.from_password(rest, user))
+                credentials.append(Credential.from_nt_hash(rest[7:], user or None))
+            elif sep:  # an empty USER is every user's, as no USER is
+                credentials.append(Credential.from_password(rest, user or None))
             else:
                 credentials.append(Credential.from_password(line))
         except CredentialError as exc:
