@@ -499,8 +499,8 @@ if __name__ == "__main__":
     elif kind == "ordinary":
         ordinary_capture(out, size)
     elif kind == "decrypt":
-        decrypt_capture(size).write(out)
+        decrypt_capture(size).write_pcap(out)
     elif kind == "traffic":
         traffic_capture(size).write_pcap(out)
     else:
-        big_capture(size).write(out)
+        big_capture(size).write_pcap(out)
