@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import dpkt
 
 from . import control as ctl
 from . import fuzz, ppp, scenarios, tshark, zeek
-from .capture import SNAPLEN, Capture, ControlConnection, host
+from .capture import SNAPLEN, Call, Capture, ControlConnection, host
 from .constants import AUTH_MSCHAP_V2
 from .credentials import write_credentials
 from .gre import enhanced_gre
@@ -54,19 +55,29 @@ TSHARK_MODES = (
 )
 
 
-def big_capture(sessions: int) -> Capture:
-    """``sessions`` PPTP sessions one after another, each on its own client address."""
-    cap = Capture("bench", f"{sessions} sessions of {DATA_PACKETS} data packets")
-    for n in range(sessions):
+def _one_call_each(cap: Capture, calls: int, carry: Callable[[Call], None]) -> Capture:
+    """``calls`` calls one after another, each on a control connection and client address of
+    its own: set up, its traffic (``carry``), cleared, the connection stopped."""
+    for n in range(calls):
         client = host(f"client-{n}", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
         conn = ControlConnection(cap, client, SERVER, 40000 + n % 20000)
         conn.start()
         call = conn.outgoing_call(n % 65536, (n * 7 + 1) % 65536, serial=n % 65536)
-        call.ppp_session(AUTH_MSCHAP_V2, mppe=True, data_packets=DATA_PACKETS)
-        call.lcp_terminate()
+        carry(call)
         call.clear_by_client()
         conn.stop()
     return cap
+
+
+def big_capture(sessions: int) -> Capture:
+    """``sessions`` PPTP sessions, each a full PPP negotiation and ``DATA_PACKETS`` of MPPE."""
+
+    def session(call: Call) -> None:
+        call.ppp_session(AUTH_MSCHAP_V2, mppe=True, data_packets=DATA_PACKETS)
+        call.lcp_terminate()
+
+    cap = Capture("bench", f"{sessions} sessions of {DATA_PACKETS} data packets")
+    return _one_call_each(cap, sessions, session)
 
 
 # The plugin's speed across Wireshark generations: what a VPN carries, once its calls are up.
@@ -75,22 +86,17 @@ TRAFFIC_GRE_PER_CALL = 60  # 59 MPPE packets and an acknowledgment: 98% MPPE
 
 
 def traffic_capture(calls: int) -> Capture:
-    """``calls`` PPTP calls one after another, each set up on its own control connection,
-    then ``TRAFFIC_GRE_PER_CALL`` enhanced-GRE packets both ways, all MPPE but the last (an
-    acknowledgment), then cleared."""
-    cap = Capture("bench-traffic", f"{calls} calls of {TRAFFIC_GRE_PER_CALL} GRE packets")
-    for n in range(calls):
-        client = host(f"client-{n}", f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
-        conn = ControlConnection(cap, client, SERVER, 40000 + n % 20000)
-        conn.start()
-        call = conn.outgoing_call(n % 65536, (n * 7 + 1) % 65536, serial=n % 65536)
+    """``calls`` PPTP calls, each ``TRAFFIC_GRE_PER_CALL`` enhanced-GRE packets both ways once
+    set up, all MPPE but the last (an acknowledgment)."""
+
+    def traffic(call: Call) -> None:
         call.encrypt = True
         for k in range(TRAFFIC_GRE_PER_CALL - 1):
             call.data(k % 2 == 0)
         call.gre(True, None)
-        call.clear_by_client()
-        conn.stop()
-    return cap
+
+    cap = Capture("bench-traffic", f"{calls} calls of {TRAFFIC_GRE_PER_CALL} GRE packets")
+    return _one_call_each(cap, calls, traffic)
 
 
 # The decryption benchmark: calls of every login (each key length and mode), full-size pings.
