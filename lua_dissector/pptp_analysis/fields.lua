@@ -26,7 +26,7 @@ end
 -- pptp_analysis.protocol module) and keeps them in this module: ctrl, gre (fields),
 -- ctrl_experts, gre_experts, problem(), the message layouts and their lengths.
 function M.define(pptp_ctrl, pptp_gre, protocol)
-    local tree_add, set_generated = TreeItem.add, TreeItem.set_generated
+    local tree_add, set_hidden = TreeItem.add, TreeItem.set_hidden
     local add_expert = TreeItem.add_proto_expert_info
     local MsgType, HEADER_LENGTH = protocol.MsgType, protocol.HEADER_LENGTH
     local message_names, pptp_types = protocol.message_names, protocol.pptp_types
@@ -295,12 +295,13 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
     -- Raises the expert ``name`` on ``item``, whether or not Wireshark builds a tree: Expert
     -- Information and `-z expert` read experts raised on a pass without one (the GUI's first
     -- pass, a plain `tshark -r`). With a tree (``with_tree``), names the problem in a field too,
-    -- as Lua experts cannot be filtered on in Wireshark 4.0 (pptp_ctrl.problem == "truncated").
+    -- as Lua experts cannot be filtered on in Wireshark 4.0 (pptp_ctrl.problem == "truncated"):
+    -- a hidden one, as the expert shown says the same in words.
     local function problem(item, name, text, with_tree)
         local e, field = ce[name], cf.problem
         if not e then e, field = ge[name], gf.problem end
         if text then add_expert(item, e, text) else add_expert(item, e) end
-        if with_tree ~= false then set_generated(tree_add(item, field, name)) end
+        if with_tree ~= false then set_hidden(tree_add(item, field, name)) end
     end
 
     -- Message layouts (RFC 2637 §2): field, size in octets, kind
