@@ -39,6 +39,18 @@ local function set_info(pinfo, text)
     end
 end
 
+-- The message just set in the Info column (``text``), now with the call it belongs to, as
+-- GRE's rows show it: "Call #2: Call-Clear-Request".
+local function info_with_call(pinfo, text, call)
+    local column = pinfo.cols.info
+    if info_frame ~= pinfo.number or tostring(column) ~= info_text
+        or info_text:sub(-#text) ~= text then
+        return
+    end
+    info_text = info_text:sub(1, -#text - 1) .. "Call #" .. call.number .. ": " .. text
+    column:set(info_text)
+end
+
 -- The values the state machine reads, by message type: { key, offset, size } each.
 local TRACKED = { identifier = true, call_id = true, peer_call_id = true, out_result = true,
     in_result = true, disc_result = true }
@@ -248,7 +260,8 @@ local function dissect_message(tvb, pinfo, tree, key)
     local length, mtype = l1 * 256 + l2, m1 * 256 + m2
     local name = message_names[mtype] or ("Unknown control type (" .. mtype .. ")")
     local refusal = refusal_of(raw, mtype, math.min(available, length))
-    set_info(pinfo, refusal and string.format("%s (%s)", name, refusal) or name)
+    local info = refusal and string.format("%s (%s)", name, refusal) or name
+    set_info(pinfo, info)
     local problems = message_problems(tvb, mtype, length, available)
     local item = tree
     if with_tree then
@@ -276,7 +289,10 @@ local function dissect_message(tvb, pinfo, tree, key)
     elseif with_tree and pinfo.visited then
         await_stream(connection_key(pinfo))
     end
-    if state.messages[key] then message_analysis(item, with_tree, key, name, pinfo) end
+    if not state.messages[key] then return end
+    local call = state.message_call[key]
+    if call then info_with_call(pinfo, info, call) end
+    message_analysis(item, with_tree, key, name, pinfo)
 end
 
 -- Octets the PDU at ``offset`` claims, capped so garbage cannot swallow the stream.

@@ -292,7 +292,7 @@ def test_info_column_names_each_message_once(pcaps, name):
     infos = dict(line.split("\t", 1) for line in shown.stdout.splitlines())
     for frame in truth["frames"]:
         if frame.get("messages"):
-            info = re.sub(r" \([^)]*\)", "", infos[str(frame["number"])])
+            info = re.sub(r" \([^)]*\)|Call #\d+: ", "", infos[str(frame["number"])])
             assert info == ", ".join(frame["messages"]), frame["number"]
 
 
