@@ -141,7 +141,7 @@ end
 -- else what is missing.
 local function settled_text(subject, value, frame, number, visited, missing)
     if frame and (visited or number >= frame) then
-        return string.format("%s (frame %d)", value, frame)
+        return string.format("%s (agreed in frame %d)", value, frame)
     end
     return visited and missing or (subject .. " not negotiated yet")
 end
@@ -171,9 +171,9 @@ local function call_line(call, number, visited)
         unseen and " (set-up not captured)" or "", tostring(call.pns_id or "?"),
         tostring(call.pac_id or "?"),
         call.conn.stream and ("; TCP stream " .. call.conn.stream) or "",
-        settled_text("authentication", call.auth and ("authentication " .. call.auth),
-            call.auth_frame, number, visited,
-            unseen and "authentication not captured" or "no authentication"),
+        settled_text("authentication", call.auth and ("authentication " .. call.auth)
+            or "no authentication", call.auth_frame, number, visited,
+            "authentication not captured"),
         mppe_seen and not call.mppe and no_mppe
             or settled_text("encryption", mppe, call.mppe_frame, number, visited, no_mppe))
     lines[code] = line
@@ -393,7 +393,8 @@ local function dissect_gre(tvb, pinfo, tree, visited)
                 or tree_add(item, gf.call_frame, assigned_in)
             local stream = call.conn.stream
             local stream_item = stream and tree_add(item, gf.tcp_stream, stream)
-            local auth_item = number == call.auth_frame and tree_add(item, gf.auth, call.auth)
+            local auth_item = number == call.auth_frame
+                and tree_add(item, gf.auth, call.auth or "none")
             local mppe_item = number == call.mppe_frame and tree_add(item, gf.encrypted, true)
             if shown then
                 set_generated(call_item)

@@ -203,6 +203,13 @@ local function overview_row(width)
     return "  %-3s  %-" .. width .. "s  %-9s  %-8s  %s"
 end
 
+-- How a call authenticated, as its GRE packets' call line says it: the method, "none" when
+-- the client agreed to options that ask for none, else ``unknown`` (the overview's "-", as
+-- its other columns say it).
+local function auth_text(call, unknown)
+    return call.auth or call.auth_frame and "none" or unknown
+end
+
 -- The overview's line of a call: who, how it authenticated and encrypted, how its GRE went.
 local function overview_line(call, route, row)
     if disabled == "pptp_gre" then return string.format(row, call.number, route, "-", "-", "-") end
@@ -214,7 +221,7 @@ local function overview_line(call, route, row)
     local encryption = encryption_text(call) == "none" and "none"
         or "MPPE" .. (call.mppe and call.key_bits and ("-" .. call.key_bits) or "")
     return string.format(row, call.number, route,
-        call.auth or "none seen", encryption, gre)
+        auth_text(call, "-"), encryption, gre)
 end
 
 -- "client -> server" of a call, without ports.
@@ -270,7 +277,7 @@ local function calls_report()
         end
         table.insert(lines, direction_line("client to server", call.to_pac))
         table.insert(lines, direction_line("server to client", call.to_pns))
-        local auth = call.auth or "none seen"
+        local auth = auth_text(call, "not captured")
         if auth == "PAP" then
             auth = auth .. " (the password crosses in clear)"
         elseif weak_auth[auth] then

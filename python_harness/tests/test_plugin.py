@@ -109,6 +109,25 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
     assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
 
 
+def _auth_shown(pcap: Path, call: dict) -> str:
+    """How the calls window's overview names a call's authentication: the method; "none"
+    where the server's LCP options, asked or agreed to by the client, ask for none (as
+    Wireshark's own PPP dissector shows them); else "-" (not captured)."""
+    if call["auth"] != "none":
+        return call["auth"]
+    client, server = (call[side].rsplit(":", 1)[0] for side in ("client", "server"))
+    fields = ["frame.protocols", "ip.src", "ip.dst", "ppp.code", "lcp.opt.type"]
+    for frame in tshark.decode(pcap, fields).frames.values():
+        if not frame.get("frame.protocols", [""])[0].endswith(":lcp"):
+            continue
+        way_and_code = tuple(frame.get(f, [""])[-1] for f in fields[1:4])
+        server_options = way_and_code in ((server, client, "1"), (client, server, "2"))
+        asks = str(constants.LCP_OPT_AUTH_PROTOCOL) in frame.get("lcp.opt.type", [])
+        if server_options and not asks:
+            return "none"
+    return "-"
+
+
 @pytest.mark.parametrize("name", [*scenarios.names(valid=True), "mid_call_clear", "gre_only_loss"])
 def test_calls_report_reads_at_a_glance(pcaps, name):
     """`tshark -z pptp,report`, the Statistics > PPTP Calls text: an overview line per call
@@ -123,7 +142,7 @@ def test_calls_report_reads_at_a_glance(pcaps, name):
         (row,) = [line for line in lines if re.match(rf"  {number} +\S+ -> \S+ ", line)]
         client, server = (call[side].rsplit(":", 1)[0] for side in ("client", "server"))
         assert row.split()[1:4] == [client, "->", server]
-        assert (call["auth"] if call["auth"] != "none" else "none seen") in row
+        assert row.split()[4] == _auth_shown(pcaps[name], call)
         lost = call["client_to_server"]["lost"] + call["server_to_client"]["lost"]
         assert row.endswith(f"{lost} lost") if lost else "lost" not in row
         assert f"\nCall #{number}: " in text
