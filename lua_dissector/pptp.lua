@@ -124,6 +124,22 @@ end
 plugin.pptp_ctrl, plugin.pptp_gre = pptp_ctrl, pptp_gre
 plugin.CTRL_TITLE, plugin.GRE_TITLE = CTRL_TITLE, GRE_TITLE
 plugin.settings = settings
+
+-- Wireshark's own GRE and PPTP dissectors, for GRE that is not PPTP's and for when ours are
+-- disabled: by name where Wireshark registers them so (4.4 and later), else from a table
+-- entry that still holds them (its description says whose it is). After Analyze > Reload Lua
+-- Plugins the tables hold the previous load's dissectors, never to be called again.
+local function wiresharks_own(name, description, entries)
+    local found, handle = pcall(Dissector.get, name)
+    if found and handle then return handle end
+    for _, entry in ipairs(entries) do
+        handle = DissectorTable.get(entry[1]):get_dissector(entry[2])
+        if handle and tostring(handle) == description then return handle end
+    end
+end
+plugin.wiresharks_gre = wiresharks_own("gre", "GRE", { { "ip.proto", 47 }, { "udp.port", 4754 } })
+local wiresharks_pptp = wiresharks_own("pptp", "PPTP", { { "tcp.port", 1723 } })
+
 plugin.fields.define(pptp_ctrl, pptp_gre, plugin.protocol)
 for _, name in ipairs(MODULES) do
     if plugin[name].link then plugin[name].link(plugin) end
@@ -179,7 +195,6 @@ end
 -- Registration and preferences
 ----------------------------------------------------------------------------------------------
 local tcp_port_table = DissectorTable.get("tcp.port")
-local builtin_pptp = tcp_port_table:get_dissector(1723)
 local ip_proto_table = DissectorTable.get("ip.proto")
 
 -- Disabling ours, however it is done, gives Wireshark's own dissectors back: a disabled Lua
@@ -241,11 +256,17 @@ local function claim_tables()
     local off = disabled_protocols()
     report.set_disabled(off)
     -- Without our GRE analysis no call's GRE is seen: no firewall diagnosis then.
-    settings.gre_disabled = off.pptp_gre
-    ip_proto_table:add(47, off.pptp_gre and gre.builtin or pptp_gre)
+    settings.gre_disabled, settings.ctrl_disabled = off.pptp_gre, off.pptp_ctrl
+    if not off.pptp_gre then
+        ip_proto_table:add(47, pptp_gre)
+    elseif plugin.wiresharks_gre then
+        ip_proto_table:add(47, plugin.wiresharks_gre)
+    else
+        ip_proto_table:remove(47, pptp_gre)
+    end
     if off.pptp_ctrl then
         tcp_port_table:remove(settings.ports, pptp_ctrl)
-        if builtin_pptp then tcp_port_table:add(1723, builtin_pptp) end
+        if wiresharks_pptp then tcp_port_table:add(1723, wiresharks_pptp) end
     else
         tcp_port_table:add(settings.ports, pptp_ctrl)
     end

@@ -25,7 +25,7 @@ local GRE_PROTO_PPP, PppProto, SEQ_MOD, SEQ_HALF, observe_sequence, loss_text
 local remember_flow, flow_of, add_finding, new_flow
 local gre_direction, check_deadlines, release_tcp_tap, deadline_problems
 local ppp_protocol, analyze_ppp, show_decryption
-local ip_proto_table, gre_proto_table, builtin_gre, ppp_handle
+local gre_proto_table, builtin_gre, ppp_handle
 
 -- The flow of GRE no call claimed: per receiver, Call ID and sender, numbered in the order
 -- seen; its first packet gets the without_call note.
@@ -106,6 +106,7 @@ end
 -- GRE that is not enhanced GRE goes to Wireshark's own dissector; an exception it raises
 -- would surface as a Lua error, so it becomes our expert instead.
 local function to_builtin_gre(tvb, pinfo, tree)
+    if not builtin_gre then return 0 end -- none left (4.0, after a reload): shown as data
     local ok, used = pcall(call_dissector, builtin_gre, tvb, pinfo, tree)
     if ok then return used end
     local with_tree = builds_tree(tree)
@@ -270,7 +271,8 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     end
     -- GRE a later control message tied to a call is no longer without one (two passes).
     if notes.without_call and not (visited and dir and dir.call) then
-        problem(item, "without_call", nil, with_tree)
+        problem(item, "without_call", settings.ctrl_disabled
+            and "GRE without a call (PPTP_CTRL is disabled: no call is seen)", with_tree)
     end
 end
 
@@ -475,11 +477,9 @@ function M.link(plugin)
         plugin.control.deadline_problems
     ppp_protocol, analyze_ppp = plugin.ppp.protocol_of, plugin.ppp.analyze
     show_decryption = plugin.decryption.show
-    ip_proto_table = DissectorTable.get("ip.proto")
     gre_proto_table = DissectorTable.get("gre.proto")
-    builtin_gre = ip_proto_table:get_dissector(47)
+    builtin_gre = plugin.wiresharks_gre
     ppp_handle = gre_proto_table:get_dissector(GRE_PROTO_PPP)
-    M.builtin = builtin_gre
 end
 
 return M

@@ -234,7 +234,10 @@ end
 local function calls_report()
     if disabled == "both" or disabled == "pptp_ctrl" then
         return DISABLED_TEXT[disabled] .. "\n(in Analyze > Enabled Protocols, or with "
-            .. "--disable-protocol).\nWireshark's own dissectors decode the capture."
+            .. "--disable-protocol).\n" .. (disabled == "both"
+                and "Wireshark's own dissectors decode the capture."
+                or "Wireshark's PPTP decodes the control connection; GRE is analysed\n"
+                    .. "without its calls.")
     end
     local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
         #state.calls) }

@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import dpkt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -698,6 +699,39 @@ def test_disabled_however_it_is_done_gives_exactly_the_builtin_decode(pcaps, nam
         args = ["-X", f"lua_script:{PLUGIN}", *DISABLED_BY[how]]
         assert _frame_protocols(pcaps[name], args, config) == builtin
     assert any("pptp_" in stack for stack in _frame_protocols(pcaps[name], args[:2]))
+
+
+EARLIER_LOAD = Path(__file__).with_name("lua") / "earlier_load.lua"
+
+
+def _gre_version_0(path: Path) -> Path:
+    """Two frames of GRE version 0 (not PPTP's) carrying an ICMP echo and its reply."""
+    cap = Capture("gre_version_0", "GRE version 0 carrying IPv4")
+    client, server = scenarios.CLIENT, scenarios.SERVER
+    for src, dst, kind in ((client, server, 8), (server, client, 0)):
+        echo = dpkt.icmp.ICMP(type=kind, data=dpkt.icmp.ICMP.Echo(id=7, seq=1, data=b"ping"))
+        inner = dpkt.ip.IP(src=src.ip_bytes, dst=dst.ip_bytes, p=dpkt.ip.IP_PROTO_ICMP, data=echo)
+        gre = dpkt.gre.GRE(p=dpkt.ethernet.ETH_TYPE_IP, data=bytes(inner))
+        cap.add(cap.ip_packet(src, dst, dpkt.ip.IP_PROTO_GRE, gre))
+    return cap.write_pcap(path)
+
+
+def test_after_a_reload_wiresharks_own_dissectors_are_still_found(pcaps, tmp_path):
+    """Reloading the Lua plugins leaves the previous load's dissectors on IP protocol 47 and
+    TCP port 1723: GRE that is not PPTP's still goes to Wireshark's GRE dissector, and with
+    PPTP_CTRL disabled the control connection to Wireshark's PPTP (where Wireshark names it:
+    4.4 and later), never to the dead load."""
+    gre_v0 = _gre_version_0(tmp_path / "gre_v0.pcap")
+    scripts = ["-X", f"lua_script:{EARLIER_LOAD}", "-X", f"lua_script:{PLUGIN}"]
+    plugin_alone = _frame_protocols(gre_v0, scripts[2:])
+    assert plugin_alone == ["eth:ethertype:ip:pptp_gre:gre:ip:icmp:data"] * 2
+    assert _frame_protocols(gre_v0, scripts) == plugin_alone
+    control = pcaps["outgoing_call"]
+    stacks = _frame_protocols(control, [*scripts, "--disable-protocol", "pptp_ctrl"])
+    assert not [stack for stack in stacks if "earlier_load" in stack]
+    found = re.search(r"\b(\d+)\.(\d+)\.", tshark.version())
+    if found and (int(found[1]), int(found[2])) >= (4, 4):  # 4.0 names no PPTP dissector
+        assert stacks == _frame_protocols(control, [])
 
 
 def test_a_second_copy_stops_quietly_and_says_which_copy_is_in_use(shared_tmp_path, pcaps):
