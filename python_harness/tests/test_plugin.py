@@ -731,7 +731,8 @@ def test_after_a_reload_wiresharks_own_dissectors_are_still_found(pcaps, tmp_pat
     assert not [stack for stack in stacks if "earlier_load" in stack]
     found = re.search(r"\b(\d+)\.(\d+)\.", tshark.version())
     if found and (int(found[1]), int(found[2])) >= (4, 4):  # 4.0 names no PPTP dissector
-        assert stacks == _frame_protocols(control, [])
+        builtin = _frame_protocols(control, [])
+        assert [s for s in stacks if ":tcp" in s] == [s for s in builtin if ":tcp" in s]
 
 
 def test_a_second_copy_stops_quietly_and_says_which_copy_is_in_use(shared_tmp_path, pcaps):
