@@ -149,15 +149,16 @@ end
 
 -- The call line of a GRE packet: the call's number, both Call IDs, its control connection,
 -- and its authentication and encryption with the frame that settled each; the same on every
--- packet of the call on two passes. Made once per call for each of the few ways it reads.
+-- packet of the call on two passes. Made once per call for each of the few ways it reads,
+-- and again when a later Configure-Ack changes what was agreed.
 local function call_line(call, number, visited)
     local unseen = call.kind == "unseen"
     local auth_shown = call.auth_frame and (visited or number >= call.auth_frame)
     local mppe_shown = call.mppe_frame and (visited or number >= call.mppe_frame)
     local mppe_seen = call.protocols[PppProto.MPPE] ~= nil
     local lines = call.lines
-    if not lines or lines.stream ~= call.conn.stream then
-        lines = { stream = call.conn.stream }
+    if not lines or lines.stream ~= call.conn.stream or lines.auth_frame ~= call.auth_frame then
+        lines = { stream = call.conn.stream, auth_frame = call.auth_frame }
         call.lines = lines
     end
     local code = (auth_shown and 1 or 0) + (mppe_shown and 2 or 0) + (visited and 4 or 0)

@@ -10,8 +10,7 @@ local M = {}
 
 -- Given by link(), at the end.
 local add_finding, display_name, decryption, SEQ_MOD
-local PppProto, ppp_names, CONFIGURE_REQUEST, CONFIGURE_ACK, TERMINATE_ACK, LCP_OPT_AUTH
-local CCP_OPT_MPPE
+local PppProto, ppp_names, CONFIGURE_ACK, TERMINATE_ACK, LCP_OPT_AUTH, CCP_OPT_MPPE
 local chap_algorithms, weak_auth, MPPE_KEY_BITS, MPPE_STATELESS
 
 -- The PPP protocol number of a frame inside GRE, and where (0-based, from the frame's start)
@@ -171,10 +170,9 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
         if code == CONFIGURE_ACK and options[LCP_OPT_AUTH] then
             call.auth, call.auth_frame = auth_of(options[LCP_OPT_AUTH]), number
             if weak_auth[call.auth] then add_finding(number, "weak_auth", call.auth) end
-        elseif not call.auth and (code == CONFIGURE_REQUEST and dir.to_pns
-            or code == CONFIGURE_ACK and not dir.to_pns) then
-            -- The server's options (asked, or agreed to by the client) ask for no
-            -- authentication, and the server is the one to ask: an auth_frame without an auth.
+        elseif code == CONFIGURE_ACK and not dir.to_pns and not call.auth then
+            -- The client agreed to the server's options, and they ask for no authentication
+            -- (the server is the one to ask): an auth_frame without an auth.
             call.auth_frame = call.auth_frame or number
         elseif code == TERMINATE_ACK then
             call.lcp_terminated = call.lcp_terminated or number
@@ -199,8 +197,7 @@ function M.link(plugin)
     decryption, SEQ_MOD = plugin.decryption, plugin.sequence.SEQ_MOD
     local protocol = plugin.protocol
     PppProto, ppp_names = protocol.PppProto, protocol.ppp_names
-    CONFIGURE_REQUEST, CONFIGURE_ACK = protocol.CONFIGURE_REQUEST, protocol.CONFIGURE_ACK
-    TERMINATE_ACK = protocol.TERMINATE_ACK
+    CONFIGURE_ACK, TERMINATE_ACK = protocol.CONFIGURE_ACK, protocol.TERMINATE_ACK
     LCP_OPT_AUTH, CCP_OPT_MPPE = protocol.LCP_OPT_AUTH, protocol.CCP_OPT_MPPE
     chap_algorithms, weak_auth = protocol.chap_algorithms, protocol.weak_auth
     MPPE_KEY_BITS, MPPE_STATELESS = protocol.MPPE_KEY_BITS, protocol.MPPE_STATELESS

@@ -73,7 +73,7 @@ local ppp_names = {
     [0xC025] = "LQR", [0xC029] = "CBCP", [0xC02B] = "BACP", [0xC02D] = "BAP",
     [0x0281] = "MPLS", [0x8281] = "MPLSCP", [0x8207] = "CDPCP",
 }
-local CONFIGURE_REQUEST, CONFIGURE_ACK = 1, 2
+local CONFIGURE_ACK = 2
 local TERMINATE_ACK = 6
 local LCP_OPT_AUTH = 3
 local CCP_OPT_MPPE = 18
@@ -93,8 +93,7 @@ return {
     ok_results = ok_results, ocrp_results = ocrp_results, icrp_results = icrp_results,
     cdn_results = cdn_results, error_codes = error_codes, gre_versions = gre_versions,
     gre_protocols = gre_protocols, PppProto = PppProto, ppp_names = ppp_names,
-    CONFIGURE_REQUEST = CONFIGURE_REQUEST, CONFIGURE_ACK = CONFIGURE_ACK,
-    TERMINATE_ACK = TERMINATE_ACK, LCP_OPT_AUTH = LCP_OPT_AUTH,
+    CONFIGURE_ACK = CONFIGURE_ACK, TERMINATE_ACK = TERMINATE_ACK, LCP_OPT_AUTH = LCP_OPT_AUTH,
     CCP_OPT_MPPE = CCP_OPT_MPPE, chap_algorithms = chap_algorithms, weak_auth = weak_auth,
     MPPE_KEY_BITS = MPPE_KEY_BITS, MPPE_STATELESS = MPPE_STATELESS,
 }

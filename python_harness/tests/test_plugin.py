@@ -90,6 +90,35 @@ def test_single_pass_ties_gre_to_its_call(pcaps, name):
     )
 
 
+def _negotiation_parts(pcap: Path, two_pass: bool) -> dict[int, list[str]]:
+    """Per GRE frame, what its call line (`-V`) says of authentication and of encryption."""
+    args = ["-n", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-V", "-O", "pptp_gre"]
+    text = tshark.run([*args, "-2"] if two_pass else args).stdout
+    parts, frame = {}, 0
+    for line in text.splitlines():
+        if started := re.match(r"Frame (\d+):", line):
+            frame = int(started[1])
+        elif call_line := re.match(r"\s+\[Call #\d+[^:]*: Call IDs .*\]$", line):
+            parts[frame] = call_line[0].rstrip("]").split("; ")[-2:]
+    return parts
+
+
+@pytest.mark.parametrize("name", scenarios.names(valid=True))
+def test_one_pass_says_what_was_agreed_as_two_passes_do(pcaps, name):
+    """A GRE packet's call line on one pass names the authentication and encryption that two
+    passes name, from the frame where they were agreed on, and "not negotiated yet" before it:
+    never an outcome that a later frame of the capture changes."""
+    once, twice = (_negotiation_parts(pcaps[name], two_pass) for two_pass in (False, True))
+    assert once.keys() <= twice.keys()
+    for frame, parts in once.items():
+        for subject, said, settled in zip(("authentication", "encryption"), parts, twice[frame]):
+            agreed = re.search(r"\(agreed in frame (\d+)\)$", settled)
+            if agreed and frame >= int(agreed[1]):
+                assert said == settled, frame
+            elif agreed or said != settled:
+                assert said.endswith(f"{subject} not negotiated yet"), (frame, said)
+
+
 @pytest.mark.parametrize("name", scenarios.names())
 def test_same_columns_with_and_without_a_tree(pcaps, name):
     """A plain `tshark -r` builds no tree and the plugin then skips its tree items; a display
@@ -112,19 +141,20 @@ def test_per_call_summary_matches_ground_truth(pcaps, name):
 
 def _auth_shown(pcap: Path, call: dict) -> str:
     """How the calls window's overview names a call's authentication: the method; "none"
-    where the server's LCP options, asked or agreed to by the client, ask for none (as
-    Wireshark's own PPP dissector shows them); else "-" (not captured)."""
+    where the client agreed to server's LCP options that ask for none (as Wireshark's own PPP
+    dissector shows them); else "-" (not captured)."""
     if call["auth"] != "none":
         return call["auth"]
-    client, server = (call[side].rsplit(":", 1)[0] for side in ("client", "server"))
-    fields = ["frame.protocols", "ip.src", "ip.dst", "ppp.code", "lcp.opt.type"]
+    # The client's GRE carries the server's Call ID (its source may be a NAT's address).
+    client_to_server = (call["server"].rsplit(":", 1)[0], str(call["server_call_id"]), "2")
+    fields = ["frame.protocols", "ip.dst", "gre.key.call_id", "ppp.code", "lcp.opt.type"]
     for frame in tshark.decode(pcap, fields).frames.values():
         if not frame.get("frame.protocols", [""])[0].endswith(":lcp"):
             continue
         way_and_code = tuple(frame.get(f, [""])[-1] for f in fields[1:4])
-        server_options = way_and_code in ((server, client, "1"), (client, server, "2"))
+        agreed_by_client = way_and_code == client_to_server
         asks = str(constants.LCP_OPT_AUTH_PROTOCOL) in frame.get("lcp.opt.type", [])
-        if server_options and not asks:
+        if agreed_by_client and not asks:
             return "none"
     return "-"
 
