@@ -83,6 +83,7 @@ local default_settings = {
 }
 local settings = {}
 for key, value in pairs(default_settings) do settings[key] = value end
+settings.disabled = {} -- which of ours are disabled (pptp_ctrl, pptp_gre): read at every init
 
 pptp_ctrl.prefs.ports = Pref.range("TCP ports", default_settings.ports,
     "TCP ports of the PPTP control connection", 65535)
@@ -254,9 +255,7 @@ end
 
 local function claim_tables()
     local off = disabled_protocols()
-    report.set_disabled(off)
-    -- Without our GRE analysis no call's GRE is seen: no firewall diagnosis then.
-    settings.gre_disabled, settings.ctrl_disabled = off.pptp_gre, off.pptp_ctrl
+    settings.disabled = off
     if not off.pptp_gre then
         ip_proto_table:add(47, pptp_gre)
     elseif plugin.wiresharks_gre then

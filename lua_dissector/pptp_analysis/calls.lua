@@ -249,9 +249,10 @@ end
 
 -- The firewall diagnosis of a connected call: nil, or the expert name of the blocked way.
 -- Only a call watched for the whole grace period gets one: a call cleared sooner, or whose
--- capture ends sooner, never had the chance to show its GRE.
+-- capture ends sooner, never had the chance to show its GRE; and none with PPTP_GRE disabled,
+-- where no call's GRE is seen.
 local function gre_diagnosis(call)
-    if not call.connected_at or settings.gre_disabled then return nil end
+    if not call.connected_at or settings.disabled.pptp_gre then return nil end
     local watched_until = call.ended_at or state.last_time
     if watched_until < call.connected_at + settings.gre_grace then return nil end
     return GRE_BLOCKED[gre_seen(call)]

@@ -272,7 +272,7 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     end
     -- GRE a later control message tied to a call is no longer without one (two passes).
     if notes.without_call and not (visited and dir and dir.call) then
-        problem(item, "without_call", settings.ctrl_disabled
+        problem(item, "without_call", settings.disabled.pptp_ctrl
             and "GRE without a call (PPTP_CTRL is disabled: no call is seen)", with_tree)
     end
 end

@@ -18,10 +18,11 @@ local DISABLED_TEXT = {
     pptp_ctrl = "PPTP control analysis is off: PPTP_CTRL is disabled, so no call is seen",
     pptp_gre = "PPTP GRE analysis is off: PPTP_GRE is disabled",
 }
-local disabled -- nil, or a key of DISABLED_TEXT: set by the entry at every init
 
-function M.set_disabled(off)
-    disabled = off.pptp_ctrl and off.pptp_gre and "both" or off.pptp_ctrl and "pptp_ctrl"
+-- Which of DISABLED_TEXT's cases holds (nil: none), from what the entry found disabled.
+local function disabled_case()
+    local off = settings.disabled
+    return off.pptp_ctrl and off.pptp_gre and "both" or off.pptp_ctrl and "pptp_ctrl"
         or off.pptp_gre and "pptp_gre" or nil
 end
 
@@ -212,7 +213,9 @@ end
 
 -- The overview's line of a call: who, how it authenticated and encrypted, how its GRE went.
 local function overview_line(call, route, row)
-    if disabled == "pptp_gre" then return string.format(row, call.number, route, "-", "-", "-") end
+    if settings.disabled.pptp_gre then
+        return string.format(row, call.number, route, "-", "-", "-")
+    end
     local lost = numbers_lost(call.to_pac) + numbers_lost(call.to_pns)
     local blocked = gre_diagnosis(call)
     local gre = blocked and GRE_BLOCKED_WORDS[blocked].overview or lost > 0 and (lost .. " lost")
@@ -232,6 +235,7 @@ end
 -- Statistics > PPTP Calls (and tshark -z pptp,report): an overview of one line per call,
 -- then a block of labelled lines per call, readable in the window's default width.
 local function calls_report()
+    local disabled = disabled_case()
     if disabled == "both" or disabled == "pptp_ctrl" then
         return DISABLED_TEXT[disabled] .. "\n(in Analyze > Enabled Protocols, or with "
             .. "--disable-protocol).\n" .. (disabled == "both"
