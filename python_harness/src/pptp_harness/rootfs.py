@@ -57,10 +57,10 @@ class RootfsError(RuntimeError):
 
 def host_generation() -> str:
     """This machine's Wireshark as its major.minor version, e.g. "4.0"."""
-    found = re.search(r"\b(\d+\.\d+)\.\d+", tshark.version())
+    found = tshark.generation()
     if not found:
         raise RootfsError(f"cannot tell which Wireshark {tshark.version()!r} is")
-    return found.group(1)
+    return ".".join(map(str, found))
 
 
 def other_suites() -> list[str]:

@@ -277,6 +277,13 @@ def version() -> str:
     return _execute(["--version"], None).stdout.splitlines()[0]
 
 
+@functools.cache
+def generation() -> tuple[int, int] | None:
+    """This tshark's Wireshark as (major, minor), e.g. (4, 0); None where its banner names none."""
+    found = re.search(r"\b(\d+)\.(\d+)\.\d+", version())
+    return (int(found[1]), int(found[2])) if found else None
+
+
 def _lua_args(lua_scripts: Iterable[str]) -> list[str]:
     return [arg for script in lua_scripts for arg in ("-X", f"{LUA_SCRIPT}{script}")]
 
