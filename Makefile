@@ -124,7 +124,7 @@ test-other-wireshark: setup  ## as root: `make pytest` on the other Wireshark ge
 	$(BIN)/pptp-harness rootfs test
 
 .PHONY: bench
-bench: setup  ## speed and memory of the plugin and the Zeek package against the built-ins, state bounds, fuzzing rate; the plugin on the other Wireshark generation too
+bench: setup  ## speed and memory of the plugin and the Zeek package against the built-ins, state bounds, fuzzing rate; the plugin on the other Wireshark generations too
 	$(BIN)/pptp-harness bench --lua $(PLUGIN) -o build/bench
 	@if [ "$$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then $(call apt_install,debootstrap,debootstrap); fi
 	$(BIN)/pptp-harness rootfs bench --as user
