@@ -169,6 +169,14 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             "Of those, never arrived"),
         duplicate = ProtoField.bool("pptp_gre.analysis.duplicate", "Duplicate sequence number"),
         out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
+        -- A stray far from the highest number (counted apart), and the packet after one that
+        -- continued from it: the flow restarted there. GRE without a call: the Call ID of the
+        -- flow the other way that its acknowledgments pair it with (one tunnel).
+        out_of_window = ProtoField.uint8("pptp_gre.analysis.out_of_window",
+            "Out of the acceptance window (counted apart)"),
+        restart = ProtoField.uint8("pptp_gre.analysis.restart", "Flow restarted"),
+        paired_call_id = ProtoField.uint16("pptp_gre.paired_call_id",
+            "Paired with the flow the other way of Call ID"),
         -- The A, B, C, D bits and the coherency count (pptp_gre.mppe & 0x0fff) are in its text.
         mppe_header = ProtoField.uint16("pptp_gre.mppe", "MPPE header", base.HEX),
         -- Decryption (a credentials file given): whether this packet was, with which key.
@@ -255,6 +263,10 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             group.SEQUENCE, severity.WARN),
         out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",
             group.SEQUENCE, severity.WARN),
+        out_of_window = new_expert(pptp_gre, "out_of_window",
+            "GRE sequence number out of the acceptance window", group.SEQUENCE, severity.WARN),
+        restart = new_expert(pptp_gre, "restart", "GRE flow restarted its sequence numbers",
+            group.SEQUENCE, severity.NOTE),
         ack_unseen = new_expert(pptp_gre, "ack_unseen",
             "Acks a sequence number the peer was not seen sending",
             group.SEQUENCE, severity.NOTE),

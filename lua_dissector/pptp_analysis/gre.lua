@@ -21,11 +21,24 @@ local prepend_column = Column.prepend
 -- Given by link(), at the end.
 local pptp_gre, GRE_TITLE, state, settings
 local gf, ge, problem, builds_tree, flag_fields
-local GRE_PROTO_PPP, PppProto, SEQ_MOD, SEQ_HALF, observe_sequence, loss_text
+local GRE_PROTO_PPP, PppProto, SEQ_MOD, SEQ_HALF, SEQ_WINDOW, observe_sequence, loss_text
 local remember_flow, flow_of, add_finding, new_flow
 local gre_direction, check_deadlines, release_tcp_tap, deadline_problems
 local ppp_protocol, analyze_ppp, show_decryption
 local gre_proto_table, builtin_gre, ppp_handle
+
+-- The flows of GRE no call claimed from one address to another, in the order first seen: a
+-- flow's opposites are those sent the other way, with which it may pair.
+local function orphan_route(sender, receiver)
+    local routes = state.orphan_routes
+    local route = sender .. ">" .. receiver
+    local flows = routes[route]
+    if not flows then
+        flows = {}
+        routes[route] = flows
+    end
+    return flows
+end
 
 -- The flow of GRE no call claimed: per receiver, Call ID and sender, numbered in the order
 -- seen; its first packet gets the without_call note.
@@ -38,8 +51,28 @@ local function orphan_flow(number, key, receiver, sender, call_id)
     state.flows[flow_key] = dir
     table.insert(state.orphans, dir)
     dir.number = #state.orphans
+    local same_way = orphan_route(sender, receiver)
+    same_way[#same_way + 1] = dir
+    dir.opposites = orphan_route(receiver, sender)
     add_finding(number, "without_call")
     return dir
+end
+
+-- GRE no call claimed that acknowledges ``ack``: the two directions of one tunnel are the
+-- flow and the first unpaired flow the other way whose current numbers (within the window)
+-- this acknowledges. Pairs are fixed once made.
+local function pair_orphan(dir, ack)
+    for _, other in ipairs(dir.opposites) do
+        local highest = other.highest
+        if highest and not other.paired and not other.call and other ~= dir then
+            local reach = (highest - other.first) % SEQ_MOD
+            if reach > SEQ_WINDOW then reach = SEQ_WINDOW end
+            if (highest - ack) % SEQ_MOD <= reach then
+                dir.paired, other.paired = other, dir
+                return
+            end
+        end
+    end
 end
 
 -- First-pass analysis of one GRE packet, the hot path of the plugin: per frame only its flow
@@ -87,13 +120,20 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
     dir.last_frame = number
     local order
     if seq and settings.sequence_analysis then
-        local finding, value = observe_sequence(dir, seq, number)
+        local finding, value, restarted = observe_sequence(dir, seq, number, now)
         if finding then add_finding(number, finding, value) end
+        if restarted then add_finding(number, "restart", restarted) end
         order = finding
     end
-    if ack and back and back.highest then
-        local ahead = (ack - back.highest) % SEQ_MOD
-        if ahead > 0 and ahead < SEQ_HALF then add_finding(number, "ack_unseen") end
+    if ack then
+        if back then
+            if back.highest then
+                local ahead = (ack - back.highest) % SEQ_MOD
+                if ahead > 0 and ahead < SEQ_HALF then add_finding(number, "ack_unseen") end
+            end
+        elseif not dir.paired and not call then
+            pair_orphan(dir, ack)
+        end
     end
     if payload then analyze_ppp(number, call, dir, head, at, payload, seq, order) end
     return dir
@@ -220,7 +260,7 @@ local DECRYPTION_PROBLEMS = { "no_handshake", "no_credential", "decryption_faile
 
 -- The findings of the first pass about a packet (of flow ``dir``), raised on ``item``: a
 -- tree item, or (no tree) the dissector's tree.
-local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id)
+local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id, seq)
     local gap = notes.lost
     if gap then
         if with_tree then
@@ -240,6 +280,18 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     if notes.out_of_order then
         if with_tree then set_generated(tree_add(item, gf.out_of_order, true)) end
         add_expert(item, ge.out_of_order)
+    end
+    local restarted = notes.restart
+    if restarted then
+        if with_tree then set_generated(tree_add(item, gf.restart, 1)) end
+        add_expert(item, ge.restart, string.format("Flow restarted at sequence number %d "
+            .. "(frame %d)", restarted.seq, restarted.frame))
+    end
+    local highest = notes.out_of_window
+    if highest then
+        if with_tree then set_generated(tree_add(item, gf.out_of_window, 1)) end
+        add_expert(item, ge.out_of_window, string.format("Sequence number %d out of the "
+            .. "acceptance window (highest %d): counted apart", seq, highest))
     end
     if notes.ack_unseen then problem(item, "ack_unseen", nil, with_tree) end
     if notes.weak_auth then
@@ -297,9 +349,11 @@ end
 local function sequence_marks(notes)
     if not notes then return "" end
     local gap = notes.lost
-    return (gap and ("[GRE " .. gap.count .. " skipped] ") or "")
+    return (notes.restart and "[GRE restart] " or "")
+        .. (gap and ("[GRE " .. gap.count .. " skipped] ") or "")
         .. (notes.out_of_order and "[GRE out of order] " or "")
         .. (notes.duplicate and "[GRE duplicate] " or "")
+        .. (notes.out_of_window and "[GRE out of window] " or "")
 end
 
 local function dissect_gre(tvb, pinfo, tree, visited)
@@ -406,6 +460,10 @@ local function dissect_gre(tvb, pinfo, tree, visited)
                 if auth_item then set_generated(auth_item) end
                 if mppe_item then set_generated(mppe_item) end
             end
+        elseif dir and dir.paired then
+            -- GRE without a call, paired with the flow the other way: one tunnel.
+            local paired_item = tree_add(item, gf.paired_call_id, dir.paired.call_id)
+            if shown then set_generated(paired_item) end
         end
         local proto, info
         if payload then proto, info = ppp_protocol(head, offset) end
@@ -429,7 +487,7 @@ local function dissect_gre(tvb, pinfo, tree, visited)
             problem(item, found[1], found[2], with_tree)
         end
     end
-    if notes then gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id) end
+    if notes then gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id, seq) end
     if state.deadline_notes[number] then deadline_problems(item, pinfo, with_tree) end
     -- A decrypted MPPE packet: the PPP frame inside, as its own data source, goes to the PPP
     -- dissector instead of the ciphertext.
@@ -469,7 +527,7 @@ function M.link(plugin)
         gf.recursion, gf.ack_bit, gf.reserved_flags, gf.version }
     GRE_PROTO_PPP, PppProto = plugin.protocol.GRE_PROTO_PPP, plugin.protocol.PppProto
     local sequence = plugin.sequence
-    SEQ_MOD, SEQ_HALF = sequence.SEQ_MOD, sequence.SEQ_HALF
+    SEQ_MOD, SEQ_HALF, SEQ_WINDOW = sequence.SEQ_MOD, sequence.SEQ_HALF, sequence.SEQ_WINDOW
     observe_sequence, loss_text = sequence.observe, sequence.loss_text
     remember_flow, flow_of = plugin.state.remember_flow, plugin.state.flow_of
     add_finding, new_flow = plugin.state.add_finding, plugin.state.new_flow

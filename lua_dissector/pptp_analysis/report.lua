@@ -33,9 +33,10 @@ local function protocols_text(set)
     return #names > 0 and table.concat(names, ",") or "-"
 end
 
--- packets, bytes, lost, duplicate, out of order of one flow.
+-- packets, bytes, lost, duplicate, out of order, out of window, restarts of one flow.
 local function counts(dir)
-    return dir.packets, dir.bytes, numbers_lost(dir), dir.duplicates, dir.out_of_order
+    return dir.packets, dir.bytes, numbers_lost(dir), dir.duplicates, dir.out_of_order,
+        dir.out_of_window, dir.restarts
 end
 
 -- Whether the call carried MPPE: its packets counted, or (a call learnt mid-call, whose
@@ -123,14 +124,21 @@ end
 local TABLE_COLUMNS = {
     "call", "kind", "tcp_stream", "client", "server", "client_call_id", "server_call_id",
     "first_frame", "last_frame", "duration", "c2s_packets", "c2s_bytes", "c2s_lost",
-    "c2s_duplicate", "c2s_out_of_order", "s2c_packets", "s2c_bytes", "s2c_lost",
-    "s2c_duplicate", "s2c_out_of_order", "auth", "user", "encrypted", "encryption",
-    "decryption", "disconnect_result", "ended", "gre_seen", "ppp",
+    "c2s_duplicate", "c2s_out_of_order", "c2s_out_of_window", "c2s_restarts", "s2c_packets",
+    "s2c_bytes", "s2c_lost", "s2c_duplicate", "s2c_out_of_order", "s2c_out_of_window",
+    "s2c_restarts", "auth", "user", "encrypted", "encryption", "decryption",
+    "disconnect_result", "ended", "gre_seen", "ppp",
 }
 local ORPHAN_COLUMNS = {
     "flow", "sender", "receiver", "call_id", "first_frame", "last_frame", "packets", "bytes",
-    "lost", "duplicate", "out_of_order", "ppp",
+    "lost", "duplicate", "out_of_order", "out_of_window", "restarts", "paired_call_id", "ppp",
 }
+
+-- The Call ID of the flow the other way that GRE without a call is paired with, or nil.
+local function paired_call_id(dir)
+    local paired = dir.paired
+    return paired and not paired.call and paired.call_id or nil
+end
 
 -- `tshark -z pptp,calls`: documented in the README; every value on one line per call.
 local function calls_table()
@@ -168,6 +176,7 @@ local function calls_table()
             local values = { dir.number, dir.sender, dir.receiver, dir.call_id, dir.first_frame,
                 dir.last_frame }
             for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
+            values[#values + 1] = paired_call_id(dir) or "-"
             values[#values + 1] = protocols_text(dir.protocols)
             for i = 1, #values do values[i] = tostring(values[i]) end
             table.insert(lines, table.concat(values, "\t"))
@@ -178,12 +187,17 @@ end
 
 -- A flow's counts in words, the anomalies only where there are some.
 local function flow_counts_text(dir)
-    local packets, bytes, lost, duplicate, out_of_order = counts(dir)
+    local packets, bytes, lost, duplicate, out_of_order, out_of_window, restarts = counts(dir)
     if packets == 0 then return "no GRE" end
     local anomalies = {}
     if lost > 0 then anomalies[#anomalies + 1] = lost .. " lost" end
     if duplicate > 0 then anomalies[#anomalies + 1] = duplicate .. " duplicate" end
     if out_of_order > 0 then anomalies[#anomalies + 1] = out_of_order .. " out of order" end
+    if out_of_window > 0 then anomalies[#anomalies + 1] = out_of_window .. " out of window" end
+    if restarts > 0 then
+        anomalies[#anomalies + 1] = string.format("restarted %d time%s", restarts,
+            restarts == 1 and "" or "s")
+    end
     return string.format("%d packet%s, %d bytes; %s", packets, packets == 1 and "" or "s", bytes,
         #anomalies > 0 and table.concat(anomalies, ", ") or "none lost")
 end
@@ -323,6 +337,11 @@ local function calls_report()
             table.insert(lines, string.format("  %s -> %s, Call ID %d, frames %d to %d",
                 dir.sender, dir.receiver, dir.call_id, dir.first_frame, dir.last_frame))
             table.insert(lines, "    " .. flow_counts_text(dir))
+            local paired = paired_call_id(dir)
+            if paired then
+                table.insert(lines, string.format("    one tunnel with Call ID %d the other way "
+                    .. "(learnt from GRE alone: its acknowledgments)", paired))
+            end
             table.insert(lines, "    PPP: " .. protocols_text(dir.protocols))
         end
     end

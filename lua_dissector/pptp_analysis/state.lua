@@ -26,6 +26,8 @@ function M.reset()
     -- sender -> flow; in the order first seen in orphans (their number)
     state.flows = {}
     state.orphans = {}
+    -- sender .. ">" .. receiver -> the flows of GRE no call claimed sent that way, in order
+    state.orphan_routes = {}
     -- message key -> true; a reply: minus its request's frame; a request once answered:
     -- its reply's frame (then, if it is a reply too, ICRP, its request is in reply_to)
     state.messages = {}
@@ -114,8 +116,8 @@ end
 -- until a later control message teaches the call it belongs to).
 ----------------------------------------------------------------------------------------------
 function M.new_flow(call, to_pns)
-    return { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, call = call,
-        to_pns = to_pns }
+    return { packets = 0, bytes = 0, duplicates = 0, out_of_order = 0, out_of_window = 0,
+        restarts = 0, lost_before = 0, call = call, to_pns = to_pns }
 end
 
 -- Frames per packed chunk of state.gre_dir.
