@@ -1,0 +1,152 @@
+"""The plugin under stray GRE sequence numbers, restarted flows and GRE-only tunnels (issue 24):
+the acceptance window's verdicts are made once, on the first pass, and read the same on one
+pass and on two; the calls table, the report and the experts say what the truth says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pptp_harness import oracle, ppp, scenarios, tshark
+from pptp_harness.capture import Capture, orphan_gre
+
+PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
+HOSTILE = ["sequence_out_of_window", "sequence_restart", "gre_only_tunnel"]
+SEQUENCE_FIELDS = [
+    "pptp_gre.analysis.lost",
+    "pptp_gre.analysis.duplicate",
+    "pptp_gre.analysis.out_of_order",
+    "pptp_gre.analysis.out_of_window",
+    "pptp_gre.analysis.restart",
+]
+
+
+@pytest.fixture(scope="module")
+def pcaps(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    paths = {}
+    for name in HOSTILE:
+        paths[name] = folder / f"{name}.pcap"
+        scenarios.build(name).write(paths[name])
+    return paths
+
+
+def _sequence_verdicts(pcap: Path, two_pass: bool) -> dict[int, dict[str, int]]:
+    """Each GRE frame's sequence findings as {field: value}, from one tshark run."""
+    decoded = tshark.decode(pcap, SEQUENCE_FIELDS, lua_scripts=[str(PLUGIN)], two_pass=two_pass)
+    assert not decoded.missing_fields
+    assert not decoded.lua_errors()
+    verdicts = {}
+    for number in decoded.frames:
+        found = {}
+        for name in SEQUENCE_FIELDS:
+            values = decoded.values(number, name)
+            if values:
+                (value,) = values
+                found[name] = 1 if value == "True" else int(value)
+        verdicts[number] = found
+    return verdicts
+
+
+@pytest.mark.parametrize("name", ["sequence_out_of_window", "sequence_restart"])
+def test_one_pass_and_two_give_the_truths_sequence_verdicts(pcaps, name):
+    """Every GRE frame reports exactly the truth's sequence findings (none where it has none),
+    and a single pass reports the same as two."""
+    truth = oracle.load_truth(pcaps[name])
+    expected = {
+        frame["number"]: {
+            key: int(value[0]) for key, value in frame["fields"].items() if key in SEQUENCE_FIELDS
+        }
+        for frame in truth["frames"]
+        if frame["kind"] == "pptp_gre"
+    }
+    assert any(expected.values())
+    for two_pass in (False, True):
+        shown = _sequence_verdicts(pcaps[name], two_pass)
+        assert {n: shown.get(n, {}) for n in expected} == expected, f"two_pass={two_pass}"
+
+
+def test_gre_only_tunnel_is_paired_in_the_calls_table(pcaps):
+    """The flows of GRE without a call, their counts and which flow the other way each is
+    paired with, as the truth says."""
+    truth = oracle.load_truth(pcaps["gre_only_tunnel"])
+    table = oracle.calls_table(pcaps["gre_only_tunnel"], PLUGIN)
+    assert any(flow["paired_call_id"] is not None for flow in truth["gre_without_call"])
+    assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
+
+
+def test_paired_flows_carry_the_other_ways_call_id(pcaps):
+    """On two passes every packet of a paired GRE-only flow names the Call ID of the flow the
+    other way (pptp_gre.paired_call_id); unpaired flows name none."""
+    pcap = pcaps["gre_only_tunnel"]
+    truth = oracle.load_truth(pcap)
+    pairs = {flow["call_id"]: flow["paired_call_id"] for flow in truth["gre_without_call"]}
+    fields = ["pptp_gre.call_id", "pptp_gre.paired_call_id"]
+    decoded = tshark.decode(pcap, fields, lua_scripts=[str(PLUGIN)], two_pass=True)
+    checked = 0
+    for number in decoded.frames:
+        (call_id,) = decoded.values(number, "pptp_gre.call_id")
+        paired = pairs[int(call_id)]
+        assert decoded.values(number, "pptp_gre.paired_call_id") == (
+            [] if paired is None else [str(paired)]
+        )
+        checked += 1
+    assert checked == len(truth["frames"])
+
+
+def test_report_says_strays_restarts_and_tunnels_in_words(pcaps):
+    """`-z pptp,report`: a direction's strays ("N out of window") and restarts ("restarted N
+    time(s)") with the truth's figures, and a paired GRE-only flow as one tunnel."""
+    for name in ("sequence_out_of_window", "sequence_restart"):
+        truth = oracle.load_truth(pcaps[name])
+        text = tshark.statistics(pcaps[name], "pptp,report", [str(PLUGIN)])
+        call = truth["calls"][0]
+        for side, label in (
+            ("client_to_server", "client to server"),
+            ("server_to_client", "server to client"),
+        ):
+            counts = call[side]
+            (line,) = [line for line in text.splitlines() if line.startswith(f"  {label} ")]
+            strays, restarts = counts["out_of_window"], counts["restarts"]
+            assert (f"{strays} out of window" in line) == (strays > 0), line
+            times = f"restarted {restarts} time{'' if restarts == 1 else 's'}"
+            assert (times in line) == (restarts > 0), line
+            assert (f"{counts['lost']} lost" in line) == (counts["lost"] > 0), line
+    text = tshark.statistics(pcaps["gre_only_tunnel"], "pptp,report", [str(PLUGIN)])
+    truth = oracle.load_truth(pcaps["gre_only_tunnel"])
+    paired = [flow for flow in truth["gre_without_call"] if flow["paired_call_id"] is not None]
+    assert paired
+    for flow in paired:
+        assert f"one tunnel with Call ID {flow['paired_call_id']} the other way" in text
+    assert text.count("one tunnel with Call ID") == len(paired)
+
+
+def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
+    """A stray half the number space away loses nothing and says so; a flow that goes on from
+    a stray says it restarted there (frame and number), and both experts filter by name."""
+    cap = Capture("strays", "a stray, then a restart", valid=False)
+    client, server = scenarios.CLIENT, scenarios.SERVER
+    for seq in (0, 1, 2, 2**31 + 2, 3, 4, 900_000, 900_002):
+        orphan_gre(cap, client, server, 7, ppp.lcp_echo(identifier=seq % 256), seq)
+    pcap = tmp_path / "strays.pcap"
+    cap.write(pcap)
+    decoded = tshark.decode(pcap, SEQUENCE_FIELDS, lua_scripts=[str(PLUGIN)], two_pass=True)
+    messages = {n: decoded.values(n, "_ws.expert.message") for n in decoded.frames}
+    assert (
+        "Sequence number 2147483650 out of the acceptance window (highest 2): counted apart"
+        in (messages[4])
+    )
+    assert (
+        "Sequence number 900000 out of the acceptance window (highest 4): counted apart"
+        in (messages[7])
+    )
+    assert "Flow restarted at sequence number 900000 (frame 7)" in messages[8]
+    assert decoded.values(8, "pptp_gre.analysis.lost") == ["1"]
+    base = ["-n", "-2", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-T", "fields"]
+    for expert, frames in (("out_of_window", ["4", "7"]), ("restart", ["8"])):
+        out = tshark.run([*base, "-Y", f"pptp_gre.expert.{expert}", "-e", "frame.number"])
+        assert out.stdout.split() == frames, expert
+    (row,) = oracle.calls_table(pcap, PLUGIN).orphans
+    counts = {name: row[name] for name in ("lost", "out_of_window", "restarts", "duplicate")}
+    assert counts == {"lost": "1", "out_of_window": "1", "restarts": "1", "duplicate": "0"}
