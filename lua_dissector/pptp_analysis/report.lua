@@ -134,10 +134,11 @@ local ORPHAN_COLUMNS = {
     "lost", "duplicate", "out_of_order", "out_of_window", "restarts", "paired_call_id", "ppp",
 }
 
--- The Call ID of the flow the other way that GRE without a call is paired with, or nil.
+-- The Call ID of the flow the other way that GRE without a call is paired with, or nil (a
+-- pair stays made, even if a later control message names one of its flows' call).
 local function paired_call_id(dir)
     local paired = dir.paired
-    return paired and not paired.call and paired.call_id or nil
+    return paired and paired.call_id
 end
 
 -- `tshark -z pptp,calls`: documented in the README; every value on one line per call.

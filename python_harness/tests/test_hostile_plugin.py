@@ -4,6 +4,7 @@ pass and on two; the calls table, the report and the experts say what the truth 
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,69 @@ def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
     (row,) = oracle.calls_table(pcap, PLUGIN).orphans
     counts = {name: row[name] for name in ("lost", "out_of_window", "restarts", "duplicate")}
     assert counts == {"lost": "1", "out_of_window": "1", "restarts": "1", "duplicate": "0"}
+
+
+def _hostile_numbers(rng: random.Random, count: int) -> list[tuple[int, float]]:
+    """``count`` sequence numbers of one flow, each with the wait before it: runs in order,
+    losses, late and repeated packets (some beyond the window), strays anywhere in the number
+    space, strays that the flow goes on from, and silences after which it starts again."""
+    numbers, seq = [], rng.randrange(1 << 32)
+    while len(numbers) < count:
+        roll, wait = rng.random(), 0.001
+        if roll < 0.6:
+            seq = (seq + 1) % (1 << 32)
+            numbers.append((seq, wait))
+        elif roll < 0.7:
+            seq = (seq + rng.randint(2, 300)) % (1 << 32)
+            numbers.append((seq, wait))
+        elif roll < 0.8:
+            numbers.append(
+                ((seq - rng.choice([1, 2, 50, 4095, 4096, 4097, 9000])) % (1 << 32), wait)
+            )
+        elif roll < 0.9:
+            numbers.append((rng.randrange(1 << 32), wait))
+        elif roll < 0.95:
+            seq = (seq + rng.choice([5000, 1 << 31, rng.randrange(1 << 32)])) % (1 << 32)
+            numbers.append((seq, wait))
+        else:
+            seq = (seq - rng.randint(0, 3000)) % (1 << 32)
+            numbers.append((seq, rng.choice([59.0, 61.0, 120.0])))
+    return numbers
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_hostile_numbers_as_the_truth(tmp_path, seed):
+    """Flows of GRE without a call with hostile numbers (fixed seeds): every packet's verdicts
+    on one pass and on two, and each flow's figures and pairing, equal the truth's."""
+    rng = random.Random(seed)
+    cap = Capture(f"hostile_{seed}", "hostile sequence numbers", valid=False)
+    client, server = scenarios.CLIENT, scenarios.SERVER
+    flows = {True: _hostile_numbers(rng, 6000), False: _hostile_numbers(rng, 3000)}
+    sent = {True: [], False: []}
+    while flows[True] or flows[False]:
+        way = bool(flows[True]) and (not flows[False] or rng.random() < 0.66)
+        seq, wait = flows[way].pop(0)
+        cap.wait(wait)
+        others = sent[not way]
+        ack = rng.choice(others) if others and rng.random() < 0.05 else None
+        src, dst, call_id = (client, server, 40) if way else (server, client, 41)
+        orphan_gre(cap, src, dst, call_id, ppp.lcp_echo(identifier=seq % 256), seq, ack=ack)
+        sent[way].append(seq)
+    pcap = tmp_path / "hostile.pcap"
+    cap.write(pcap)
+    truth = oracle.load_truth(pcap)
+    expected = {
+        frame["number"]: {
+            key: int(value[0]) for key, value in frame["fields"].items() if key in SEQUENCE_FIELDS
+        }
+        for frame in truth["frames"]
+    }
+    assert sum(1 for found in expected.values() if "pptp_gre.analysis.restart" in found) > 0
+    for two_pass in (False, True):
+        shown = _sequence_verdicts(pcap, two_pass)
+        wrong = {n: (want, shown.get(n)) for n, want in expected.items() if shown.get(n) != want}
+        assert not wrong, (
+            f"two_pass={two_pass}: {len(wrong)} frames, e.g. {list(wrong.items())[:3]}"
+        )
+    table = oracle.calls_table(pcap, PLUGIN)
+    assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
