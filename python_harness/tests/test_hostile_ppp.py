@@ -18,9 +18,10 @@ import dpkt
 import pytest
 
 from pptp_harness import oracle, ppp, scenarios, tshark
-from pptp_harness.capture import SNAPLEN, Capture, Frame
+from pptp_harness.capture import SNAPLEN, Capture, ControlConnection, Frame
 from pptp_harness.constants import (
     AUTH_CHAP_MD5,
+    AUTH_MSCHAP_V2,
     CHAP_CHALLENGE,
     CHAP_RESPONSE,
     CHAP_SUCCESS,
@@ -245,7 +246,7 @@ def test_forged_chap_frames_change_no_user_and_keep_the_keys(tmp_path):
     assert decrypted(after) == {renumbered[n] for n in decrypted(before)}
     assert ignored_as(after, renumbered[challenge.frame.number] + 1) == ["chap_unmatched_response"]
     assert ignored_as(after, renumbered[success.frame.number] + 1) == ["chap_unmatched_success"]
-    for n in (challenge, response, success):  # the copies with the right identifier count
+    for n in (challenge, response, success):  # the originals count
         assert not ignored_as(after, renumbered[n.frame.number])
 
 
@@ -293,3 +294,29 @@ def test_hostile_mppe_packets_leave_the_originals_decrypting(tmp_path, name):
             assert "decryption_failed" in after.values(copy, "pptp_gre.problem")
             said = [m for m in after.values(copy, "_ws.expert.message") if "Not decrypted" in m]
             assert said and all(len(m) > len("Not decrypted: ") for m in said)
+
+
+def test_coherency_counts_far_from_the_last_are_no_gap(tmp_path):
+    """Without credentials, the MPPE coherency counts are followed as decryption's window has
+    them: a count more than 256 from the last (random, as damage makes it) moves nothing and
+    is no gap, nor is the count after it; a small skip is a gap; a long jump that the next
+    packet continues is one gap, on that packet."""
+    cap = Capture("coherency_window", "MPPE counts with strays, a skip and a long jump")
+    conn = ControlConnection(cap, scenarios.CLIENT, scenarios.SERVER, 40000)
+    conn.start()
+    call = conn.outgoing_call(1, 2)
+    call.ppp_session(AUTH_MSCHAP_V2, mppe=True, data_packets=0)
+    counts = [0, 1, 2, 2000, 4, 5, 3500, 7, 8, 9, 12, 13, 700, 701, 702]
+    sent = {count: call.gre(True, ppp.mppe_data(count)).number for count in counts}
+    call.clear_by_client()
+    conn.stop()
+    pcap = cap.write_pcap(tmp_path / "coherency_window.pcap")
+    for two_pass in (False, True):
+        decoded = tshark.decode(
+            pcap, ["pptp_gre.problem"], lua_scripts=[str(PLUGIN)], two_pass=two_pass
+        )
+        assert not decoded.lua_errors()
+        gaps = {
+            n for n in decoded.frames if "coherency_gap" in decoded.values(n, "pptp_gre.problem")
+        }
+        assert gaps == {sent[12], sent[701]}
