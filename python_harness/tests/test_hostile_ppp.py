@@ -320,3 +320,36 @@ def test_coherency_counts_far_from_the_last_are_no_gap(tmp_path):
             n for n in decoded.frames if "coherency_gap" in decoded.values(n, "pptp_gre.problem")
         }
         assert gaps == {sent[12], sent[701]}
+
+
+def test_real_windows_capture_with_altered_copies_after_every_gre_frame(tmp_path, real_captures):
+    """The issue's case on a real Windows client and pptpd (user jm, password 123): three
+    copies of every GRE frame with three octets changed in them, each after its original.
+    The call still authenticated with MS-CHAPv2 as jm, and all 309 original MPPE packets
+    decrypt (a copy altered past the inner header may decrypt too: it has its original's key)."""
+    source = real_captures / "pptpd-windows-mschapv2-mppe.pcapng"
+    draw = random.Random("altered copies")
+    hostile = tmp_path / "altered.pcap"
+    originals, number = set(), 0
+    with source.open("rb") as read, hostile.open("wb") as out:
+        reader = dpkt.pcapng.Reader(read)
+        writer = dpkt.pcap.Writer(out, snaplen=SNAPLEN, linktype=reader.datalink())
+        for when, data in reader:
+            number += 1
+            originals.add(number)
+            writer.writepkt(data, ts=when)
+            ip = dpkt.ethernet.Ethernet(data).data
+            if not isinstance(ip, dpkt.ip.IP) or ip.p != IP_PROTO_GRE:
+                continue
+            after_header = 14 + ip.hl * 4 + 8  # past the GRE key: the Call ID is kept
+            for k in range(1, 4):
+                copy = bytearray(data)
+                for _ in range(3):
+                    copy[draw.randrange(after_header, len(copy))] = draw.randrange(256)
+                writer.writepkt(bytes(copy), ts=when + k * 1e-7)
+                number += 1
+    assert call_columns(hostile) == call_columns(source)
+    assert [c["user"] for c in call_columns(source)] == ["jm"]
+    credentials = write_credentials(tmp_path, ["jm:123"])
+    assert len(decrypted(decode(source, credentials))) == 309
+    assert len(decrypted(decode(hostile, credentials)) & originals) == 309
