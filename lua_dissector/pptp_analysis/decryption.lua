@@ -18,6 +18,7 @@ local credentials_frame -- the frame that says so
 
 -- Given by link(), at the end.
 local state, add_finding, display_name, PppProto, crypto, mppe, credentials_file, ppp_protocol
+local ppp_names, CONTROL_PROTOCOLS
 local gf, problem, tree_add, set_generated
 
 -- Reads the credentials file ``path`` ("": none) for a new capture.
@@ -27,62 +28,111 @@ function M.load(path)
     M.credentials = credentials
 end
 
--- A call's keys, once, at its first MPPE packet: which credential opens its handshake (the
--- authenticator response when the Success was seen, else the NT-Response), then both
--- directions' decryptors. ``call.keys`` says how it went.
-local function derive_keys(call)
-    if not (call.auth_challenge and call.nt_response and call.user) then
-        call.keys = "no_handshake"
-        return
+-- Whether ``credential`` opens the MS-CHAPv2 handshake of ``response`` to ``challenge``
+-- (RFC 2759): its NT-Response is the one the credential's hash makes, and, for a
+-- ``success`` (the authenticator response the server sent), so is that.
+local function opens(credential, response, challenge, success)
+    local who, user = credential.user, response.name
+    if who and who ~= user:lower() and who ~= user:match("[^\\]*$"):lower() then
+        return false
     end
-    if not call.key_bits then
-        call.keys = "no_handshake" -- no CCP seen: the key length is unknown
-        return
-    end
-    local user = call.user
-    local name, short = user:lower(), user:match("[^\\]*$"):lower()
-    local expected = call.authenticator and ("S=" .. call.authenticator:upper())
-    for _, credential in ipairs(credentials) do
-        local who = credential.user
-        if not who or who == name or who == short then
-            local hash = credential.hash
-            local opens
-            if expected then
-                opens = mppe.authenticator_response(hash, call.nt_response, call.peer_challenge,
-                    call.auth_challenge, user) == expected
-            else
-                opens = mppe.nt_response(call.auth_challenge, call.peer_challenge, user, hash)
-                    == call.nt_response
-            end
-            if opens then
-                local master = mppe.master_key(crypto.md4(hash), call.nt_response)
-                local client_send, client_receive = mppe.start_keys(master, call.key_bits, false)
-                call.to_pac.decryptor = mppe.new(client_send, call.key_bits, call.stateless)
-                call.to_pns.decryptor = mppe.new(client_receive, call.key_bits,
-                    call.stateless)
-                call.keys, call.key_user = "decrypted", display_name(user)
-                return
+    local hash = credential.hash
+    if mppe.nt_response(challenge, response.peer, user, hash) ~= response.nt then return false end
+    return not success or mppe.authenticator_response(hash, response.nt, response.peer,
+        challenge, user) == success.authenticator
+end
+
+-- The credential and handshake that key ``call``: the handshake a Success acknowledges
+-- (same identifier; the latest first) whose NT-Response and authenticator response a
+-- credential makes; with no such Success (none captured), the latest Response whose
+-- NT-Response a credential makes.
+local function keying_handshake(call)
+    local responses = call.responses or {}
+    local successes = call.successes or {}
+    for s = #successes, 0, -1 do
+        local success = successes[s] -- nil at 0: any Response, by its NT-Response alone
+        for r = #responses, 1, -1 do
+            local response = responses[r]
+            if response.nt and (not success or response.id == success.id) then
+                for _, challenge in ipairs(response.challenges) do
+                    for _, credential in ipairs(credentials) do
+                        if #challenge == 16 and opens(credential, response, challenge, success)
+                        then
+                            return credential, response
+                        end
+                    end
+                end
             end
         end
     end
-    call.keys = "no_credential"
 end
 
--- Whether ``plaintext`` reads as a PPP frame (protocol field first, maybe compressed): the
--- protocol number's low octet is odd and its high octet even (RFC 1661 §2); IPv4 starts
--- with version 4.
-local function looks_like_ppp(plaintext)
-    local a, b, c = plaintext:byte(1, 3)
-    if not a then return false end
-    if a % 2 == 1 then return a ~= PppProto.IP or b == nil or math.floor(b / 16) == 4 end
-    if not b or b % 2 == 0 then return false end
-    return a * 256 + b ~= PppProto.IP or c == nil or math.floor(c / 16) == 4
+-- A call's keys, at its first MPPE packet and again whenever its handshake or MPPE mode
+-- has changed since, until one opens: both directions' decryptors. ``call.keys`` says how
+-- it went.
+local function derive_keys(call)
+    call.keys_tried = call.handshake_changes
+    local handshake = false
+    for _, response in ipairs(call.responses or {}) do
+        if response.nt then handshake = true end
+    end
+    if not handshake or not call.key_bits then
+        call.keys = "no_handshake" -- no MS-CHAPv2 Response, or no CCP: no key length
+        return
+    end
+    local credential, response = keying_handshake(call)
+    if not credential then
+        call.keys = "no_credential"
+        return
+    end
+    local master = mppe.master_key(crypto.md4(credential.hash), response.nt)
+    local client_send, client_receive = mppe.start_keys(master, call.key_bits, false)
+    call.to_pac.decryptor = mppe.new(client_send, call.key_bits, call.stateless)
+    call.to_pns.decryptor = mppe.new(client_receive, call.key_bits, call.stateless)
+    call.keys, call.key_user = "decrypted", display_name(response.name)
+end
+
+-- Why ``plaintext`` is not a PPP frame a peer would send (nil: it is one): IPv4 (protocol
+-- 0x21, compressed or not) whose header's version is 4, IHL at least 5 and total length
+-- the octets after the protocol field; IPv6 (0x57) whose payload length and 40 are those
+-- octets; or LCP, IPCP, IPV6CP or CCP with a code from 1 to 11 and a length that is.
+local function implausible(plaintext)
+    local a, b = plaintext:byte(1, 2)
+    if not b then return "too short for a PPP frame" end
+    local proto, at = a, 2 -- the protocol field compressed to one octet, or two
+    if a % 2 == 0 then proto, at = a * 256 + b, 3 end
+    local after = #plaintext - at + 1
+    -- IPv4's version and IHL, then its total length; IPv6's version, then its payload
+    -- length; a control protocol's code, then its length.
+    local first, _, high, low, ipv6_high, ipv6_low = plaintext:byte(at, at + 5)
+    if proto == PppProto.IP then
+        if after < 20 or math.floor(first / 16) ~= 4 or first % 16 < 5
+            or high * 256 + low ~= after then
+            return "the result is no IPv4 packet"
+        end
+    elseif proto == PppProto.IPV6 then
+        if after < 40 or math.floor(first / 16) ~= 6
+            or ipv6_high * 256 + ipv6_low + 40 ~= after then
+            return "the result is no IPv6 packet"
+        end
+    elseif CONTROL_PROTOCOLS[proto] then
+        if not low or first < 1 or first > 11 or high * 256 + low ~= after then
+            return "the result is no " .. ppp_names[proto] .. " packet"
+        end
+    else
+        return string.format("the result is no PPP frame a peer sends here (protocol 0x%04x)",
+            proto)
+    end
 end
 
 -- First pass: one MPPE packet of a call direction decrypted in capture order; the plaintext
--- kept for every later pass (state.plaintexts), or why not (the packet's findings).
+-- kept for every later pass (state.plaintexts), or why not (the packet's findings). Only a
+-- packet that decrypts to a PPP frame moves the direction's decryptor.
 local function decrypt_packet(number, call, dir, head, at, info, payload)
-    if not call.keys then derive_keys(call) end
+    if not call.keys or call.keys ~= "decrypted" and call.keys_tried ~= call.handshake_changes
+    then
+        derive_keys(call)
+    end
     if call.keys ~= "decrypted" then
         if not call.keys_noted then
             call.keys_noted = true
@@ -91,14 +141,19 @@ local function decrypt_packet(number, call, dir, head, at, info, payload)
         return
     end
     local high, low = head:byte(at + info + 1, at + info + 2)
-    local word = high * 256 + low
     if math.floor(high / 0x20) % 2 == 1 then add_finding(number, "mppc_compressed") end
-    local plaintext = mppe.decrypt(dir.decryptor, word, payload:raw(info + 2))
-    if plaintext and math.floor(high / 0x20) % 2 == 0 and looks_like_ppp(plaintext) then
-        state.plaintexts[number] = plaintext
-    elseif not plaintext or math.floor(high / 0x20) % 2 == 0 then
-        add_finding(number, "decryption_failed")
+    local decryptor = dir.decryptor
+    local plaintext, why = mppe.try(decryptor, high * 256 + low, payload:raw(info + 2))
+    if plaintext then
+        why = implausible(plaintext)
+        if not why then
+            mppe.commit(decryptor)
+            state.plaintexts[number] = plaintext
+            return
+        end
+        mppe.reject(decryptor)
     end
+    add_finding(number, "decryption_failed", "Not decrypted: " .. why)
 end
 
 -- A decrypted MPPE packet: its PPP frame, as its own data source, to go to the PPP dissector
@@ -133,7 +188,9 @@ function M.link(plugin)
     state, add_finding = plugin.state.current, plugin.state.add_finding
     display_name, PppProto = plugin.text.display_name, plugin.protocol.PppProto
     crypto, mppe, credentials_file = plugin.crypto, plugin.mppe, plugin.credentials
-    ppp_protocol = plugin.ppp.protocol_of
+    ppp_protocol, ppp_names = plugin.ppp.protocol_of, plugin.protocol.ppp_names
+    CONTROL_PROTOCOLS = { [PppProto.LCP] = true, [PppProto.IPCP] = true,
+        [PppProto.IPV6CP] = true, [PppProto.CCP] = true }
     gf, problem = plugin.fields.gre, plugin.fields.problem
     tree_add, set_generated = TreeItem.add, TreeItem.set_generated
 end

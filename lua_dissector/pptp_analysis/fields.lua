@@ -290,7 +290,7 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             "No listed credential opens this handshake",
             group.DECRYPTION, severity.WARN),
         decryption_failed = new_expert(pptp_gre, "decryption_failed",
-            "Decryption failed: the result is not a PPP frame", group.DECRYPTION, severity.WARN),
+            "MPPE packet not decrypted", group.DECRYPTION, severity.WARN),
         mppc_compressed = new_expert(pptp_gre, "mppc_compressed",
             "MPPC-compressed (C bit): decrypted, not decompressed", group.UNDECODED, severity.NOTE),
         credentials_unreadable = new_expert(pptp_gre, "credentials_unreadable",
@@ -299,6 +299,14 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             "GRE header cut off before its announced fields", group.MALFORMED, severity.ERROR),
         gre_error = new_expert(pptp_gre, "gre_error",
             "Wireshark's GRE dissector failed on this packet", group.MALFORMED, severity.ERROR),
+        -- PPP followed as its peers follow it: frames no peer would take for an answer.
+        ppp_unmatched_ack = new_expert(pptp_gre, "ppp_unmatched_ack",
+            "Configure-Ack that echoes no Configure-Request: ignored",
+            group.PROTOCOL, severity.WARN),
+        chap_unmatched_response = new_expert(pptp_gre, "chap_unmatched_response",
+            "CHAP Response to no Challenge: ignored", group.PROTOCOL, severity.WARN),
+        chap_unmatched_success = new_expert(pptp_gre, "chap_unmatched_success",
+            "CHAP Success that acknowledges no Response: ignored", group.PROTOCOL, severity.WARN),
     }
     -- Proto.experts registers the experts only when assigned a whole table.
     pptp_ctrl.experts = expert_lists[pptp_ctrl]

@@ -255,8 +255,10 @@ for nibble = 0, 15 do
     MPPE_BITS_TEXT[nibble] = " (" .. table.concat(bits, ", ")
 end
 
+-- Findings of the PPP inside (decryption, and frames no peer would accept), raised with the
+-- text the analysis gave, if any.
 local DECRYPTION_PROBLEMS = { "no_handshake", "no_credential", "decryption_failed",
-    "mppc_compressed" }
+    "mppc_compressed", "ppp_unmatched_ack", "chap_unmatched_response", "chap_unmatched_success" }
 
 -- The findings of the first pass about a packet (of flow ``dir``), raised on ``item``: a
 -- tree item, or (no tree) the dissector's tree.
@@ -314,7 +316,8 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
             .. "clear: crackable offline", notes.mschapv2_in_clear), with_tree)
     end
     for _, name in ipairs(DECRYPTION_PROBLEMS) do
-        if notes[name] then problem(item, name, nil, with_tree) end
+        local found = notes[name]
+        if found then problem(item, name, found ~= true and found or nil, with_tree) end
     end
     if notes.address_mismatch and dir and dir.call then
         local call = dir.call

@@ -100,12 +100,20 @@ end
 -- change per coherency count, fresh RC4 per packet; keys of the last 256 counts are kept so
 -- late or repeated packets decrypt. Stateful (§7.2, §8.2): the key changes on the "flag"
 -- packet (count's low octet 0xFF), which also restarts RC4; otherwise RC4 runs on. After a
--- gap the keystream position is unknown: the flag packets skipped still count as key
--- changes, and decryption resumes at the next flushed (A bit) or flag packet.
+-- gap the keystream position is unknown: decryption resumes at the next flushed (A bit) or
+-- flag packet, the flag packets skipped counting as key changes.
 -- rekey_on_flush: as Linux's MPPE, a flushed packet changes the key instead of restarting
 -- RC4 with the current one.
+--
+-- A packet is first tried (try): its plaintext is computed without moving the decryptor;
+-- the caller then commits it (commit), or drops it (reject) when the plaintext is no PPP
+-- frame, so that a forged or damaged packet never moves the keys. Stateless counts more
+-- than COUNT_WINDOW ahead of the last committed one are not even tried, unless one
+-- continues the count of the packet before it, itself out of the window (a genuine long
+-- loss goes on; random counts do not).
 ----------------------------------------------------------------------------------------------
 local COUNT_SPACE = 4096
+local COUNT_WINDOW = 256
 
 local function mppe_new(start_key, key_bits, stateless, rekey_on_flush)
     if key_bits ~= 40 and key_bits ~= 56 and key_bits ~= 128 then
@@ -116,17 +124,16 @@ local function mppe_new(start_key, key_bits, stateless, rekey_on_flush)
     return {
         start = start_key, bits = key_bits, stateless = stateless and true or false,
         rekey_on_flush = rekey_on_flush and true or false, session = session,
-        rc4 = crypto.rc4_new(session), count = nil, synced = true, recent = {}, key_changes = 0,
+        rc4 = crypto.rc4_new(session), spare = {}, count = nil, recent = {}, key_changes = 0,
+        -- stateful: keystream octets used since RC4 last started (to undo a rejected packet)
+        used = 0,
+        -- the packet tried last: how to commit it (nil: nothing to commit)
+        pending = nil, keys = {}, stray = nil,
     }
 end
 
-local function mppe_change_key(dec)
-    dec.session = change_key(dec.start, dec.session, dec.bits)
-    dec.key_changes = dec.key_changes + 1
-    crypto.rc4_reset(dec.rc4, dec.session)
-end
-
--- Counts from the last one seen: 1 for the next, 0 for a repeat, over 2048 for a late one.
+-- Counts from the last one committed: 1 for the next, 0 for a repeat, over 2048 for a late
+-- one. Before any packet the session is taken to have started at count 0.
 local function mppe_ahead(dec, count)
     if not dec.count then return count + 1 end
     return (count - dec.count) % COUNT_SPACE
@@ -139,20 +146,36 @@ local function mppe_stateless(dec, count, ciphertext)
         if not key then return nil, "packet too far behind to decrypt" end
         return crypto.rc4_crypt(crypto.rc4_reset(scratch, key), ciphertext)
     end
-    local recent = dec.recent
-    for _ = 1, ahead do
-        dec.session = change_key(dec.start, dec.session, dec.bits)
-        dec.key_changes = dec.key_changes + 1
+    -- Only the packet right after an out-of-window one may continue from it.
+    local stray = dec.stray
+    dec.stray = nil
+    if ahead > COUNT_WINDOW and not (stray and count == (stray + 1) % COUNT_SPACE) then
+        dec.stray = count
+        return nil, string.format("coherency count %d is %d ahead of the last decrypted: "
+            .. "out of the window of %d", count, ahead, COUNT_WINDOW)
+    end
+    local keys, session = dec.keys, dec.session
+    for k = 1, ahead do
+        session = change_key(dec.start, session, dec.bits)
+        keys[k] = session
+    end
+    dec.pending, dec.pending_count = ahead, count
+    return crypto.rc4_crypt(crypto.rc4_reset(scratch, session), ciphertext)
+end
+
+local function commit_stateless(dec, ahead)
+    local recent, keys = dec.recent, dec.keys
+    for k = 1, ahead do
         dec.count = dec.count and (dec.count + 1) % COUNT_SPACE or 0
-        recent[dec.count] = dec.session
-        recent[(dec.count - 257) % COUNT_SPACE] = nil
+        recent[dec.count] = keys[k]
+        recent[(dec.count - COUNT_WINDOW - 1) % COUNT_SPACE] = nil
     end
     if ahead > 1 then -- a jump: drop keys now more than 256 counts behind
         for c in pairs(recent) do
-            if (count - c) % COUNT_SPACE > 256 then recent[c] = nil end
+            if (dec.count - c) % COUNT_SPACE > COUNT_WINDOW then recent[c] = nil end
         end
     end
-    return crypto.rc4_crypt(crypto.rc4_reset(dec.rc4, dec.session), ciphertext)
+    dec.session, dec.key_changes = recent[dec.count], dec.key_changes + ahead
 end
 
 local function mppe_stateful(dec, count, flushed, ciphertext)
@@ -160,31 +183,40 @@ local function mppe_stateful(dec, count, flushed, ciphertext)
     if ahead == 0 or ahead > COUNT_SPACE / 2 then
         return nil, "repeated or late packet in stateful mode: its keystream is gone"
     end
-    local last = dec.count or -1
-    -- Key changes of the flag packets skipped on the way (this packet's own comes below).
-    local skipped = floor((last + ahead) / 256) - floor((last + 1) / 256)
-    for _ = 1, skipped do mppe_change_key(dec) end
-    dec.count = count
-    if count % 256 == 255 then
-        mppe_change_key(dec)
-    elseif flushed then
-        if dec.rekey_on_flush then
-            mppe_change_key(dec)
-        else
-            crypto.rc4_reset(dec.rc4, dec.session)
-        end
-    elseif ahead > 1 or not dec.synced then
-        dec.synced = false
-        return nil, "packets lost: waiting for a flushed or flag packet"
+    local flag = count % 256 == 255
+    if not (flag or flushed) then
+        if ahead > 1 then return nil, "packets lost before it: waiting for a flushed packet" end
+        -- The keystream runs on: the decryptor's own RC4 moves, undone if rejected.
+        dec.pending = { count = count, used = #ciphertext }
+        return crypto.rc4_crypt(dec.rc4, ciphertext)
     end
-    dec.synced = true
-    return crypto.rc4_crypt(dec.rc4, ciphertext)
+    local last = dec.count or -1
+    -- Key changes of the flag packets skipped on the way, then this packet's own.
+    local changes = floor((last + ahead) / 256) - floor((last + 1) / 256)
+    if flag or dec.rekey_on_flush then changes = changes + 1 end
+    local session = dec.session
+    for _ = 1, changes do session = change_key(dec.start, session, dec.bits) end
+    dec.pending = { count = count, used = #ciphertext, session = session, changes = changes }
+    return crypto.rc4_crypt(crypto.rc4_reset(dec.spare, session), ciphertext)
 end
 
--- Decrypt one MPPE packet: header as its 2 octets (a longer string: the first 2) or as the
+local function commit_stateful(dec, pending)
+    if pending.session then -- RC4 started afresh in the spare state: it becomes the one
+        dec.rc4, dec.spare = dec.spare, dec.rc4
+        dec.session, dec.key_changes = pending.session, dec.key_changes + pending.changes
+        dec.used = pending.used
+    else
+        dec.used = dec.used + pending.used
+    end
+    dec.count = pending.count
+end
+
+-- Tries one MPPE packet: header as its 2 octets (a longer string: the first 2) or as the
 -- 16-bit number; ciphertext after it. Returns the plaintext (inner protocol field, 1 or 2
--- octets, then information) or nil and a reason. Packets must come in capture order.
-local function mppe_decrypt(dec, header, ciphertext)
+-- octets, then information) or nil and why not. Packets must come in capture order, each
+-- tried one committed or rejected before the next.
+local function mppe_try(dec, header, ciphertext)
+    dec.pending = nil
     local word = header
     if type(header) == "string" then
         local high, low = byte(header, 1, 2)
@@ -200,11 +232,46 @@ local function mppe_decrypt(dec, header, ciphertext)
     return mppe_stateful(dec, count, flags >= 8, ciphertext)
 end
 
+-- The packet tried last decrypted to a PPP frame: the decryptor moves on past it.
+local function mppe_commit(dec)
+    local pending = dec.pending
+    dec.pending = nil
+    if not pending then return end
+    if dec.stateless then
+        commit_stateless(dec, pending)
+    else
+        commit_stateful(dec, pending)
+    end
+end
+
+-- The packet tried last is no PPP frame: the decryptor stays as it was. A stateful packet
+-- in the running keystream moved RC4, which starts again and skips what it had used.
+local function mppe_reject(dec)
+    local pending = dec.pending
+    dec.pending = nil
+    if not pending then return end
+    if dec.stateless then
+        -- A long loss may still go on from a count out of the window.
+        if pending > COUNT_WINDOW then dec.stray = dec.pending_count end
+    elseif not pending.session then
+        crypto.rc4_reset(dec.rc4, dec.session)
+        if dec.used > 0 then crypto.rc4_crypt(dec.rc4, string.rep("\0", dec.used)) end
+    end
+end
+
+-- Decrypts and commits, whatever the plaintext (for callers that judge it themselves).
+local function mppe_decrypt(dec, header, ciphertext)
+    local plaintext, why = mppe_try(dec, header, ciphertext)
+    if plaintext then mppe_commit(dec) end
+    return plaintext, why
+end
+
 return {
     link = function(modules) crypto = modules.crypto end,
     nt_password_hash = nt_password_hash, challenge_hash = challenge_hash,
     nt_response = nt_response, authenticator_response = authenticator_response,
     master_key = master_key, start_keys = start_keys, reduce_key = reduce_key,
     initial_session_key = initial_session_key, change_key = change_key, new = mppe_new,
-    decrypt = mppe_decrypt,
+    try = mppe_try, commit = mppe_commit, reject = mppe_reject, decrypt = mppe_decrypt,
+    COUNT_SPACE = COUNT_SPACE, COUNT_WINDOW = COUNT_WINDOW,
 }

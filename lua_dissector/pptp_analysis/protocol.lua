@@ -59,20 +59,22 @@ local gre_versions = { [0] = "GRE", [1] = "Enhanced GRE" }
 local gre_protocols = { [GRE_PROTO_PPP] = "PPP" }
 
 local PppProto = {
-    IP = 0x0021, MPPE = 0x00FD, IPCP = 0x8021, CCP = 0x80FD, LCP = 0xC021,
-    PAP = 0xC023, CHAP = 0xC223, EAP = 0xC227,
+    IP = 0x0021, IPV6 = 0x0057, MPPE = 0x00FD, IPCP = 0x8021, IPV6CP = 0x8057, CCP = 0x80FD,
+    LCP = 0xC021, PAP = 0xC023, CHAP = 0xC223, EAP = 0xC227,
 }
 -- The abbreviations Wireshark's PPP dissector gives (ppp.protocol), for those real peers send.
 local ppp_names = {
     [PppProto.IP] = "IP", [PppProto.MPPE] = "MPPE", [PppProto.IPCP] = "IPCP",
     [PppProto.CCP] = "CCP", [PppProto.LCP] = "LCP", [PppProto.PAP] = "PAP",
-    [PppProto.CHAP] = "CHAP", [PppProto.EAP] = "EAP", [0x0057] = "IPv6", [0x8057] = "IPV6CP",
+    [PppProto.CHAP] = "CHAP", [PppProto.EAP] = "EAP", [PppProto.IPV6] = "IPv6",
+    [PppProto.IPV6CP] = "IPV6CP",
     [0x002B] = "IPX", [0x802B] = "IPXCP", [0x002D] = "VJ compressed TCP/IP",
     [0x002F] = "VJ uncompressed TCP/IP", [0x003D] = "MP", [0x0031] = "Bridging PDU",
     [0x8031] = "BCP", [0x00FB] = "Compressed datagram (link)", [0x80FB] = "CCP (link)",
     [0xC025] = "LQR", [0xC029] = "CBCP", [0xC02B] = "BACP", [0xC02D] = "BAP",
     [0x0281] = "MPLS", [0x8281] = "MPLSCP", [0x8207] = "CDPCP",
 }
+local CONFIGURE_REQUEST = 1
 local CONFIGURE_ACK = 2
 local TERMINATE_ACK = 6
 local LCP_OPT_AUTH = 3
@@ -93,7 +95,8 @@ return {
     ok_results = ok_results, ocrp_results = ocrp_results, icrp_results = icrp_results,
     cdn_results = cdn_results, error_codes = error_codes, gre_versions = gre_versions,
     gre_protocols = gre_protocols, PppProto = PppProto, ppp_names = ppp_names,
-    CONFIGURE_ACK = CONFIGURE_ACK, TERMINATE_ACK = TERMINATE_ACK, LCP_OPT_AUTH = LCP_OPT_AUTH,
-    CCP_OPT_MPPE = CCP_OPT_MPPE, chap_algorithms = chap_algorithms, weak_auth = weak_auth,
-    MPPE_KEY_BITS = MPPE_KEY_BITS, MPPE_STATELESS = MPPE_STATELESS,
+    CONFIGURE_REQUEST = CONFIGURE_REQUEST, CONFIGURE_ACK = CONFIGURE_ACK,
+    TERMINATE_ACK = TERMINATE_ACK, LCP_OPT_AUTH = LCP_OPT_AUTH, CCP_OPT_MPPE = CCP_OPT_MPPE,
+    chap_algorithms = chap_algorithms, weak_auth = weak_auth, MPPE_KEY_BITS = MPPE_KEY_BITS,
+    MPPE_STATELESS = MPPE_STATELESS,
 }
