@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -88,6 +89,7 @@ struct Header {
     bool sound = false;
     uint16_t call_id = 0;
     std::optional<uint32_t> sequence_number;
+    std::optional<uint32_t> acknowledgment_number;
     // The octets before the PPP frame, and the frame's.
     size_t length = 0;
     size_t payload_size = 0;
@@ -143,6 +145,8 @@ Header read_header(const uint8_t* data, size_t size) {
     header.call_id = read16(key + 2);
     if ( flags & FLAG_SEQUENCE )
         header.sequence_number = read32(key + 4);
+    if ( flags & FLAG_ACKNOWLEDGMENT )
+        header.acknowledgment_number = read32(key + ((flags & FLAG_SEQUENCE) ? 8 : 4));
     if ( payload_length != header.payload_size )
         header.anomalies.push_back({"payload_length_mismatch",
                                     std::to_string(payload_length) + " of " + std::to_string(header.payload_size)});
@@ -152,37 +156,51 @@ Header read_header(const uint8_t* data, size_t size) {
     return header;
 }
 
+// LCP, CCP and CHAP codes the analysis follows (RFC 1661 §5, RFC 1994 §4).
+constexpr uint8_t CONFIGURE_REQUEST = 1;
+constexpr uint8_t CONFIGURE_ACK = 2;
+constexpr uint8_t CHAP_CHALLENGE = 1;
+constexpr uint8_t CHAP_RESPONSE = 2;
+
 // What the start of a PPP frame, and a frame read whole, say.
 struct PppFrame {
     // The frame has a protocol field: its number, and where its information field starts.
     bool has_protocol = false;
     uint16_t protocol = 0;
     size_t info = 0;
-    // The authentication protocol an LCP Configure-Ack settles on, or "".
+    // An LCP, CCP or CHAP packet with its four-octet header: code and identifier.
+    bool negotiation = false;
+    uint8_t code = 0;
+    uint8_t identifier = 0;
+    // The octets after that header, up to its length field (or the frame's end): the options
+    // of a Configure-Request or -Ack.
+    const uint8_t* options = nullptr;
+    size_t options_size = 0;
+    // The authentication protocol an LCP Configure-Ack's options name, or "".
     std::string authentication;
-    // A CCP Configure-Ack settles on MPPE.
-    bool mppe_negotiated = false;
+    // A CCP Configure-Ack's options name MPPE.
+    bool mppe_offered = false;
     // A PAP, CHAP or EAP packet names the user who authenticates: the name.
     std::optional<std::string> identity;
 };
 
-// The authentication protocol in the options of an LCP packet whose information field
-// starts at `info` (RFC 1661 §6.2, RFC 1994, RFC 2433, RFC 2759, RFC 3748): "PAP",
-// "CHAP-MD5", "MS-CHAPv1", "MS-CHAPv2", "EAP", another protocol in hex, or "" if none.
-std::string lcp_authentication(const uint8_t* frame, size_t size, size_t info) {
-    for ( size_t at = info + 4; at + 2 <= size; ) {
-        uint8_t kind = frame[at];
-        size_t option_size = frame[at + 1];
+// The authentication protocol in LCP options (RFC 1661 §6.2, RFC 1994, RFC 2433, RFC 2759,
+// RFC 3748): "PAP", "CHAP-MD5", "MS-CHAPv1", "MS-CHAPv2", "EAP", another protocol in hex, or
+// "" if none.
+std::string lcp_authentication(const uint8_t* options, size_t size) {
+    for ( size_t at = 0; at + 2 <= size; ) {
+        uint8_t kind = options[at];
+        size_t option_size = options[at + 1];
         if ( option_size < 2 || at + option_size > size )
             return "";
         if ( kind == 3 && option_size >= 4 ) {
-            uint16_t protocol = read16(frame + at + 2);
+            uint16_t protocol = read16(options + at + 2);
             if ( protocol == PPP_PAP )
                 return "PAP";
             if ( protocol == PPP_EAP )
                 return "EAP";
             if ( protocol == PPP_CHAP && option_size >= 5 ) {
-                switch ( frame[at + 4] ) {
+                switch ( options[at + 4] ) {
                     case 5: return "CHAP-MD5";
                     case 0x80: return "MS-CHAPv1";
                     case 0x81: return "MS-CHAPv2";
@@ -196,13 +214,12 @@ std::string lcp_authentication(const uint8_t* frame, size_t size, size_t info) {
     return "";
 }
 
-// Whether the options of a CCP packet whose information field starts at `info` offer MPPE
-// (option 18, RFC 3078 §2).
-bool ccp_mppe(const uint8_t* frame, size_t size, size_t info) {
-    for ( size_t at = info + 4; at + 2 <= size; ) {
-        if ( frame[at] == 18 )
+// Whether CCP options offer MPPE (option 18, RFC 3078 §2).
+bool ccp_mppe(const uint8_t* options, size_t size) {
+    for ( size_t at = 0; at + 2 <= size; ) {
+        if ( options[at] == 18 )
             return true;
-        size_t option_size = frame[at + 1];
+        size_t option_size = options[at + 1];
         if ( option_size < 2 )
             return false;
         at += option_size;
@@ -242,7 +259,7 @@ std::optional<std::string> peer_identity(uint16_t protocol, const uint8_t* frame
 // The start of the PPP frame of `size` octets at `frame` (RFC 1661, with or without the ff 03
 // address and control field, ACFC, and with a one-octet protocol field, PFC, an odd first
 // octet), and for the LCP, CCP, PAP, CHAP and EAP frames of a call's start, not encrypted,
-// what they settle or name.
+// what they offer or name. Whether a peer accepts it is the flow's to judge.
 PppFrame read_ppp(const uint8_t* frame, size_t size) {
     PppFrame ppp;
     size_t at = (size >= 2 && frame[0] == 0xff && frame[1] == 0x03) ? 2 : 0;
@@ -265,96 +282,257 @@ PppFrame read_ppp(const uint8_t* frame, size_t size) {
     switch ( ppp.protocol ) {
         case PPP_LCP:
         case PPP_CCP:
-            // Only a Configure-Ack (code 2) settles anything.
-            if ( ppp.info >= size || frame[ppp.info] != 2 )
+        case PPP_CHAP: {
+            if ( ppp.info + 4 > size )
                 break;
-            if ( ppp.protocol == PPP_LCP )
-                ppp.authentication = lcp_authentication(frame, size, ppp.info);
-            else
-                ppp.mppe_negotiated = ccp_mppe(frame, size, ppp.info);
+            ppp.negotiation = true;
+            ppp.code = frame[ppp.info];
+            ppp.identifier = frame[ppp.info + 1];
+            size_t length = std::clamp<size_t>(read16(frame + ppp.info + 2), 4, size - ppp.info);
+            ppp.options = frame + ppp.info + 4;
+            ppp.options_size = length - 4;
+            if ( ppp.code == CONFIGURE_ACK && ppp.protocol == PPP_LCP )
+                ppp.authentication = lcp_authentication(ppp.options, ppp.options_size);
+            else if ( ppp.code == CONFIGURE_ACK && ppp.protocol == PPP_CCP )
+                ppp.mppe_offered = ccp_mppe(ppp.options, ppp.options_size);
+            if ( ppp.protocol == PPP_CHAP )
+                ppp.identity = peer_identity(ppp.protocol, frame, size, ppp.info);
             break;
+        }
         case PPP_PAP:
-        case PPP_CHAP:
         case PPP_EAP: ppp.identity = peer_identity(ppp.protocol, frame, size, ppp.info); break;
         default: break;
     }
     return ppp;
 }
 
-// Sequence analysis of one flow, in RFC 1982 serial arithmetic. A number ahead of the highest
-// seen by d means d - 1 lost numbers; one already seen is a duplicate; an unseen one behind
-// the highest is out of order: a late arrival of a number counted lost, or, behind the first
-// number seen, the new start of the numbers. Numbers are remembered in a ring of `window`
-// slots, so a repeat is recognised while no number `window` later has taken its slot. The
-// ring is made at the first number out of line: until then the numbers seen are those from
-// the first to the highest, each once, and a flow without loss or reordering (most) never
-// needs one.
-class Sequence {
+// What one side of a call said that its peer may answer: its last few LCP and CCP
+// Configure-Requests (identifier and options) and CHAP Challenges (identifier). An answer
+// counts only if it echoes one of them (RFC 1661 §5.2, RFC 1994 §4.1), so a stray or forged
+// frame settles nothing.
+class Negotiation {
 public:
-    explicit Sequence(uint64_t window) : window_(window > 0 ? window : 1) {}
-
-    void observe(uint32_t number) {
-        if ( ! started_ ) {
-            started_ = true;
-            first_ = highest_ = number;
+    void remember(const PppFrame& ppp) {
+        if ( ppp.protocol == PPP_CHAP ) {
+            keep(challenges_, next_challenge_, ppp.identifier);
             return;
         }
-        if ( seen_.empty() ) {
-            if ( static_cast<uint32_t>(number - highest_) == 1 ) {
+        Request request{ppp.identifier, std::string(reinterpret_cast<const char*>(ppp.options), ppp.options_size)};
+        if ( ppp.protocol == PPP_LCP )
+            keep(lcp_, next_lcp_, std::move(request));
+        else
+            keep(ccp_, next_ccp_, std::move(request));
+    }
+
+    // Whether the Configure-Ack `ack` echoes one of these Configure-Requests.
+    bool requested(const PppFrame& ack) const {
+        for ( const auto& request : ack.protocol == PPP_LCP ? lcp_ : ccp_ )
+            if ( request.identifier == ack.identifier && request.options.size() == ack.options_size &&
+                 std::equal(request.options.begin(), request.options.end(), ack.options,
+                            [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; }) )
+                return true;
+        return false;
+    }
+
+    // Whether the CHAP Response `response` answers one of these Challenges.
+    bool challenged(const PppFrame& response) const {
+        return std::find(challenges_.begin(), challenges_.end(), response.identifier) != challenges_.end();
+    }
+
+private:
+    // Requests and Challenges remembered per protocol.
+    static constexpr size_t REMEMBERED = 8;
+
+    struct Request {
+        uint8_t identifier;
+        std::string options;
+    };
+
+    template<typename T>
+    static void keep(std::vector<T>& ring, size_t& next, T item) {
+        if ( ring.size() < REMEMBERED )
+            ring.push_back(std::move(item));
+        else
+            ring[next] = std::move(item);
+        next = (next + 1) % REMEMBERED;
+    }
+
+    std::vector<Request> lcp_;
+    std::vector<Request> ccp_;
+    std::vector<uint8_t> challenges_;
+    size_t next_lcp_ = 0;
+    size_t next_ccp_ = 0;
+    size_t next_challenge_ = 0;
+};
+
+// Sequence analysis of one flow (issue 24's rules, the harness's SequenceTracker), in RFC 1982
+// serial arithmetic. A number within `window` of the highest seen belongs to the flow: ahead
+// of the highest by d, it means d - 1 lost numbers; already seen, a duplicate; unseen and
+// behind the highest, out of order (behind the first seen, the numbers start there). A number
+// farther away, or after a pause of RESTART_IDLE anything but the next few, is a stray: counted
+// out of window, it moves nothing, unless the next packet continues from it, in which case the
+// flow restarted there (a reconnect that reuses the Call ID): a new episode begins, whose
+// losses add to those of the earlier ones.
+//
+// The numbers seen are remembered in a ring of bits, one per number modulo a power of two
+// above twice the window, kept clear ahead of the highest: every number it is asked about is
+// within the window, where no two numbers share a bit. The ring is made at the first number out
+// of line: until then the numbers seen are those from the first to the highest, and a flow
+// without loss or reordering (most) never needs one.
+class Sequence {
+public:
+    // What a packet's number was.
+    enum Verdict : uint8_t { IN_WINDOW, OUT_OF_WINDOW, RESTART };
+
+    explicit Sequence(uint32_t window) : window_(std::clamp<uint32_t>(window, 1, HALF - 1)) {
+        ring_bits_ = 64;
+        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) )
+            ring_bits_ *= 2;
+    }
+
+    Verdict observe(uint32_t number, double time) {
+        bool stray_pending = stray_pending_;
+        stray_pending_ = false;
+        bool idle = timed_ && time - last_time_ >= RESTART_IDLE;
+        timed_ = true;
+        last_time_ = time;
+        if ( ! started_ ) {
+            started_ = true;
+            begin_episode(number);
+            return IN_WINDOW;
+        }
+        if ( stray_pending && within(number - stray_) ) {
+            earlier_lost_ += episode_lost();
+            --out_of_window;
+            ++restarts;
+            begin_episode(stray_);
+            analyze(number);
+            return RESTART;
+        }
+        uint32_t ahead = number - highest_;
+        uint32_t behind = highest_ - number;
+        if ( (ahead > window_ && behind > window_) || (idle && ! within(ahead)) ) {
+            ++out_of_window;
+            stray_pending_ = true;
+            stray_ = number;
+            return OUT_OF_WINDOW;
+        }
+        analyze(number);
+        return IN_WINDOW;
+    }
+
+    uint64_t lost() const { return earlier_lost_ + episode_lost(); }
+
+    bool started() const { return started_; }
+    // The current episode's first (lowest) and highest numbers.
+    uint32_t first() const { return first_; }
+    uint32_t highest() const { return highest_; }
+    uint32_t window() const { return window_; }
+
+    uint64_t duplicate = 0;
+    uint64_t out_of_order = 0;
+    uint64_t out_of_window = 0;
+    uint64_t restarts = 0;
+
+private:
+    static constexpr uint32_t HALF = 0x80000000;
+    // Seconds without a packet after which only the next few numbers continue the flow.
+    static constexpr double RESTART_IDLE = 60;
+
+    // 0 < distance <= window.
+    bool within(uint32_t distance) const { return distance - 1 < window_; }
+
+    void begin_episode(uint32_t number) {
+        first_ = highest_ = number;
+        seen_count_ = 1;
+        in_line_ = true;
+    }
+
+    // Numbers between the first and the highest of this episode never seen.
+    uint64_t episode_lost() const {
+        uint64_t span = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
+        return span > seen_count_ ? span - seen_count_ : 0;
+    }
+
+    // A number in the window (or, after a restart, the next few).
+    void analyze(uint32_t number) {
+        uint32_t ahead = number - highest_;
+        if ( ahead > 0 && ahead < HALF ) {
+            ++seen_count_;
+            if ( in_line_ && ahead == 1 ) {
                 highest_ = number;
                 return;
             }
             leave_line();
+            // Bits ahead of the highest are clear: those the new numbers take are cleared.
+            for ( uint32_t passed = highest_ + 1; passed != number; ++passed )
+                clear(passed);
+            highest_ = number;
+            mark(number);
+            return;
         }
-        auto [slot, fresh] = seen_.try_emplace(number % window_, number);
-        if ( ! fresh && slot->second == number ) {
+        if ( seen(number) ) {
             ++duplicate;
             return;
         }
-        slot->second = number;
-        uint32_t ahead = number - highest_;
-        if ( ahead > 0 && ahead < HALF ) {
-            highest_ = number;
-            lost += ahead - 1;
-            return;
-        }
+        leave_line();
+        mark(number);
+        ++seen_count_;
         ++out_of_order;
-        uint32_t behind_first = first_ - number;
-        if ( behind_first > 0 && behind_first < HALF ) {
-            // The numbers start here, and the ones up to the old first were lost.
-            first_ = number;
-            lost += behind_first - 1;
-        }
-        else if ( lost > 0 )
-            // A late arrival (never below zero: a repeat older than the window looks like one).
-            --lost;
+        if ( static_cast<uint32_t>(first_ - number) < HALF )
+            first_ = number; // the numbers start here
     }
 
-    uint64_t lost = 0;
-    uint64_t duplicate = 0;
-    uint64_t out_of_order = 0;
+    // Whether a number not ahead of the highest was seen in this episode.
+    bool seen(uint32_t number) const {
+        if ( in_line_ )
+            return static_cast<uint32_t>(highest_ - number) <= static_cast<uint32_t>(highest_ - first_);
+        uint64_t bit = number & (ring_bits_ - 1);
+        return (ring_[bit / 64] >> (bit % 64)) & 1;
+    }
 
-private:
-    static constexpr uint32_t HALF = 0x80000000;
+    void mark(uint32_t number) {
+        uint64_t bit = number & (ring_bits_ - 1);
+        ring_[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
 
-    // Fills the ring with the numbers seen while in line: the last `window` of
-    // first..highest (at least one, so the ring is never empty again).
+    void clear(uint32_t number) {
+        uint64_t bit = number & (ring_bits_ - 1);
+        ring_[bit / 64] &= ~(uint64_t{1} << (bit % 64));
+    }
+
+    // Puts the numbers seen while in line in the ring: those of the window behind the highest.
     void leave_line() {
+        if ( ! in_line_ )
+            return;
+        in_line_ = false;
+        ring_.assign(ring_bits_ / 64, 0);
         uint64_t run = std::min<uint64_t>(static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1,
-                                          window_);
-        for ( uint64_t back = 0; back < run; ++back ) {
-            uint32_t seen = highest_ - static_cast<uint32_t>(back);
-            seen_[seen % window_] = seen;
-        }
+                                          static_cast<uint64_t>(window_) + 1);
+        for ( uint64_t back = 0; back < run; ++back )
+            mark(highest_ - static_cast<uint32_t>(back));
     }
 
-    uint64_t window_;
+    uint32_t window_;
+    uint64_t ring_bits_;
     bool started_ = false;
-    // The lowest number seen, in serial order: losses count from here.
+    // The last packet's time, once there is one.
+    bool timed_ = false;
+    double last_time_ = 0;
+    // The last packet was a stray: its number, which the next packet may continue.
+    bool stray_pending_ = false;
+    uint32_t stray_ = 0;
+    // This episode: its lowest number in serial order (losses count from here), its highest,
+    // how many distinct numbers it has seen, and whether they are all those from first to
+    // highest (no ring needed).
     uint32_t first_ = 0;
     uint32_t highest_ = 0;
-    // Ring slot (number modulo window) -> the number last seen in it; empty while in line.
-    std::unordered_map<uint64_t, uint32_t> seen_;
+    uint64_t seen_count_ = 0;
+    bool in_line_ = true;
+    // Losses of the episodes before this one.
+    uint64_t earlier_lost_ = 0;
+    // Bit (number modulo ring_bits_) set: seen in this episode; empty while in line.
+    std::vector<uint64_t> ring_;
 };
 
 // ---- Zeek's side: flows, weirds, events ----
@@ -396,10 +574,16 @@ struct Flow {
     uint64_t octets = 0;
     double last = 0;
     Sequence sequence;
+    // Paired with the opposite direction of its tunnel (PPTP::gre_flows_paired).
+    bool paired = false;
+    // pptp_gre_out_of_window was reported for the flow.
+    bool stray_reported = false;
     // PPP protocols already reported for the flow, and authentication protocols whose user
     // name was: a handful each.
     std::vector<uint16_t> protocols;
     std::vector<uint16_t> identities;
+    // What this side asked of its peer, from its first Configure-Request or Challenge on.
+    std::unique_ptr<Negotiation> negotiation;
 };
 
 // Adds `value` to `seen` unless it is there; whether it was new.
@@ -410,6 +594,16 @@ bool first_of(std::vector<uint16_t>& seen, uint16_t value) {
     seen.push_back(value);
     return true;
 }
+
+// What a packet's PPP frame settles or names, once its peer's frames have been looked at.
+struct Findings {
+    bool new_protocol = false;
+    bool new_identity = false;
+    std::string authentication;
+    bool mppe_negotiated = false;
+
+    bool any() const { return new_protocol || new_identity || ! authentication.empty() || mppe_negotiated; }
+};
 
 // Packets between sweeps of the flows for closed and idle ones, at least.
 constexpr uint64_t SWEEP_AFTER = 1024;
@@ -427,6 +621,10 @@ struct State {
     int lost = flow_type->FieldOffset("lost");
     int duplicate = flow_type->FieldOffset("duplicate");
     int out_of_order = flow_type->FieldOffset("out_of_order");
+    int out_of_window = flow_type->FieldOffset("out_of_window");
+    int restarts = flow_type->FieldOffset("restarts");
+    int peer_call_id = flow_type->FieldOffset("peer_call_id");
+    int opposite_dst = flow_type->FieldOffset("opposite_dst");
     int closed = flow_type->FieldOffset("closed");
 
     zeek::detail::IDPtr sequence_window = zeek::id::find("PPTP::sequence_window");
@@ -434,12 +632,16 @@ struct State {
     zeek::detail::IDPtr last_gre_activity = zeek::id::find("PPTP::last_gre_activity");
 
     zeek::EventHandlerPtr flow_begin = zeek::event_registry->Lookup("PPTP::gre_flow_begin");
+    zeek::EventHandlerPtr flows_paired = zeek::event_registry->Lookup("PPTP::gre_flows_paired");
     zeek::EventHandlerPtr ppp_protocol = zeek::event_registry->Lookup("PPTP::gre_ppp_protocol");
     zeek::EventHandlerPtr authentication = zeek::event_registry->Lookup("PPTP::gre_authentication");
     zeek::EventHandlerPtr identity = zeek::event_registry->Lookup("PPTP::gre_identity");
     zeek::EventHandlerPtr mppe_negotiated = zeek::event_registry->Lookup("PPTP::gre_mppe_negotiated");
 
     std::unordered_map<FlowKey, Flow, FlowKeyHash> flows;
+    // The Call IDs of the flows from one address to another, by [source, destination, 0]:
+    // where a flow's opposite direction is found.
+    std::unordered_map<FlowKey, std::vector<uint16_t>, FlowKeyHash> call_ids;
     // Packets since flows were last swept.
     uint64_t since_sweep = 0;
 
@@ -453,10 +655,39 @@ struct State {
         since_sweep = 0;
         double timeout = call_state_timeout->GetVal()->AsInterval();
         for ( auto flow = flows.begin(); flow != flows.end(); ) {
-            if ( flow->second.last + timeout <= now || closed_by_scripts(flow->second) )
+            if ( flow->second.last + timeout <= now || closed_by_scripts(flow->second) ) {
+                forget_call_id(flow->first);
                 flow = flows.erase(flow);
+            }
             else
                 ++flow;
+        }
+    }
+
+    void forget_call_id(const FlowKey& key) {
+        auto found = call_ids.find({key.src, key.dst, 0});
+        if ( found == call_ids.end() )
+            return;
+        auto& ids = found->second;
+        ids.erase(std::remove(ids.begin(), ids.end(), key.call_id), ids.end());
+        if ( ids.empty() )
+            call_ids.erase(found);
+    }
+
+    // Calls `visit(key, flow)` for each open flow from `key`'s destination to `to`, in the
+    // order they began, until it returns true.
+    template<typename Visit>
+    void for_each_opposite(const FlowKey& key, const zeek::IPAddr& to, Visit visit) {
+        auto found = call_ids.find({key.dst, to, 0});
+        if ( found == call_ids.end() )
+            return;
+        for ( auto id : found->second ) {
+            FlowKey other{key.dst, to, id};
+            if ( other == key )
+                continue;
+            auto flow = flows.find(other);
+            if ( flow != flows.end() && ! closed_by_scripts(flow->second) && visit(other, flow->second) )
+                return;
         }
     }
 
@@ -472,12 +703,14 @@ struct State {
         record->Assign(call_id, static_cast<uint64_t>(key.call_id));
         record->AssignTime(first, now);
         record->AssignTime(last, now);
-        for ( auto counter : {packets, bytes, lost, duplicate, out_of_order} )
+        for ( auto counter : {packets, bytes, lost, duplicate, out_of_order, out_of_window, restarts} )
             record->Assign(counter, uint64_t{0});
         record->Assign(closed, false);
         if ( flow_begin )
             zeek::event_mgr.Enqueue(flow_begin, record);
-        Flow flow{record, 0, 0, now, Sequence(sequence_window->GetVal()->AsCount()), {}, {}};
+        if ( found == flows.end() )
+            call_ids[{key.src, key.dst, 0}].push_back(key.call_id);
+        Flow flow{record, 0, 0, now, Sequence(sequence_window->GetVal()->AsCount())};
         return flows.insert_or_assign(key, std::move(flow)).first->second;
     }
 
@@ -491,36 +724,117 @@ struct State {
         record.Assign(packets, flow.packets);
         record.Assign(bytes, flow.octets);
         record.AssignTime(last, now);
-        if ( header.sequence_number ) {
-            flow.sequence.observe(*header.sequence_number);
-            record.Assign(lost, flow.sequence.lost);
-            record.Assign(duplicate, flow.sequence.duplicate);
-            record.Assign(out_of_order, flow.sequence.out_of_order);
-        }
-        bool new_protocol = ppp.has_protocol && first_of(flow.protocols, ppp.protocol);
-        bool new_identity = ppp.identity && first_of(flow.identities, ppp.protocol);
-        if ( new_protocol || new_identity || ! ppp.authentication.empty() || ppp.mppe_negotiated )
-            announce(key, ppp, new_protocol, new_identity);
+        if ( header.sequence_number )
+            follow_sequence(key, flow, *header.sequence_number, now);
+        if ( header.acknowledgment_number && ! flow.paired )
+            pair(key, flow, *header.acknowledgment_number);
+        Findings findings;
+        findings.new_protocol = ppp.has_protocol && first_of(flow.protocols, ppp.protocol);
+        if ( ppp.negotiation )
+            negotiate(key, flow, ppp, findings);
+        else if ( ppp.identity )
+            findings.new_identity = first_of(flow.identities, ppp.protocol);
+        if ( findings.any() )
+            announce(key, ppp, findings);
         if ( ++since_sweep >= SWEEP_AFTER && 2 * since_sweep > flows.size() )
             sweep(now);
     }
 
+    void follow_sequence(const FlowKey& key, Flow& flow, uint32_t number, double now) {
+        auto& sequence = flow.sequence;
+        auto verdict = sequence.observe(number, now);
+        auto& record = *flow.record;
+        record.Assign(lost, sequence.lost());
+        record.Assign(duplicate, sequence.duplicate);
+        record.Assign(out_of_order, sequence.out_of_order);
+        if ( verdict == Sequence::IN_WINDOW )
+            return;
+        record.Assign(out_of_window, sequence.out_of_window);
+        record.Assign(restarts, sequence.restarts);
+        auto detail = "Call ID " + std::to_string(key.call_id) + ": sequence number " + std::to_string(number);
+        if ( verdict == Sequence::RESTART )
+            zeek::spicy::rt::weird("pptp_gre_restart", detail);
+        else if ( ! flow.stray_reported ) {
+            flow.stray_reported = true;
+            zeek::spicy::rt::weird("pptp_gre_out_of_window", detail);
+        }
+    }
+
+    // Pairs a flow not paired yet with the opposite direction of its tunnel, if the packet's
+    // acknowledgment is of a number that direction sent (within the window behind its
+    // highest, and no farther back than its first), and that one is not paired either.
+    void pair(const FlowKey& key, Flow& flow, uint32_t acknowledged) {
+        for_each_opposite(key, key.src, [&](const FlowKey& other_key, Flow& other) {
+            const auto& sequence = other.sequence;
+            if ( other.paired || ! sequence.started() )
+                return false;
+            uint32_t behind = sequence.highest() - acknowledged;
+            if ( behind > std::min(sequence.window(), sequence.highest() - sequence.first()) )
+                return false;
+            flow.paired = other.paired = true;
+            flow.record->Assign(peer_call_id, static_cast<uint64_t>(other_key.call_id));
+            other.record->Assign(peer_call_id, static_cast<uint64_t>(key.call_id));
+            if ( flows_paired )
+                zeek::event_mgr.Enqueue(flows_paired, flow.record, other.record);
+            return true;
+        });
+    }
+
+    // Follows the negotiation as the peers do: a side's Configure-Requests and Challenges are
+    // remembered; a Configure-Ack settles something only if it echoes one of the opposite
+    // direction's Requests, a CHAP Response names the user only if it answers one of its
+    // Challenges.
+    void negotiate(const FlowKey& key, Flow& flow, const PppFrame& ppp, Findings& findings) {
+        bool is_chap = ppp.protocol == PPP_CHAP;
+        if ( ppp.code == (is_chap ? CHAP_CHALLENGE : CONFIGURE_REQUEST) ) {
+            if ( ! flow.negotiation )
+                flow.negotiation = std::make_unique<Negotiation>();
+            flow.negotiation->remember(ppp);
+            return;
+        }
+        if ( ppp.code != (is_chap ? CHAP_RESPONSE : CONFIGURE_ACK) )
+            return;
+        // The opposite direction goes back to the source, unless scripts know better (GRE of
+        // a call from an unexpected address).
+        const auto& to =
+            flow.record->HasField(opposite_dst) ? flow.record->GetFieldAs<zeek::AddrVal>(opposite_dst) : key.src;
+        bool answered = false;
+        for_each_opposite(key, to, [&](const FlowKey&, Flow& other) {
+            const auto* asked = other.negotiation.get();
+            answered = asked && (is_chap ? asked->challenged(ppp) : asked->requested(ppp));
+            return answered;
+        });
+        if ( is_chap ) {
+            if ( answered && ppp.identity )
+                findings.new_identity = first_of(flow.identities, ppp.protocol);
+            return;
+        }
+        if ( ! answered ) {
+            zeek::spicy::rt::weird("pptp_gre_ppp_unmatched_ack", "Call ID " + std::to_string(key.call_id) +
+                                                                      (ppp.protocol == PPP_LCP ? ": LCP" : ": CCP") +
+                                                                      " identifier " + std::to_string(ppp.identifier));
+            return;
+        }
+        findings.authentication = ppp.authentication;
+        findings.mppe_negotiated = ppp.mppe_offered;
+    }
+
     // The events of what a packet's PPP frame shows: a protocol or user name new in its flow,
     // an authentication protocol or MPPE settled.
-    void announce(const FlowKey& key, const PppFrame& ppp, bool new_protocol, bool new_identity) const {
+    void announce(const FlowKey& key, const PppFrame& ppp, const Findings& findings) const {
         auto src_val = zeek::make_intrusive<zeek::AddrVal>(key.src);
         auto dst_val = zeek::make_intrusive<zeek::AddrVal>(key.dst);
         auto call_id_val = zeek::val_mgr->Count(key.call_id);
         auto protocol_val = zeek::val_mgr->Count(ppp.protocol);
-        if ( new_protocol && ppp_protocol )
+        if ( findings.new_protocol && ppp_protocol )
             zeek::event_mgr.Enqueue(ppp_protocol, src_val, dst_val, call_id_val, protocol_val);
-        if ( ! ppp.authentication.empty() && authentication )
+        if ( ! findings.authentication.empty() && authentication )
             zeek::event_mgr.Enqueue(authentication, src_val, dst_val, call_id_val,
-                                    zeek::make_intrusive<zeek::StringVal>(ppp.authentication));
-        if ( new_identity && identity )
+                                    zeek::make_intrusive<zeek::StringVal>(findings.authentication));
+        if ( findings.new_identity && identity )
             zeek::event_mgr.Enqueue(identity, src_val, dst_val, call_id_val, protocol_val,
                                     zeek::make_intrusive<zeek::StringVal>(*ppp.identity));
-        if ( ppp.mppe_negotiated && mppe_negotiated )
+        if ( findings.mppe_negotiated && mppe_negotiated )
             zeek::event_mgr.Enqueue(mppe_negotiated, src_val, dst_val, call_id_val);
     }
 };

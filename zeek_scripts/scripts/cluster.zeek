@@ -167,6 +167,8 @@ function merge(info: Info, shadow: Info, from_client: bool)
 		info$orig_gre_lost += shadow$orig_gre_lost;
 		info$orig_gre_duplicate += shadow$orig_gre_duplicate;
 		info$orig_gre_out_of_order += shadow$orig_gre_out_of_order;
+		info$orig_gre_out_of_window += shadow$orig_gre_out_of_window;
+		info$orig_gre_restarts += shadow$orig_gre_restarts;
 		if ( shadow?$first_orig_gre
 		    && ( ! info?$first_orig_gre || shadow$first_orig_gre < info$first_orig_gre ) )
 			info$first_orig_gre = shadow$first_orig_gre;
@@ -178,6 +180,8 @@ function merge(info: Info, shadow: Info, from_client: bool)
 		info$resp_gre_lost += shadow$orig_gre_lost;
 		info$resp_gre_duplicate += shadow$orig_gre_duplicate;
 		info$resp_gre_out_of_order += shadow$orig_gre_out_of_order;
+		info$resp_gre_out_of_window += shadow$orig_gre_out_of_window;
+		info$resp_gre_restarts += shadow$orig_gre_restarts;
 		if ( shadow?$first_orig_gre
 		    && ( ! info?$first_resp_gre || shadow$first_orig_gre < info$first_resp_gre ) )
 			info$first_resp_gre = shadow$first_orig_gre;

@@ -9,7 +9,10 @@
 ##! and read its counters from its ``GreFlow`` record when they log the call. GRE no call
 ##! claims waits in a shadow (main.zeek) for a call learnt from a later control message
 ##! while it flows; one nobody claims is reported as GRE without control, with its counts,
-##! once it has paused for ``unclaimed_gre_timeout`` (or at the end of the run).
+##! once it has paused for ``unclaimed_gre_timeout`` (or at the end of the run), each time
+##! it pauses so. The two directions of such GRE that the analyzer pairs (one direction's
+##! acknowledgments acknowledge the other's numbers) are one tunnel learnt from GRE alone:
+##! one ``pptp.log`` row, call_kind "gre_only".
 ##!
 ##! Without the analyzer (a Zeek built without Spicy, or the package's analyzer not built)
 ##! the control channel is analyzed and logged all the same, no GRE is counted, and one
@@ -21,13 +24,18 @@
 module PPTP;
 
 export {
-	## Sequence numbers remembered per flow for duplicate detection: every number within
-	## this many of one seen later is recognised when it comes again. Read when a flow
-	## begins.
+	## The acceptance window of sequence analysis: a number within this many of the
+	## highest a flow has seen counts as lost, late or duplicate; a farther one is a stray,
+	## counted out of window, unless the next packet continues from it (a restart). Read
+	## when a flow begins.
 	option sequence_window = 4096;
 
 	## The analyzer saw the first packet of a GRE flow.
 	global gre_flow_begin: event(flow: GreFlow);
+
+	## The analyzer paired two flows of opposite directions, neither paired before:
+	## ``flow``'s packet acknowledged a number ``peer`` sent.
+	global gre_flows_paired: event(flow: GreFlow, peer: GreFlow);
 
 	## The first packet of a PPP protocol in a flow.
 	global gre_ppp_protocol: event(src: addr, dst: addr, call_id: count,
@@ -65,9 +73,6 @@ const spicy_missing =
 ## The analyzer is part of this Zeek's packet analysis.
 global analyzer_loaded = F;
 
-## GRE source/destination pairs already reported without a control connection.
-global unknown_gre: set[addr, addr] &create_expire=call_state_timeout;
-
 ## A given-up shadow's counts, as GRE_Without_Control gives them.
 function shadow_counts(src: addr, dst: addr, call_id: count, shadow: Info)
     : string
@@ -75,15 +80,17 @@ function shadow_counts(src: addr, dst: addr, call_id: count, shadow: Info)
 	local flow = fmt("%s to %s Call ID %d", src, dst, call_id);
 	local volume = fmt("%d packets (%d PPP octets)", shadow$orig_gre_pkts,
 	    shadow$orig_gre_bytes);
-	local sequence = fmt("%d lost, %d duplicate, %d out of order",
+	local sequence = fmt(
+	    "%d lost, %d duplicate, %d out of order, %d out of window, %d restarts",
 	    shadow$orig_gre_lost, shadow$orig_gre_duplicate,
-	    shadow$orig_gre_out_of_order);
+	    shadow$orig_gre_out_of_order, shadow$orig_gre_out_of_window,
+	    shadow$orig_gre_restarts);
 	return fmt("%s: %s, %s", flow, volume, sequence);
 	}
 
-## The counts of GRE without control from ``src`` to ``dst``: each of its shadows given up,
-## with its weird, added to ``found``.
-function give_up_direction(src: addr, dst: addr, found: vector of string)
+## The shadows from ``src`` to ``dst``, given up (each with its weird) and added to
+## ``gone`` in the order of their Call IDs.
+function give_up_direction(src: addr, dst: addr, gone: vector of Info)
 	{
 	if ( [src, dst] !in shadow_ids )
 		return;
@@ -96,30 +103,82 @@ function give_up_direction(src: addr, dst: addr, found: vector of string)
 		local shadow = forget_shadow(src, dst, call_id);
 		fold_flows(shadow);
 		Reporter::flow_weird("pptp_gre_without_call", src, dst, cat(call_id));
-		found += shadow_counts(src, dst, call_id, shadow);
+		gone += shadow;
 		}
 	}
 
-## The notice for GRE without control between ``src`` and ``dst``, once per address pair
-## (within call_state_timeout), with the counts of each flow given up.
-function report_without_control(src: addr, dst: addr, found: vector of string)
+## The pptp.log row of a tunnel learnt from GRE alone: the shadows of its two directions,
+## ``first`` the one whose GRE began first, taken as the client's.
+function log_tunnel(first: Info, second: Info)
 	{
-	if ( |found| == 0 || [src, dst] in unknown_gre || [dst, src] in unknown_gre )
+	local row = copy(first);
+	row$call_kind = "gre_only";
+	row$client_call_id = second$server_call_id;
+	row$call_start = first$ts;
+	row$resp_gre_pkts = second$orig_gre_pkts;
+	row$resp_gre_bytes = second$orig_gre_bytes;
+	row$resp_gre_lost = second$orig_gre_lost;
+	row$resp_gre_duplicate = second$orig_gre_duplicate;
+	row$resp_gre_out_of_order = second$orig_gre_out_of_order;
+	row$resp_gre_out_of_window = second$orig_gre_out_of_window;
+	row$resp_gre_restarts = second$orig_gre_restarts;
+	if ( second?$call_end && ( ! row?$call_end || second$call_end > row$call_end ) )
+		row$call_end = second$call_end;
+	merge_findings(row, second);
+	complete(row);
+	}
+
+## The notice for GRE without control between two addresses, with the counts of each flow
+## given up (``gone``, one episode of each: GRE that comes again after it is given up is
+## reported again); the two directions of a tunnel are named as one, and logged as one
+## call.
+function report_without_control(gone: vector of Info)
+	{
+	if ( |gone| == 0 )
 		return;
-	add unknown_gre[src, dst];
-	local flows = join_string_vec(found, "; ");
-	NOTICE([$note=GRE_Without_Control, $src=src, $dst=dst, $msg=fmt(
-	    "PPTP GRE with no control connection seen: %s", flows),
-	    $identifier=cat(src, dst)]);
+	local given_up: table[addr, addr, count] of Info = table();
+	for ( _, shadow in gone )
+		given_up[shadow$id$orig_h, shadow$id$resp_h, shadow$server_call_id] = shadow;
+	local found: vector of string = vector();
+	local told: set[string] = set();
+	local since = gone[0]$ts;
+	for ( _, shadow in gone )
+		{
+		if ( shadow$call_key in told )
+			next;
+		local src = shadow$id$orig_h;
+		local dst = shadow$id$resp_h;
+		local counts = shadow_counts(src, dst, shadow$server_call_id, shadow);
+		if ( shadow$ts < since )
+			since = shadow$ts;
+		if ( shadow?$paired_call_id && [dst, src, shadow$paired_call_id] in given_up )
+			{
+			local peer = given_up[dst, src, shadow$paired_call_id];
+			add told[peer$call_key];
+			if ( peer$ts < shadow$ts )
+				log_tunnel(peer, shadow);
+			else
+				log_tunnel(shadow, peer);
+			counts = fmt("one tunnel, Call IDs %d and %d, learnt from GRE alone [%s; %s]",
+			    shadow$server_call_id, peer$server_call_id, counts, shadow_counts(dst, src,
+			    peer$server_call_id, peer));
+			}
+		found += counts;
+		}
+	local a = gone[0]$id$orig_h;
+	local b = gone[0]$id$resp_h;
+	NOTICE([$note=GRE_Without_Control, $src=a, $dst=b, $msg=fmt(
+	    "PPTP GRE with no control connection seen: %s", join_string_vec(found, "; ")),
+	    $identifier=fmt("%s-%s-%s", a, b, since)]);
 	}
 
 ## Gives up every shadow between ``a`` and ``b``, both ways: GRE without control.
 function give_up_pair(a: addr, b: addr)
 	{
-	local found: vector of string = vector();
-	give_up_direction(a, b, found);
-	give_up_direction(b, a, found);
-	report_without_control(a, b, found);
+	local gone: vector of Info = vector();
+	give_up_direction(a, b, gone);
+	give_up_direction(b, a, gone);
+	report_without_control(gone);
 	}
 
 function give_up_shadow(src: addr, dst: addr, call_id: count)
@@ -127,8 +186,7 @@ function give_up_shadow(src: addr, dst: addr, call_id: count)
 	local shadow = forget_shadow(src, dst, call_id);
 	fold_flows(shadow);
 	Reporter::flow_weird("pptp_gre_without_call", src, dst, cat(call_id));
-	report_without_control(src, dst, vector(shadow_counts(src, dst, call_id,
-	    shadow)));
+	report_without_control(vector(shadow));
 	}
 
 function forget_shadow(src: addr, dst: addr, call_id: count): Info
@@ -198,7 +256,8 @@ function new_shadow(src: addr, dst: addr, call_id: count)
 	{
 	local shadow = Info($ts=network_time(), $uid="", $id=conn_id($orig_h=src,
 	    $orig_p=0/unknown, $resp_h=dst, $resp_p=0/unknown), $shadow=T,
-	    $call_key=fmt("shadow/%s/%s/%d", src, dst, call_id));
+	    $server_call_id=call_id, $call_key=fmt("shadow/%s/%s/%d", src, dst,
+	    call_id));
 	shadows[src, dst, call_id] = shadow;
 	if ( [src, dst] !in shadow_ids )
 		shadow_ids[src, dst] = set();
@@ -234,6 +293,7 @@ event PPTP::gre_flow_begin(flow: GreFlow)
 	if ( [src, dst, call_id] !in gre_links )
 		{
 		Reporter::flow_weird("pptp_gre_address_mismatch", src, dst, cat(call_id));
+		flow$opposite_dst = link$from_client ? link$info$id$orig_h : link$info$id$resp_h;
 		notice_once(link$info, GRE_Address_Mismatch, fmt(
 		    "GRE of PPTP Call ID %d comes "
 		    + "from %s, not from its control connection's peer", call_id, src));
@@ -251,6 +311,15 @@ event PPTP::gre_flow_begin(flow: GreFlow)
 			info$resp_flows = vector();
 		info$resp_flows += flow;
 		}
+	}
+
+event PPTP::gre_flows_paired(flow: GreFlow, peer: GreFlow)
+	{
+	if ( [flow$src, flow$dst, flow$call_id] !in shadows
+	    || [peer$src, peer$dst, peer$call_id] !in shadows )
+		return; # a call's own directions, known from its control messages
+	shadows[flow$src, flow$dst, flow$call_id]$paired_call_id = peer$call_id;
+	shadows[peer$src, peer$dst, peer$call_id]$paired_call_id = flow$call_id;
 	}
 
 event PPTP::gre_ppp_protocol(src: addr, dst: addr, call_id: count,

@@ -38,6 +38,17 @@ export {
 		duplicate: count;
 		## Packets that arrived after a higher number.
 		out_of_order: count;
+		## Packets whose number was far from the flow's (outside the window): strays,
+		## counted apart.
+		out_of_window: count;
+		## Times the numbers restarted: the next packet continued from a stray.
+		restarts: count;
+		## Call ID of the opposite direction's flow, once the two are paired: one
+		## direction's acknowledgments acknowledge the other's numbers.
+		peer_call_id: count &optional;
+		## Set by scripts for GRE of a call from an unexpected address: where the call's
+		## opposite direction goes (whose PPP this flow's answers).
+		opposite_dst: addr &optional;
 		## Set by scripts: the analyzer starts a new flow with the key's next packet.
 		closed: bool;
 	};
@@ -51,8 +62,10 @@ export {
 		## The control connection's endpoints (the PNS is the originator).
 		id: conn_id &log;
 		## "outgoing" or "incoming" call, or "unseen" for one set up before the capture
-		## began, learnt from a later message that names its Call IDs; unset for a
-		## connection without calls.
+		## began, learnt from a later message that names its Call IDs, or "gre_only" for
+		## a tunnel learnt from GRE alone (its two directions paired, no control
+		## connection: ``id`` has the GRE's addresses, the first to send as the
+		## originator, and ``uid`` is empty); unset for a connection without calls.
 		call_kind: string &log &optional;
 		## Call ID the PNS (client) assigned; the server puts it in its GRE packets.
 		client_call_id: count &log &optional;
@@ -98,12 +111,22 @@ export {
 		orig_gre_duplicate: count &log &default=0;
 		## Client GRE packets that arrived after a higher number.
 		orig_gre_out_of_order: count &log &default=0;
+		## Client GRE packets whose number was far from the flow's: strays, counted
+		## apart from the losses.
+		orig_gre_out_of_window: count &log &default=0;
+		## Times the client's numbers restarted (a reconnect reusing the Call ID).
+		orig_gre_restarts: count &log &default=0;
 		## Sequence numbers the server skipped (lost), counted per number.
 		resp_gre_lost: count &log &default=0;
 		## Server GRE packets seen twice.
 		resp_gre_duplicate: count &log &default=0;
 		## Server GRE packets that arrived after a higher number.
 		resp_gre_out_of_order: count &log &default=0;
+		## Server GRE packets whose number was far from the flow's: strays, counted
+		## apart from the losses.
+		resp_gre_out_of_window: count &log &default=0;
+		## Times the server's numbers restarted (a reconnect reusing the Call ID).
+		resp_gre_restarts: count &log &default=0;
 		## PPP protocols seen inside the tunnel (LCP, CHAP, CCP, MPPE, IPCP, IP, ...).
 		ppp_protocols: set[string] &log &optional;
 		## Authentication protocol LCP negotiated: PAP, CHAP-MD5, MS-CHAPv1, MS-CHAPv2,
@@ -155,6 +178,9 @@ export {
 		orig_flows: vector of GreFlow &optional;
 		## GRE flows counted for the call from the server, not yet added to the counts.
 		resp_flows: vector of GreFlow &optional;
+		## A shadow paired with the shadow of the opposite direction that has this Call
+		## ID: the two are one tunnel learnt from GRE alone (gre.zeek).
+		paired_call_id: count &optional;
 	};
 
 	## A parsed control message; fields a type does not carry are unset.
@@ -1075,6 +1101,8 @@ function add_flow(info: Info, flow: GreFlow, from_client: bool)
 		info$orig_gre_lost += flow$lost;
 		info$orig_gre_duplicate += flow$duplicate;
 		info$orig_gre_out_of_order += flow$out_of_order;
+		info$orig_gre_out_of_window += flow$out_of_window;
+		info$orig_gre_restarts += flow$restarts;
 		if ( ! info?$first_orig_gre || flow$first < info$first_orig_gre )
 			info$first_orig_gre = flow$first;
 		}
@@ -1085,6 +1113,8 @@ function add_flow(info: Info, flow: GreFlow, from_client: bool)
 		info$resp_gre_lost += flow$lost;
 		info$resp_gre_duplicate += flow$duplicate;
 		info$resp_gre_out_of_order += flow$out_of_order;
+		info$resp_gre_out_of_window += flow$out_of_window;
+		info$resp_gre_restarts += flow$restarts;
 		if ( ! info?$first_resp_gre || flow$first < info$first_resp_gre )
 			info$first_resp_gre = flow$first;
 		}
