@@ -293,21 +293,25 @@ def test_linux_style_stateful_reset(tmp_path):
 @pytest.mark.parametrize("stateless", [True, False], ids=["stateless", "stateful"])
 def test_coherency_count_wrap(tmp_path, stateless):
     """The 12-bit coherency count wraps after 4095 (RFC 3078 §3): packets on both sides of
-    the wrap decrypt, across gaps of up to 1500 lost packets. Stateful: every flag packet
-    (count's low octet 0xFF, a key change) is sent, a packet after a gap is not decryptable
-    until the next flag packet."""
+    the wrap decrypt, across gaps of up to 1500 lost packets. Stateless: the first packet
+    after a gap of more than 256 counts is out of the window and not tried; the next one
+    continues from it and decrypts (issue 24's rule 4). Stateful: every flag packet (count's
+    low octet 0xFF, a key change) is sent, a packet after a gap is not decryptable until the
+    next flag packet."""
     cap = Capture("wrap", "MPPE coherency count wrap")
     conn = connect(cap)
     tunnel = Tunnel(conn.outgoing_call(1, 2), stateless=stateless)
     if stateless:
-        chosen = {0, 1, 1500, 3000, 4095, 4096, 4097, 4200}
+        chosen = {0, 1, 1500, 1501, 3000, 3001, 4095, 4096, 4097, 4200}
+        out_of_window = {1500, 3000, 4095}
     else:
         chosen = {0, 1, *range(255, 4096, 256), 300, 4096, 4097}
+        out_of_window = {300}
     wrapped = None
     for index in range(4201):
         packet = tunnel.encrypt(True)
         if index in chosen:
-            tunnel.send(True, packet, decryptable=stateless or index != 300)
+            tunnel.send(True, packet, decryptable=index not in out_of_window)
         if index == 4096:
             wrapped = mppe.parse_header(packet.ciphertext)[1]
     assert wrapped == 0

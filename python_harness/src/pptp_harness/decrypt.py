@@ -7,6 +7,13 @@ data packet is MPPE (PPP protocol 0x00FD) under keys derived from the NT hash of
 and the NT-Response. Given credentials (``credentials``), this module checks each against a
 call's handshake, derives both directions' keys and decrypts every MPPE packet.
 
+A bad packet cannot derail it (issue 24's rule 4): the keying handshake is the one the
+credential verifies and the server's Success confirms; a packet's key is computed without
+committing it, and the key state moves only when the packet decrypts to a plausible PPP frame
+(``mppe.plausible_ppp``); a stateless count more than 256 ahead of the last one decrypted is
+not tried unless it continues the previous such count. Such packets are reported as not
+decrypted, with the reason.
+
 Entry points: ``decrypt`` (per frame number the decrypted PPP plaintext, per call what
 happened, the inner IP packets) and ``write_packets`` (those packets as a raw-IP pcap).
 """
@@ -150,9 +157,8 @@ def _decrypt_call(
             return _fail_all(result, f"user not selected: the handshake is {names}'s")
     for epoch in call.epochs:
         direction = result.directions[epoch.sender]
-        handshake = _handshake_for(handshakes, epoch.packets[0].number)
+        handshake, candidates = _keying(handshakes, epoch.packets[0].number, credentials)
         result.handshake = result.handshake or handshake
-        candidates = _credentials_for(handshake, credentials)
         if not candidates:
             reason = f"credential does not match user {handshake.user_text}'s handshake"
             if not any(c.applies_to(handshake.user) for c in credentials):
@@ -217,27 +223,34 @@ def _fail_all(result: CallResult, reason: str) -> CallResult:
     return result
 
 
-def _handshake_for(handshakes: list[Handshake], frame: int) -> Handshake:
-    """The handshake whose keys packets from ``frame`` on use: the latest before it that did
-    not fail (a retry after a Failure replaces it), else the latest of all."""
+def _keying(
+    handshakes: list[Handshake], frame: int, credentials: Sequence[Credential]
+) -> tuple[Handshake, list[tuple[bytes, bool]]]:
+    """The handshake whose keys packets from ``frame`` on use, and the NT hashes to decrypt
+    with (each with whether it was verified against the NT-Response). Of the handshakes
+    before ``frame``, the latest first: one a credential opens and whose Success's
+    authenticator response agrees, else one it opens with no Success to disagree and no
+    Failure, else one it opens at all; where none has a Challenge to check against, the
+    latest without one with every credential for its user (decryption tells). With none of
+    these, the latest that did not fail, and no credential."""
     before = [h for h in handshakes if h.response_frame < frame] or handshakes
+    opened: list[tuple[int, Handshake, bytes]] = []
+    for handshake in reversed(before):
+        for credential in (c for c in credentials if c.applies_to(handshake.user)):
+            if handshake.opened_by(credential.nt_hash):
+                agrees = handshake.authenticator_matches(credential.nt_hash)
+                rank = 0 if agrees else 1 if agrees is None and not handshake.failure else 2
+                opened.append((rank, handshake, credential.nt_hash))
+                break
+    if opened:
+        _, handshake, nt_hash = min(opened, key=lambda o: o[0])  # the latest of the best rank
+        return handshake, [(nt_hash, True)]
+    for handshake in reversed(before):
+        applicable = [c for c in credentials if c.applies_to(handshake.user)]
+        if handshake.authenticator_challenge is None and applicable:
+            return handshake, [(c.nt_hash, False) for c in applicable]
     accepted = [h for h in before if h.failure is None]
-    return (accepted or before)[-1]
-
-
-def _credentials_for(
-    handshake: Handshake, credentials: Sequence[Credential]
-) -> list[tuple[bytes, bool]]:
-    """The NT hashes to decrypt with, each with whether it was verified against the
-    NT-Response: the one that opens the handshake; where the capture has no Challenge to
-    check against, every credential for the user (decryption tells)."""
-    applicable = [c for c in credentials if c.applies_to(handshake.user)]
-    for credential in applicable:
-        if handshake.opened_by(credential.nt_hash):
-            return [(credential.nt_hash, True)]
-    if handshake.authenticator_challenge is None:
-        return [(c.nt_hash, False) for c in applicable]
-    return []
+    return (accepted or before)[-1], []
 
 
 def _verification(handshake: Handshake, nt_hash: bytes, verified: bool) -> str:
@@ -267,23 +280,30 @@ def _parameters(call: Call, epoch: Epoch) -> tuple[int | None, bool | None]:
     return None, epoch.stateless
 
 
-def _sending_order(packets: list[GrePacket]) -> list[tuple[int, GrePacket]]:
-    """The packets in the order their sender encrypted them: by coherency count, unwrapped
-    (12 bits) relative to the packet before in the capture, so that reordered packets go
-    back in place."""
-    ordered, last = [], None
+def _sending_order(packets: list[GrePacket], stateless: bool) -> list[tuple[int, GrePacket]]:
+    """The packets in the order a receiver takes them: a stateless one in capture order (each
+    key follows from its count alone); a stateful one in the order the sender encrypted
+    them, by coherency count unwrapped (12 bits) against the latest count within the window
+    ahead, so that reordered packets go back in place and a count far off (an altered
+    copy) moves nothing."""
+    ordered, reference, stray = [], None, None
     for packet in packets:
         count = _mppe_header(packet)[1]
-        if last is None:
-            extended = count
+        if reference is None:
+            extended = reference = count
         else:
-            delta = (count - last) % mppe.COUNT_SPACE
+            delta = (count - reference) % mppe.COUNT_SPACE
             if delta >= mppe.COUNT_SPACE // 2:
                 delta -= mppe.COUNT_SPACE
-            extended = last + delta
-        last = extended
+            extended = reference + delta
+            continues = stray is not None and count == (stray + 1) % mppe.COUNT_SPACE
+            if 0 < delta <= mppe.STATELESS_WINDOW or (delta > 0 and continues):
+                reference, stray = extended, None
+            elif delta > 0:
+                stray = count
         ordered.append((extended, packet))
-    ordered.sort(key=lambda item: item[0])
+    if not stateless:
+        ordered.sort(key=lambda item: item[0])
     return ordered
 
 
@@ -305,7 +325,6 @@ def _decrypt_epoch(
     """Decrypt one key stream. Returns (per packet: packet, plaintext or None, inner IP packet
     or None, reason), key bits, stateless, whether those were guessed; None if no key length
     and mode decrypts anything."""
-    ordered = _sending_order(epoch.packets)
     guessed = key_bits is None
     candidates = [(key_bits, stateless)] if not guessed else KEY_CANDIDATES
     if guessed and stateless is not None:
@@ -318,6 +337,7 @@ def _decrypt_epoch(
         # A stateful sender's reset is where implementations differ: the RFC's sender only
         # re-initializes RC4, the Linux kernel's also changes the key. Try both, keep the
         # one that yields valid packets.
+        ordered = _sending_order(epoch.packets, mode)
         if not mode and _has_reset(ordered):
             variants.append(True)
         for rekey in variants:
@@ -333,7 +353,9 @@ def _decrypt_epoch(
         key = mppe.session_start_keys(nt_hash, handshake.nt_response, bits)[
             "client_to_server" if from_client else "server_to_client"
         ]
-        done = _decrypt_in_sending_order(ordered, key, bits, mode, rekey)
+        done = _decrypt_in_sending_order(
+            _sending_order(epoch.packets, mode), key, bits, mode, rekey
+        )
     return sorted(done, key=lambda d: d[0].number), bits, mode, guessed
 
 
@@ -349,7 +371,9 @@ def _has_reset(ordered: list[tuple[int, GrePacket]]) -> bool:
 def _decrypt_in_sending_order(
     ordered: list[tuple[int, GrePacket]], key: bytes, bits: int, stateless: bool, rekey: bool
 ) -> list[tuple[GrePacket, bytes | None, bytes | None, str]]:
-    cipher = mppe.MppeCipher(key, bits, stateless, rekey_on_flush=rekey)
+    cipher = mppe.MppeCipher(
+        key, bits, stateless, rekey_on_flush=rekey, window=mppe.STATELESS_WINDOW
+    )
     seen: dict[int, tuple[bytes, bytes | None, str]] = {}
     done = []
     for extended, packet in ordered:
@@ -364,7 +388,7 @@ def _decrypt_in_sending_order(
                 reason = "MPPE packet without the D (encrypted) bit"
             else:
                 try:
-                    plaintext = cipher.decrypt(body)
+                    plaintext = cipher.decrypt(body, mppe.plausible_ppp)
                 except mppe.MppeError as exc:
                     reason = str(exc)
             seen[extended] = (body, plaintext, reason)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Callable
 
 from Crypto.Cipher import ARC4, DES
 from Crypto.Hash import MD4
@@ -28,6 +29,9 @@ from .constants import (
 
 KEY_BITS = (40, 56, 128)
 COUNT_SPACE = 4096  # the coherency count is 12 bits (RFC 3078 §3.1)
+STATELESS_WINDOW = 256  # counts ahead a distrustful stateless receiver tries (issue 24)
+RECENT_KEYS = 256  # a stateless receiver keeps the keys of this many counts behind
+IMPLAUSIBLE = "decrypts to no plausible PPP frame: the key state is left as it was"
 
 # RFC 2759 §8.7: the two constants of the authenticator response.
 _AUTH_MAGIC1 = b"Magic server to client signing constant"
@@ -304,7 +308,13 @@ class MppeCipher:
     """
 
     def __init__(
-        self, start_key: bytes, key_bits: int, stateless: bool = True, *, rekey_on_flush=False
+        self,
+        start_key: bytes,
+        key_bits: int,
+        stateless: bool = True,
+        *,
+        rekey_on_flush=False,
+        window: int | None = None,
     ):
         size = key_length(key_bits)
         if len(start_key) != size:
@@ -321,6 +331,9 @@ class MppeCipher:
         self._flush_pending = False
         self._synced = True
         self._recent: dict[int, bytes] = {}  # stateless receiver: count -> session key
+        self._stream = _Keystream(self.session_key)  # stateful receiver
+        self.window = window  # stateless receiver: counts ahead tried (None: all)
+        self._stray: int | None = None  # the last count out of the window
 
     def _take_role(self, role: str) -> None:
         if self._role not in (None, role):
@@ -366,9 +379,17 @@ class MppeCipher:
 
     # -- receiver -------------------------------------------------------------------------
 
-    def decrypt(self, packet: bytes) -> bytes:
+    def decrypt(self, packet: bytes, plausible: Callable[[bytes], bool] | None = None) -> bytes:
         """The plaintext (protocol field and information) of an MPPE packet, header included
-        in ``packet``; MppeError if it cannot be decrypted."""
+        in ``packet``; MppeError if it cannot be decrypted.
+
+        With ``plausible`` (a receiver that does not trust every packet, RFC 3078 read as
+        issue 24 asks), the key for the packet's count is computed without committing it, and
+        the key state moves only when ``plausible(plaintext)`` holds; otherwise MppeError
+        says why and the state is as it was. A stateless receiver with a ``window`` tries no
+        count more than ``window`` ahead of the last one it committed, unless the count is
+        exactly one more than the previous such count (a long loss goes on; random counts do
+        not)."""
         self._take_role("receiver")
         flags, count = parse_header(packet)
         if not flags & MPPE_FLAG_ENCRYPTED:
@@ -377,8 +398,8 @@ class MppeCipher:
             raise MppeError("MPPC-compressed (C bit): not supported")
         body = packet[2:]
         if self.stateless:
-            return ARC4.new(self._stateless_key(count)).decrypt(body)
-        return self._stateful_decrypt(count, bool(flags & MPPE_FLAG_FLUSHED), body)
+            return self._stateless_decrypt(count, body, plausible)
+        return self._stateful_decrypt(count, bool(flags & MPPE_FLAG_FLUSHED), body, plausible)
 
     def _ahead(self, count: int) -> int:
         """Counts from the last one seen to ``count``: 1 for the next packet, 0 for a repeat,
@@ -388,40 +409,130 @@ class MppeCipher:
             return count + 1
         return (count - self._count) % COUNT_SPACE
 
-    def _stateless_key(self, count: int) -> bytes:
+    def _stateless_decrypt(
+        self, count: int, body: bytes, plausible: Callable[[bytes], bool] | None
+    ) -> bytes:
         ahead = self._ahead(count)
         if ahead == 0 or ahead > COUNT_SPACE // 2:
             key = self._recent.get(count)
             if key is None:
                 raise MppeError(f"count {count} is too far behind to decrypt")
-            return key
+            plaintext = ARC4.new(key).decrypt(body)
+            if plausible is not None and not plausible(plaintext):
+                raise MppeError(IMPLAUSIBLE)
+            return plaintext
+        stray, self._stray = self._stray, None
+        continues = stray is not None and count == (stray + 1) % COUNT_SPACE
+        if self.window is not None and ahead > self.window and not continues:
+            self._stray = count
+            raise MppeError(
+                f"count {count} is {ahead} ahead of the last one decrypted, out of the window "
+                f"of {self.window}"
+            )
+        keys, key = [], self.session_key
         for _ in range(ahead):
-            self._change_key()
+            key = change_key(self.start_key, key, self.key_bits)
+            keys.append(key)
+        plaintext = ARC4.new(key).decrypt(body)
+        if plausible is not None and not plausible(plaintext):
+            if ahead > (self.window or COUNT_SPACE):
+                self._stray = count  # a long loss may still go on from here
+            raise MppeError(IMPLAUSIBLE)
+        for key in keys:
             self._count = 0 if self._count is None else (self._count + 1) % COUNT_SPACE
-            self._recent[self._count] = self.session_key
-        for stale in [c for c in self._recent if (count - c) % COUNT_SPACE > 256]:
-            del self._recent[stale]
-        return self.session_key
+            self._recent[self._count] = key
+        self.session_key, self.key_changes = key, self.key_changes + ahead
+        for old in [c for c in self._recent if (count - c) % COUNT_SPACE > RECENT_KEYS]:
+            del self._recent[old]
+        return plaintext
 
-    def _stateful_decrypt(self, count: int, flushed: bool, body: bytes) -> bytes:
+    def _stateful_decrypt(
+        self, count: int, flushed: bool, body: bytes, plausible: Callable[[bytes], bool] | None
+    ) -> bytes:
         ahead = self._ahead(count)
         if ahead == 0 or ahead > COUNT_SPACE // 2:
             raise MppeError(f"count {count} repeats or arrives late: its keystream is gone")
         last = -1 if self._count is None else self._count
         flag = count & 0xFF == 0xFF
         # Key changes for flag packets skipped on the way; this packet's own comes below.
-        for _ in range(_flag_counts(last, ahead - 1)):
-            self._change_key()
-        self._count = count
-        if flag:
-            self._change_key()
-        elif flushed:
-            if self.rekey_on_flush:
-                self._change_key()
-            else:
-                self._rc4 = ARC4.new(self.session_key)
+        key, changes = self.session_key, 0
+        own = flag or (flushed and self.rekey_on_flush)
+        for _ in range(_flag_counts(last, ahead - 1) + own):
+            key = change_key(self.start_key, key, self.key_bits)
+            changes += 1
+        stream = self._stream
+        if flag or flushed:
+            stream = _Keystream(key)
         elif ahead > 1 or not self._synced:
-            self._synced = False
+            if plausible is None:  # without the check a receiver gives the gap's state up
+                self.session_key, self.key_changes = key, self.key_changes + changes
+                self._count, self._synced = count, False
             raise MppeError("packets lost: waiting for a flushed or flag packet to resynchronize")
-        self._synced = True
-        return self._rc4.decrypt(body)
+        plaintext = bytes(a ^ b for a, b in zip(body, stream.peek(len(body))))
+        if plausible is not None and not plausible(plaintext):
+            raise MppeError(IMPLAUSIBLE)
+        stream.take(len(body))
+        self.session_key, self.key_changes = key, self.key_changes + changes
+        self._stream, self._count, self._synced = stream, count, True
+        return plaintext
+
+
+class _Keystream:
+    """An RC4 keystream read ahead without being used up: a stateful receiver tries a packet
+    against ``peek`` and moves on (``take``) only when the packet is accepted."""
+
+    def __init__(self, key: bytes) -> None:
+        self._rc4 = ARC4.new(key)
+        self._ahead = b""
+
+    def peek(self, size: int) -> bytes:
+        if len(self._ahead) < size:
+            self._ahead += self._rc4.encrypt(bytes(size - len(self._ahead)))
+        return self._ahead[:size]
+
+    def take(self, size: int) -> None:
+        self.peek(size)
+        self._ahead = self._ahead[size:]
+
+
+# The PPP protocols a decrypted frame may carry to be taken as one (issue 24, rule 4): IP and
+# IPv6 with their headers' lengths right, or a control protocol with a code and length right.
+_IP_PROTOCOLS = (0x21, 0x57)
+_CONTROL_PROTOCOLS = (0xC021, 0x8021, 0x8057, 0x80FD)
+_CONTROL_CODES = range(1, 12)
+
+
+def plausible_ppp(plaintext: bytes) -> bool:
+    """Whether a decrypted MPPE plaintext is a PPP frame a peer could have sent: protocol
+    0x21/0x0021 with an IPv4 header (version 4, IHL at least 5, total length equal to the
+    octets after the protocol field), 0x57/0x0057 with an IPv6 header (version 6, payload
+    length plus 40 equal to them), or LCP, IPCP, IPV6CP or CCP with a code from 1 to 11 and
+    a length field equal to them."""
+    if not plaintext:
+        return False
+    if plaintext[0] & 1:
+        protocol, info = plaintext[0], plaintext[1:]
+    elif len(plaintext) >= 2:
+        protocol, info = struct.unpack_from(">H", plaintext)[0], plaintext[2:]
+    else:
+        return False
+    if protocol == 0x21:
+        return (
+            len(info) >= 20
+            and info[0] >> 4 == 4
+            and info[0] & 0x0F >= 5
+            and struct.unpack_from(">H", info, 2)[0] == len(info)
+        )
+    if protocol == 0x57:
+        return (
+            len(info) >= 40
+            and info[0] >> 4 == 6
+            and struct.unpack_from(">H", info, 4)[0] + 40 == len(info)
+        )
+    if protocol in _CONTROL_PROTOCOLS:
+        return (
+            len(info) >= 4
+            and info[0] in _CONTROL_CODES
+            and struct.unpack_from(">H", info, 2)[0] == len(info)
+        )
+    return False

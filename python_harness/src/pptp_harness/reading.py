@@ -5,7 +5,8 @@ protocol's rules, independently of both analyzers: TCP port 1723 streams are put
 and cut into control messages by their length field; calls are set up by Outgoing/Incoming-Call
 Request and Reply; each GRE packet belongs to the call whose receiver gave out its Call ID, on the
 control connection between the two addresses; sequence numbers are analysed per call and
-direction with the same ``SequenceTracker`` as the synthesized truth. The result has the shape of
+direction with the same ``SequenceTracker`` as the synthesized truth; PPP is followed as its peers
+follow it (``PppPeers``, issue 24's rule 3). The result has the shape of
 ``Capture.ground_truth()`` (``calls`` with the per-call summary, ``frames`` with what each frame
 must show), so the same comparisons hold both analyzers to it.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +28,8 @@ from . import control as ctl
 from .constants import (
     AUTH_NONE,
     CCP_OPT_MPPE,
+    CHAP_CHALLENGE,
+    CHAP_RESPONSE,
     GRE_FLAG_ACK,
     GRE_FLAG_SEQ,
     GRE_PROTO_PPP,
@@ -58,6 +62,44 @@ GreHandler = Callable[[int, Decimal, str, str, bytes], None]
 
 # The authentication protocol named by an LCP Authentication-Protocol option's data.
 AUTH_NAMES = {data: name for name, data in ppp.AUTH_OPTION.items()}
+
+
+# Configure-Requests and Challenges each side's peer remembers (issue 24's rule 3).
+REMEMBERED = 8
+
+
+@dataclass
+class PppPeers:
+    """PPP as a call's two peers follow it (issue 24's rule 3, RFC 1661 §5.2): per sender and
+    control protocol (LCP, CCP) its last 8 Configure-Requests as (identifier, options
+    octets), and per sender its last 8 CHAP Challenges' identifiers. Only a Configure-Ack that
+    echoes one of the other side's remembered Requests exactly, and only a CHAP Response with
+    the identifier of one of the other side's remembered Challenges, count."""
+
+    requests: dict[tuple[str, int], deque] = field(default_factory=dict)
+    challenges: dict[str, deque] = field(default_factory=dict)
+
+    def request(self, sender: str, protocol: int, identifier: int, options: bytes) -> None:
+        remembered = self.requests.setdefault((sender, protocol), deque(maxlen=REMEMBERED))
+        remembered.append((identifier, options))
+
+    def ack_counts(self, sender: str, protocol: int, identifier: int, options: bytes) -> bool:
+        return any(
+            (identifier, options) == request
+            for (side, kind), requests in self.requests.items()
+            if side != sender and kind == protocol
+            for request in requests
+        )
+
+    def challenge(self, sender: str, identifier: int) -> None:
+        self.challenges.setdefault(sender, deque(maxlen=REMEMBERED)).append(identifier)
+
+    def response_counts(self, sender: str, identifier: int) -> bool:
+        return any(
+            identifier in identifiers
+            for side, identifiers in self.challenges.items()
+            if side != sender
+        )
 
 
 @dataclass
@@ -105,6 +147,7 @@ class RealCall:
     lcp_terminated: int | None = None  # frame of its first LCP Terminate-Ack
     learnt_in: int | None = None  # set up before the capture: the message that named it
     user: str | None = None  # the name the client authenticated with
+    peers: PppPeers = field(default_factory=PppPeers)
 
     def touch(self, number: int, time: float) -> None:
         self.last_frame, self.end_time = number, time
@@ -180,6 +223,7 @@ class OrphanFlow:
     lcp_terminated: int | None = None
     user: str | None = None
     call: RealCall | None = None
+    peers: PppPeers = field(default_factory=PppPeers)  # shared by a paired tunnel's two flows
 
 
 @dataclass
@@ -487,7 +531,7 @@ class CaptureTruth:
             if 0 < ahead < SEQ_MOD // 2:
                 problems.append("gre_ack_unseen")
         if packet.data:
-            self.ppp(call, packet.data, number)
+            self.ppp(call, packet.data, number, src)
 
     def _orphan(self, frame: dict, receiver: str, sender: str, packet: EnhancedGRE) -> None:
         """GRE no call claims: noted on the first packet of its flow, analyzed as a call's."""
@@ -515,10 +559,13 @@ class CaptureTruth:
             ]
             pair_flows(flow.side, packet.call_id, reverse, packet.ack)
         if packet.data:
-            self.ppp(flow, packet.data, frame["number"])
+            self.ppp(flow, packet.data, frame["number"], sender)
 
     @staticmethod
-    def ppp(call: RealCall | OrphanFlow, payload: bytes, number: int) -> None:
+    def ppp(call: RealCall | OrphanFlow, payload: bytes, number: int, sender: str) -> None:
+        """One PPP frame of a call from ``sender``, followed as the peers follow it: a frame
+        no peer would accept (a Configure-Ack that echoes no Configure-Request, a CHAP
+        Response to no Challenge) never changes the authentication, user or MPPE."""
         protocol, info = ppp.split(payload)
         if protocol is None:
             return
@@ -526,6 +573,12 @@ class CaptureTruth:
             call.protocols.add(PppProto(protocol).name)
         except ValueError:
             return
+        peers = call.peers
+        if protocol == PppProto.CHAP and len(info) >= 4:
+            if info[0] == CHAP_CHALLENGE:
+                peers.challenge(sender, info[1])
+            elif info[0] == CHAP_RESPONSE and not peers.response_counts(sender, info[1]):
+                return  # answers no Challenge: no user from it
         name = ppp.identity(protocol, info)
         if name is not None and call.user is None:
             call.user = name.decode("utf-8", "replace")
@@ -536,14 +589,28 @@ class CaptureTruth:
         elif protocol == PppProto.LCP and info[:1] == bytes([CpCode.TERMINATE_ACK]):
             if call.lcp_terminated is None:
                 call.lcp_terminated = number
-        elif protocol in (PppProto.LCP, PppProto.CCP) and info[:1] == bytes([CpCode.CONFIGURE_ACK]):
-            options = ppp.parse_options(info[4:])
-            if protocol == PppProto.LCP and LCP_OPT_AUTH_PROTOCOL in options:
-                option = options[LCP_OPT_AUTH_PROTOCOL]
-                chap = option[:2] == struct.pack(">H", PppProto.CHAP)
-                call.auth = AUTH_NAMES.get(option[:3] if chap else option[:2], AUTH_NONE)
-            if protocol == PppProto.CCP and CCP_OPT_MPPE in options:
-                call.mppe_negotiated = True
+        elif protocol in (PppProto.LCP, PppProto.CCP) and len(info) >= 4:
+            code, identifier = info[0], info[1]
+            length = struct.unpack_from(">H", info, 2)[0]
+            if not 4 <= length <= len(info):
+                return  # a length no peer would take
+            options = bytes(info[4:length])
+            if code == CpCode.CONFIGURE_REQUEST:
+                peers.request(sender, protocol, identifier, options)
+            elif code == CpCode.CONFIGURE_ACK and peers.ack_counts(
+                sender, protocol, identifier, options
+            ):
+                CaptureTruth._settle(call, protocol, ppp.parse_options(options))
+
+    @staticmethod
+    def _settle(call: RealCall | OrphanFlow, protocol: int, options: dict[int, bytes]) -> None:
+        """What a counting Configure-Ack settles: LCP the authentication, CCP MPPE."""
+        if protocol == PppProto.LCP and LCP_OPT_AUTH_PROTOCOL in options:
+            option = options[LCP_OPT_AUTH_PROTOCOL]
+            chap = option[:2] == struct.pack(">H", PppProto.CHAP)
+            call.auth = AUTH_NAMES.get(option[:3] if chap else option[:2], AUTH_NONE)
+        if protocol == PppProto.CCP and CCP_OPT_MPPE in options:
+            call.mppe_negotiated = True
 
 
 def read(pcap: str | Path, gre: GreHandler | None = None) -> CaptureTruth:

@@ -2,9 +2,18 @@
 
 A call is found from its control connection (Outgoing/Incoming-Call Request and Reply, read by
 ``reading.CaptureTruth``), or, for GRE whose control connection is not in the capture, from
-GRE flows between two addresses (paired by their CHAP Challenge and Response). Each call's PPP
-is walked in capture order: its MS-CHAPv2 Challenge, Response and Success or Failure, the MPPE
-modes CCP settles each way, its MPPE packets and the IP in clear. Captures are read by
+GRE flows between two addresses: paired when one flow acknowledges the other's sequence
+numbers (issue 24's rule 2), else by address and by their CHAP Challenge and Response. A flow
+no control connection claims becomes part of a call only if it is paired that way or its own
+sequence numbers confirm it (a later packet within the acceptance window ahead of an earlier
+one): one altered or forged packet (a copy with another Call ID) makes no call.
+
+Each call's PPP is walked in capture order as its peers follow it (issue 24's rule 3): a
+Configure-Ack counts only if it echoes one of the other side's last 8 Configure-Requests
+(identifier and options), a CHAP Response only if it has the identifier of one of the other
+side's last 8 Challenges; a Success or Failure belongs to the Responses with its identifier.
+What is walked: the MS-CHAPv2 handshakes, the MPPE modes CCP settles each way, the MPPE
+packets and the IP in clear. Captures are read by
 ``captures``: pcap or pcapng, every link layer it accepts, GRE over IPv4 or IPv6, also inside
 IP-in-IP.
 
@@ -14,6 +23,7 @@ Entry points: ``scan`` (calls and their handshakes) and ``find_handshakes``.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +38,7 @@ from .constants import (
     CHAP_FAILURE,
     CHAP_RESPONSE,
     CHAP_SUCCESS,
+    GRE_FLAG_ACK,
     GRE_FLAG_SEQ,
     GRE_PROTO_PPP,
     GRE_VERSION_PPTP,
@@ -39,11 +50,14 @@ from .constants import (
     CpCode,
     PppProto,
 )
+from .expected import SEQ_MOD
 from .gre import EnhancedGRE
 from .reading import RealCall, read
 
 CHALLENGE_SIZE = 16  # MS-CHAPv2 authenticator challenge (RFC 2759 §4)
 RESPONSE_SIZE = 49  # peer challenge 16, reserved 8, NT-Response 24, flags 1
+SEQ_WINDOW = 4096  # GRE sequence numbers this far ahead of the highest are a flow's own
+REMEMBERED = 8  # Configure-Requests and Challenges remembered per side
 
 
 @dataclass
@@ -57,6 +71,7 @@ class GrePacket:
     call_id: int
     seq: int | None
     ppp: bytes
+    ack: int | None = None
 
 
 @dataclass
@@ -95,6 +110,12 @@ class Handshake:
     outcome_frame: int | None = None
     success: str | None = None  # "S=<40 hex digits> M=<message>"
     failure: str | None = None  # "E=691 R=0 C=... V=3 M=..."
+    # The other side's remembered Challenges with this identifier (value, frame, server
+    # name), newest last; the newest is taken until a credential tells which one it answers.
+    challenges: list[tuple[bytes, int, bytes]] = field(default_factory=list, repr=False)
+    # Every Success (3) or Failure (4) with this identifier after the Response: (frame,
+    # code, message); the first is shown until a credential tells which one is genuine.
+    outcomes: list[tuple[int, int, str]] = field(default_factory=list, repr=False)
 
     @property
     def user_text(self) -> str:
@@ -130,28 +151,44 @@ class Handshake:
 
     def opened_by(self, nt_hash: bytes) -> bool | None:
         """Whether the NT-Response was made from this NT hash (None: no Challenge to check
-        against)."""
+        against). Of several remembered Challenges with the Response's identifier (a copy
+        with another value), the one the NT-Response answers is taken as the Challenge."""
         if self.authenticator_challenge is None:
             return None
-        return mppe.check_nt_response(
-            self.authenticator_challenge, self.peer_challenge, self.user, nt_hash, self.nt_response
-        )
+        for value, frame, name in reversed(self.challenges or [self._challenge()]):
+            if mppe.check_nt_response(
+                value, self.peer_challenge, self.user, nt_hash, self.nt_response
+            ):
+                self.authenticator_challenge, self.challenge_frame = value, frame
+                self.server_name = name
+                return True
+        return False
+
+    def _challenge(self) -> tuple[bytes, int, bytes]:
+        return self.authenticator_challenge, self.challenge_frame, self.server_name
 
     def authenticator_matches(self, nt_hash: bytes) -> bool | None:
-        """Whether the server's "S=" authenticator response agrees with this NT hash (RFC 2759
-        §8.8); None without a Success or a Challenge."""
-        if self.success is None or self.authenticator_challenge is None:
+        """Whether a Success's "S=" authenticator response agrees with this NT hash (RFC 2759
+        §8.8); None without a Success or a Challenge. Of several Successes with the
+        identifier, the one that agrees is taken as the server's."""
+        successes = [o for o in self.outcomes if o[1] == CHAP_SUCCESS]
+        if self.success is not None and not successes:
+            successes = [(self.outcome_frame, CHAP_SUCCESS, self.success)]
+        if not successes or self.authenticator_challenge is None:
             return None
-        if not self.success[:42].isascii():
-            return False  # "S=" and hex digits are ASCII; anything else cannot agree
-        return mppe.check_authenticator_response(
-            nt_hash,
-            self.nt_response,
-            self.peer_challenge,
-            self.authenticator_challenge,
-            self.user,
-            self.success,
-        )
+        for frame, _, text in successes:
+            # "S=" and hex digits are ASCII; anything else cannot agree
+            if text[:42].isascii() and mppe.check_authenticator_response(
+                nt_hash,
+                self.nt_response,
+                self.peer_challenge,
+                self.authenticator_challenge,
+                self.user,
+                text,
+            ):
+                self.outcome_frame, self.success, self.failure = frame, text, None
+                return True
+        return False
 
     @property
     def outcome(self) -> str:
@@ -236,6 +273,9 @@ class Scan:
 
     calls: list[Call]
     frames: int
+    # GRE flows no control connection claims that neither pair with another flow nor are
+    # confirmed by their own sequence numbers: part of no call
+    unconfirmed: list[Flow] = field(default_factory=list)
 
     @property
     def handshakes(self) -> list[Handshake]:
@@ -255,13 +295,13 @@ def scan(path: str | Path) -> Scan:
             return
         if header.version != GRE_VERSION_PPTP or header.protocol != GRE_PROTO_PPP:
             return
-        if not header.data:
-            return  # ack-only
         seq = header.seq if header.flags & GRE_FLAG_SEQ else None
-        gre.append(GrePacket(number, ts, src, dst, header.call_id, seq, bytes(header.data)))
+        ack = header.ack if header.flags & GRE_FLAG_ACK else None
+        packet = GrePacket(number, ts, src, dst, header.call_id, seq, bytes(header.data), ack)
+        gre.append(packet)  # ack-only too: its acknowledgment pairs flows
 
     truth = read(path, gre=collect)
-    calls = _calls(truth.calls, gre)
+    calls, unconfirmed = _calls(truth.calls, gre)
     for call in calls:
         _walk_ppp(call)
     ordered = sorted(calls, key=lambda c: (c.first_frame, c.number))
@@ -272,7 +312,7 @@ def scan(path: str | Path) -> Scan:
         sorted((h for c in ordered for h in c.handshakes), key=lambda h: h.response_frame), 1
     ):
         handshake.number = number
-    return Scan(ordered, truth.frame_count)
+    return Scan(ordered, truth.frame_count, unconfirmed)
 
 
 def find_handshakes(path: str | Path) -> list[Handshake]:
@@ -280,9 +320,11 @@ def find_handshakes(path: str | Path) -> list[Handshake]:
     return scan(path).handshakes
 
 
-def _calls(control_calls: list[RealCall], packets: list[GrePacket]) -> list[Call]:
+def _calls(
+    control_calls: list[RealCall], packets: list[GrePacket]
+) -> tuple[list[Call], list[Flow]]:
     """GRE flows tied to the calls their control connections set up; the rest paired into
-    calls by address and CHAP."""
+    calls (``_orphan_calls``). Returns the calls and the flows no call took."""
     # (sender, receiver, Call ID carried) -> the control calls it can belong to
     index: dict[tuple[str, str, int], list[RealCall]] = {}
     for real in control_calls:
@@ -292,13 +334,15 @@ def _calls(control_calls: list[RealCall], packets: list[GrePacket]) -> list[Call
         if real.client_call_id is not None:
             index.setdefault((server, client, real.client_call_id), []).append(real)
     calls: dict[int, Call] = {}  # id(RealCall) -> Call
-    orphans: dict[tuple[str, str, int], Flow] = {}
+    orphans: list[GrePacket] = []
     for packet in packets:
         key = (packet.sender, packet.receiver, packet.call_id)
         candidates = index.get(key)
         if not candidates:
-            orphans.setdefault(key, Flow(*key)).packets.append(packet)
+            orphans.append(packet)
             continue
+        if not packet.ppp:
+            continue  # ack-only: nothing to decrypt or walk
         # Call IDs are reused: the latest call set up before this packet, else the first.
         earlier = [c for c in candidates if c.first_frame <= packet.number]
         real = earlier[-1] if earlier else candidates[0]
@@ -311,8 +355,80 @@ def _calls(control_calls: list[RealCall], packets: list[GrePacket]) -> list[Call
             call.flows.append(flow)
         flow.packets.append(packet)
     found = [calls.get(id(real)) or Call(0, real, []) for real in control_calls]
-    found += [Call(0, None, group) for group in _pair_flows(list(orphans.values()))]
-    return found
+    groups, unconfirmed = _orphan_calls(orphans)
+    found += [Call(0, None, group) for group in groups]
+    return found, unconfirmed
+
+
+@dataclass
+class _Numbers:
+    """A flow's sequence numbers as far as pairing needs them: the first and highest of its
+    numbers within the acceptance window (a number far from the highest moves nothing), and
+    whether a later number ever followed an earlier one (the flow confirms itself)."""
+
+    first: int | None = None
+    highest: int | None = None
+    confirmed: bool = False
+
+    def observe(self, seq: int) -> None:
+        if self.highest is None:
+            self.first = self.highest = seq
+            return
+        ahead = (seq - self.highest) % SEQ_MOD
+        if 0 < ahead <= SEQ_WINDOW:
+            self.highest, self.confirmed = seq, True
+        elif 0 < (self.highest - seq) % SEQ_MOD <= SEQ_WINDOW and (
+            (self.first - seq) % SEQ_MOD < SEQ_MOD // 2
+        ):
+            self.first = seq  # behind the first one seen: the numbers start here
+
+    def acknowledged_by(self, ack: int) -> bool:
+        """Issue 24's rule 2: ``ack`` is one of this flow's numbers, at most the window (and
+        at most the flow's span) behind its highest."""
+        if self.highest is None:
+            return False
+        span = min(SEQ_WINDOW, (self.highest - self.first) % SEQ_MOD)
+        return (self.highest - ack) % SEQ_MOD <= span
+
+
+def _orphan_calls(packets: list[GrePacket]) -> tuple[list[list[Flow]], list[Flow]]:
+    """GRE no control connection claims, per flow (sender, receiver, Call ID). Flow F pairs
+    with the opposite flow G at F's first packet whose acknowledgment acknowledges G's
+    numbers, neither paired yet (issue 24's rule 2). A pair is a call if the numbers of one
+    of its flows confirm it; the flows left unpaired are paired by address and CHAP
+    (``_pair_flows``) if their own numbers confirm them. The rest make no call."""
+    flows: dict[tuple[str, str, int], Flow] = {}
+    numbers: dict[tuple[str, str, int], _Numbers] = {}
+    partner: dict[tuple[str, str, int], tuple[str, str, int]] = {}
+    pairs: list[tuple[tuple, tuple]] = []
+    for packet in packets:
+        key = (packet.sender, packet.receiver, packet.call_id)
+        flow = flows.setdefault(key, Flow(*key))
+        if packet.ppp:
+            flow.packets.append(packet)
+        own = numbers.setdefault(key, _Numbers())
+        if packet.seq is not None:
+            own.observe(packet.seq)
+        if packet.ack is None or key in partner:
+            continue
+        for other, theirs in numbers.items():
+            opposite = other[0] == packet.receiver and other[1] == packet.sender
+            if opposite and other not in partner and theirs.acknowledged_by(packet.ack):
+                partner[key], partner[other] = other, key
+                pairs.append((other, key))
+                break
+    groups, unconfirmed = [], []
+    for pair in pairs:
+        group = [flows[key] for key in pair if flows[key].packets]
+        # A pair of single packets (two altered copies that happen to agree) is no call.
+        if any(numbers[key].confirmed for key in pair):
+            groups.append(group)
+        else:
+            unconfirmed += group
+    left = [f for k, f in flows.items() if k not in partner and f.packets]
+    unconfirmed += [f for f in left if not numbers[f.key].confirmed]
+    confirmed = [f for f in left if numbers[f.key].confirmed]
+    return [g for g in groups if g] + _pair_flows(confirmed), unconfirmed
 
 
 def _chap(flow: Flow, code: int) -> list[tuple[int, int]]:
@@ -326,9 +442,10 @@ def _chap(flow: Flow, code: int) -> list[tuple[int, int]]:
 
 
 def _pair_flows(flows: list[Flow]) -> list[list[Flow]]:
-    """GRE without a control connection: the two directions of a call are the flows between
-    the same two addresses; where there are several, the flow carrying a Response goes with
-    the one that carried its Challenge (same CHAP identifier, the latest before it)."""
+    """GRE without a control connection whose acknowledgments paired nothing: the two
+    directions of a call are the flows between the same two addresses; where there are
+    several, the flow carrying a Response goes with the one that carried its Challenge (same
+    CHAP identifier, the latest before it)."""
     groups: dict[frozenset, list[Flow]] = {}
     for flow in flows:
         groups.setdefault(frozenset((flow.sender, flow.receiver)), []).append(flow)
@@ -359,48 +476,72 @@ def _pair_flows(flows: list[Flow]) -> list[list[Flow]]:
     return calls
 
 
+@dataclass
+class _Peers:
+    """What the two sides of a call have asked for so far (issue 24's rule 3): per side and
+    control protocol its last Configure-Requests (identifier, options octets), whether each
+    has been acknowledged; per side its last CHAP Challenges."""
+
+    requests: dict[tuple[str, int], deque] = field(default_factory=dict)
+    challenges: dict[str, deque] = field(default_factory=dict)
+
+    def request(self, sender: str, protocol: int, identifier: int, options: bytes) -> None:
+        remembered = self.requests.setdefault((sender, protocol), deque(maxlen=REMEMBERED))
+        remembered.append([identifier, options, False])
+
+    def ack(self, receiver: str, protocol: int, identifier: int, options: bytes) -> bool | None:
+        """A Configure-Ack to ``receiver``: None if it echoes no remembered Request of the
+        receiver's (it counts for nothing), else whether the Request it echoes is answered for
+        the first time (a repeat settles nothing new)."""
+        for remembered in reversed(self.requests.get((receiver, protocol), ())):
+            if remembered[0] == identifier and remembered[1] == options:
+                first, remembered[2] = not remembered[2], True
+                return first
+        return None
+
+
 def _walk_ppp(call: Call) -> None:
-    """Walk a call's PPP in capture order: MS-CHAPv2, CCP MPPE negotiation per direction, MPPE
-    packets and IP in the clear. A CCP Configure-Request asks for what its sender will
-    receive, so the Configure-Ack a side sends settles what that side sends."""
+    """Walk a call's PPP in capture order as its peers follow it: MS-CHAPv2, CCP MPPE
+    negotiation per direction, MPPE packets and IP in the clear. A CCP Configure-Request asks
+    for what its sender will receive, so the Configure-Ack a side sends settles what that
+    side sends; an Ack that answers a Request already answered starts no new key stream."""
     packets = sorted((p for f in call.flows for p in f.packets), key=lambda p: p.number)
-    challenges: dict[tuple[str, int], tuple[bytes, int, bytes]] = {}
+    peers = _Peers()
     algorithm = None  # the CHAP algorithm LCP settled on, if the capture shows it
     current: dict[str, Epoch] = {}  # sender -> its epoch
     for packet in packets:
         protocol, info = ppp.split(packet.ppp)
         if protocol == PppProto.CHAP and len(info) >= 4:
-            code, identifier, length = info[0], info[1], struct.unpack_from(">H", info, 2)[0]
-            body = info[4 : max(4, min(length, len(info)))]
-            if code in (CHAP_CHALLENGE, CHAP_RESPONSE) and body:
-                value, name = body[1 : 1 + body[0]], body[1 + body[0] :]
-                if code == CHAP_CHALLENGE:
-                    challenges[(packet.sender, identifier)] = (value, packet.number, name)
-                elif len(value) == RESPONSE_SIZE:
-                    challenge = challenges.get((packet.receiver, identifier))
-                    if _is_mschapv2(value, challenge and challenge[0], algorithm):
-                        handshake = _handshake(call, packet, identifier, value, name)
-                        call.handshakes.append(handshake)
-                        if challenge is not None:
-                            handshake.authenticator_challenge = challenge[0]
-                            handshake.challenge_frame = challenge[1]
-                            handshake.server_name = challenge[2]
-            elif code in (CHAP_SUCCESS, CHAP_FAILURE):
-                _outcome(call, packet, identifier, code, body)
-        elif protocol == PppProto.LCP and info[:1] == bytes([CpCode.CONFIGURE_ACK]):
-            auth = ppp.parse_options(info[4:]).get(LCP_OPT_AUTH_PROTOCOL, b"")
-            if auth[:2] == struct.pack(">H", PppProto.CHAP) and len(auth) >= 3:
-                algorithm = auth[2]
-        elif protocol == PppProto.CCP and info[:1] == bytes([CpCode.CONFIGURE_ACK]):
-            options = ppp.parse_options(info[4:])
-            bits = options.get(CCP_OPT_MPPE)
+            _chap_packet(call, peers, packet, info, algorithm)
+        elif protocol in (PppProto.LCP, PppProto.CCP) and len(info) >= 4:
+            code, identifier = info[0], info[1]
+            length = struct.unpack_from(">H", info, 2)[0]
+            options = info[4:length] if 4 <= length <= len(info) else None
+            if options is None:
+                continue
+            if code == CpCode.CONFIGURE_REQUEST:
+                peers.request(packet.sender, protocol, identifier, options)
+                continue
+            if code != CpCode.CONFIGURE_ACK:
+                continue
+            fresh = peers.ack(packet.receiver, protocol, identifier, options)
+            if fresh is None:
+                continue  # echoes no Configure-Request: no peer would take it
+            parsed = ppp.parse_options(options)
+            if protocol == PppProto.LCP:
+                auth = parsed.get(LCP_OPT_AUTH_PROTOCOL, b"")
+                if auth[:2] == struct.pack(">H", PppProto.CHAP) and len(auth) >= 3:
+                    algorithm = auth[2]
+                continue
+            bits = parsed.get(CCP_OPT_MPPE)
             if bits is not None and len(bits) == 4:
                 key_bits, stateless = mppe_option(struct.unpack(">I", bits)[0])
                 epoch = current.get(packet.sender)
-                if epoch is None or epoch.packets:
+                if epoch is None or (epoch.packets and fresh):
                     epoch = current[packet.sender] = Epoch(packet.sender)
                     call.epochs.append(epoch)
-                epoch.key_bits, epoch.stateless = key_bits, stateless
+                if fresh or epoch.key_bits is None:
+                    epoch.key_bits, epoch.stateless = key_bits, stateless
         elif protocol == PppProto.MPPE:
             epoch = current.get(packet.sender)
             if epoch is None:
@@ -412,6 +553,47 @@ def _walk_ppp(call: Call) -> None:
             if inner is not None:
                 call.clear.append((packet, inner))
     call.epochs = [e for e in call.epochs if e.packets]
+
+
+def _chap_packet(
+    call: Call, peers: _Peers, packet: GrePacket, info: bytes, algorithm: int | None
+) -> None:
+    """A Challenge is remembered (the last 8 per side); a Response counts only if it has the
+    identifier of a remembered Challenge of the other side, or if the capture holds no
+    Challenge of that side at all (it started after it); a Success or Failure goes to the
+    counting Responses with its identifier."""
+    code, identifier, length = info[0], info[1], struct.unpack_from(">H", info, 2)[0]
+    body = info[4 : max(4, min(length, len(info)))]
+    if code in (CHAP_SUCCESS, CHAP_FAILURE):
+        _outcome(call, packet, identifier, code, body)
+        return
+    if code not in (CHAP_CHALLENGE, CHAP_RESPONSE) or not body:
+        return
+    value, name = bytes(body[1 : 1 + body[0]]), bytes(body[1 + body[0] :])
+    if code == CHAP_CHALLENGE:
+        remembered = peers.challenges.setdefault(packet.sender, deque(maxlen=REMEMBERED))
+        remembered.append((identifier, value, packet.number, name))
+        return
+    if len(value) != RESPONSE_SIZE:
+        return
+    remembered = peers.challenges.get(packet.receiver)
+    answered = [(v, f, n) for i, v, f, n in remembered or () if i == identifier]
+    if remembered and not answered:
+        return  # answers no Challenge the server sent: no peer would take it
+    if not _is_mschapv2(value, answered[-1][0] if answered else None, algorithm):
+        return
+    repeat = (identifier, name, packet.sender, value[:16], value[24:48])
+    for handshake in call.handshakes:
+        known = (handshake.identifier, handshake.user, handshake.client)
+        if (*known, handshake.peer_challenge, handshake.nt_response) == repeat:
+            return  # the same Response again (a GRE duplicate or a replay)
+    handshake = _handshake(call, packet, identifier, value, name)
+    call.handshakes.append(handshake)
+    if answered:
+        handshake.challenges = answered
+        value, frame, server_name = answered[-1]
+        handshake.authenticator_challenge, handshake.challenge_frame = value, frame
+        handshake.server_name = server_name
 
 
 def _is_mschapv2(value: bytes, challenge: bytes | None, algorithm: int | None) -> bool:
@@ -441,17 +623,20 @@ def _handshake(call: Call, packet: GrePacket, identifier: int, value: bytes, nam
 
 
 def _outcome(call: Call, packet: GrePacket, identifier: int, code: int, body: bytes) -> None:
-    """Success or Failure: the latest Response with this identifier from the other side."""
-    for handshake in reversed(call.handshakes):
+    """Success or Failure: it answers every Response from the other side with its identifier
+    (a copy of a Response cannot be told from the genuine one without the password); the
+    first it answers takes it as its outcome, until a credential tells which one is
+    genuine. One that answers no Response changes nothing."""
+    text = body.decode("latin-1")
+    for handshake in call.handshakes:
         if handshake.identifier == identifier and handshake.server == packet.sender:
+            handshake.outcomes.append((packet.number, code, text))
             if handshake.outcome_frame is None:
                 handshake.outcome_frame = packet.number
-                text = body.decode("latin-1")
                 if code == CHAP_SUCCESS:
                     handshake.success = text
                 else:
                     handshake.failure = text
-            return
 
 
 def mppe_option(bits: int) -> tuple[int | None, bool]:

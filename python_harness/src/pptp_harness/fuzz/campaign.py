@@ -21,6 +21,7 @@ from hypothesis.stateful import (
 from tqdm import tqdm
 
 from .. import tshark
+from . import hostile_traffic
 from .batch import Batch
 from .check import check_batch
 from .corpus import REGRESSIONS, save_regression
@@ -50,7 +51,7 @@ class Outcome:
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # kind, saved pcap, text
 
 
-GENERATORS = ("sessions", "mutations", "lifecycles")
+GENERATORS = ("sessions", "mutations", "lifecycles", "hostile")
 
 
 def _fuzz_settings(examples: int, shrink: bool = True) -> settings:
@@ -91,6 +92,8 @@ def run_unit(
             first_failed[:] = first_failed or [time.monotonic()]
             raise AssertionError("\n".join(map(str, failures)))
 
+    if kind == "hostile":
+        return _hostile_unit(unit_seed, examples, lua, corpus, sizes, outcome, started)
     if kind == "lifecycles":
         machine = type("Machine", (CallLifecycles,), {"lua": lua})
         machine.teardown = lambda self: check(self.batch) if self.batch.cap.frames else None
@@ -119,6 +122,38 @@ def run_unit(
         if kind == "mutations":
             batch, failures = reduce_mutation(batch, failures, lua)
         saved = save_regression(batch, failures, Path(corpus))
+        outcome.failures = [(f.kind, str(saved), str(f)) for f in failures[:1]]
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _hostile_unit(
+    unit_seed: int,
+    examples: int,
+    lua: str,
+    corpus: str,
+    sizes: tuple[int, int],
+    outcome: Outcome,
+    started: float,
+) -> Outcome:
+    """Hostile-traffic cases (``hostile_traffic``): one capture each, its first failure saved
+    as the recipe that rebuilds it (no shrinking: a case is already a handful of packets
+    added to one session)."""
+    found: list = []
+
+    @_fuzz_settings(examples, shrink=False)
+    @given(hostile_traffic.hostile_cases(max(sizes[1], 1)))
+    def test(case) -> None:
+        failures, frames = hostile_traffic.check_case(case, lua)
+        outcome.cases += 1
+        outcome.packets += frames
+        if failures and not found:
+            found[:] = [case, failures]
+
+    seed(unit_seed)(test)()
+    if found:
+        case, failures = found
+        saved = hostile_traffic.save_case(case, failures, Path(corpus))
         outcome.failures = [(f.kind, str(saved), str(f)) for f in failures[:1]]
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -164,7 +199,12 @@ class Summary:
 
 
 # Batch sizes of a campaign: large enough that tshark's start-up is a small part of a run.
-CAMPAIGN_BATCH = {"sessions": (16, 32), "mutations": (48, 96), "lifecycles": (0, 300)}
+CAMPAIGN_BATCH = {
+    "sessions": (16, 32),
+    "mutations": (48, 96),
+    "lifecycles": (0, 300),
+    "hostile": (1, 24),  # insertions per case
+}
 
 
 def _units(seed_value: int, examples: int) -> Iterator[tuple[str, int, int]]:
