@@ -228,6 +228,13 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
         f"{args.pcap}: {found.frames} frames, {len(found.calls)} call(s), "
         f"{handshakes} MS-CHAPv2 handshake(s)"
     )
+    if found.unconfirmed:
+        packets = sum(len(f.packets) for f in found.unconfirmed)
+        print(
+            f"{len(found.unconfirmed)} GRE flow(s) of no call ({packets} packet(s)): no control "
+            "connection claims them, and neither a paired flow nor their own sequence numbers "
+            "confirm them (altered or forged packets)"
+        )
     for line in reports.decryption_report(found, result):
         print(line)
     encrypted = [c for c in result.calls if c.status != "no MPPE"]
