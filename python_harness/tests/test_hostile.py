@@ -283,3 +283,14 @@ def test_hostile_class_seeded(case):
     """Drawn cases (fixed seed in the ci profile)."""
     failures, _ = hostile_traffic.check_case(case, PLUGIN)
     assert not failures, "\n".join(map(str, failures))
+
+
+def test_failing_case_saved_as_its_recipe(tmp_path):
+    """A failing case is saved as the recipe that rebuilds it (no capture copied), and read
+    back as the same case."""
+    case = HostileCase("real:" + WINDOWS, every_kind(1), restart=True)
+    failure = hostile_traffic.Failure("plugin_calls", "a case", "call 1: auth")
+    saved = hostile_traffic.save_case(case, [failure], tmp_path)
+    assert saved.name.startswith("hostile-plugin_calls-") and saved.suffixes == [".case", ".json"]
+    assert hostile_traffic.load_case(saved) == case
+    assert not list(tmp_path.glob("*.pcap"))
