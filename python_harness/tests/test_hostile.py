@@ -266,7 +266,10 @@ def test_hostile_class_every_kind(tmp_path, source):
     assert not failures, "\n".join(map(str, failures))
 
 
-@pytest.mark.parametrize("source", hostile_traffic.sources())
+RESTART_SOURCES = ["decrypt_two_users", "real:" + WINDOWS, "real:packetlife-PPTP_negotiation.pcap"]
+
+
+@pytest.mark.parametrize("source", [s for s in RESTART_SOURCES if s in hostile_traffic.sources()])
 def test_hostile_class_restart(tmp_path, source):
     """The source's GRE alone followed 10 minutes later by itself, with hostile packets."""
     case = HostileCase(source, every_kind(1), restart=True)
@@ -274,9 +277,20 @@ def test_hostile_class_restart(tmp_path, source):
     assert not failures, "\n".join(map(str, failures))
 
 
-@settings(max_examples=4)
+@settings(max_examples=3)
 @given(hostile_traffic.hostile_cases(8))
 def test_hostile_class_seeded(case):
     """Drawn cases (fixed seed in the ci profile)."""
     failures, _ = hostile_traffic.check_case(case, PLUGIN)
     assert not failures, "\n".join(map(str, failures))
+
+
+def test_failing_case_saved_as_its_recipe(tmp_path):
+    """A failing case is saved as the recipe that rebuilds it (no capture copied), and read
+    back as the same case."""
+    case = HostileCase("real:" + WINDOWS, every_kind(1), restart=True)
+    failure = hostile_traffic.Failure("plugin_calls", "a case", "call 1: auth")
+    saved = hostile_traffic.save_case(case, [failure], tmp_path)
+    assert saved.name.startswith("hostile-plugin_calls-") and saved.suffixes == [".case", ".json"]
+    assert hostile_traffic.load_case(saved) == case
+    assert not list(tmp_path.glob("*.pcap"))

@@ -9,6 +9,9 @@ throughput of fuzzing. Reported as ratios, never asserted.
   spread over three hours, to show that memory follows the built-ins' and Zeek's tables expire.
 - Ordinary traffic (Zeek only): TCP connections and DNS, no PPTP at all, for what the package
   costs a sensor on the traffic it mostly sees.
+- Damaged MPPE: calls with genuine logins and MPPE data, and the same calls with every MPPE
+  header (flags and coherency count) random, the plugin (no credentials) and Zeek;
+  damaged traffic must not be a way to slow the analyst down (issue 24).
 - Fuzzing: a short campaign, in packets verified per second.
 """
 
@@ -29,7 +32,7 @@ from pathlib import Path
 import dpkt
 
 from . import control as ctl
-from . import fuzz, ppp, scenarios, tshark, zeek
+from . import fuzz, hostile, ppp, scenarios, tshark, zeek
 from .capture import SNAPLEN, Call, Capture, ControlConnection, host
 from .constants import AUTH_MSCHAP_V2
 from .credentials import write_credentials
@@ -122,6 +125,89 @@ def decrypt_capture(calls: int) -> Capture:
         call.clear_by_client()
         conn.stop()
     return cap
+
+
+# Damaged MPPE (issue 24): calls of genuine logins, their MPPE headers well-formed or random.
+DAMAGED_CALLS = 1000
+DAMAGED_PINGS = 40  # per call, alternating directions
+
+
+def mppe_calls_capture(calls: int) -> Capture:
+    """``calls`` genuine MS-CHAPv2 logins (cycling through the scenarios' logins), each with
+    ``DAMAGED_PINGS`` encrypted pings."""
+    logins = list(scenarios.LOGINS.values())
+    cap = Capture("bench-mppe", f"{calls} encrypted calls of {DAMAGED_PINGS} pings")
+
+    def pings(call: Call) -> None:
+        call.encrypted_session(logins[call.call_id[True] % len(logins)])
+        for k in range(DAMAGED_PINGS):
+            call.send_encrypted(k % 2 == 0, call.encrypted_ping(k % 2 == 0))
+        call.lcp_terminate()
+
+    return _one_call_each(cap, calls, pings)
+
+
+def random_mppe_headers(source: Path, out: Path, seed: int = 24) -> int:
+    """``source`` with every MPPE header (flags and coherency count) replaced by random
+    octets; the rest as it was. Returns the number of headers changed."""
+    rng = random.Random(seed)
+    records, changed = [], 0
+    for record in hostile.read_records(source):
+        at = hostile.mppe_header_offset(record)
+        if at is not None:
+            frame = record.frame[:at] + rng.randbytes(2) + record.frame[at + 2 :]
+            record = hostile.Record(record.ts, record.linktype, frame, record.original)
+            changed += 1
+        records.append(record)
+    hostile.write(records, out)
+    return changed
+
+
+def damaged_captures(folder: Path) -> tuple[Path, Path]:
+    """The well-formed calls and the same calls with random MPPE headers."""
+    sound = _built(folder / f"mppe-{DAMAGED_CALLS}.pcap", "mppe", DAMAGED_CALLS)
+    damaged = folder / f"mppe-{DAMAGED_CALLS}-random-headers.pcap"
+    if not damaged.exists():
+        random_mppe_headers(sound, damaged)
+    return sound, damaged
+
+
+def damaged_lines(folder: Path, plugin: Path, repeat: int) -> list[str]:
+    """The plugin on calls whose MPPE headers are random, as a ratio to the same calls
+    well-formed, plain and with ``-T fields`` (no credentials: what every analyst pays)."""
+    sound, damaged = damaged_captures(folder)
+    lines = [
+        f"damaged MPPE: {damaged} ({DAMAGED_CALLS} calls of {DAMAGED_PINGS} MPPE packets, every "
+        "MPPE header random) against the same calls well-formed; plugin, no credentials",
+        f"{'mode':<10} {'well-formed':>11} {'random':>9}   random/well-formed",
+    ]
+    for label, extra in TSHARK_MODES[:2]:
+        commands = [
+            ["-n", "-r", str(capture), *extra, "-X", f"lua_script:{plugin}"]
+            for capture in (sound, damaged)
+        ]
+        well, bad = measure_in_turns(commands, repeat)
+        lines.append(
+            f"{label:<10} {well.cpu:9.2f} s {bad.cpu:7.2f} s   {bad.cpu / well.cpu:17.2f}x"
+        )
+    return lines
+
+
+def damaged_zeek_lines(folder: Path, repeat: int) -> list[str]:
+    """Zeek with our package on calls whose MPPE headers are random, as a ratio to the same
+    calls well-formed."""
+    if not zeek.available():
+        return ["damaged MPPE: zeek is not installed here, not measured"]
+    sound, damaged = damaged_captures(folder)
+    zeek.build_analyzer()
+    program = str(zeek.zeek_bin() / "zeek")
+    commands = [["-C", "-r", str(p.resolve()), str(zeek.PACKAGE)] for p in (sound, damaged)]
+    with tempfile.TemporaryDirectory() as scratch:
+        well, bad = measure_in_turns(commands, repeat, program, scratch, zeek.environment())
+    return [
+        f"damaged MPPE ({DAMAGED_CALLS} calls, every MPPE header random): zeek with our package "
+        f"{bad.cpu:6.2f} s against {well.cpu:6.2f} s well-formed: {bad.cpu / well.cpu:4.2f}x"
+    ]
 
 
 def decryption_lines(folder: Path, plugin: Path, bench_pcap: Path, repeat: int) -> list[str]:
@@ -467,12 +553,15 @@ def run(
 ) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     if zeek_only:
-        return "\n".join(zeek_only_lines(folder, sessions, repeat))
+        lines = zeek_only_lines(folder, sessions, repeat)
+        return "\n".join([*lines, *damaged_zeek_lines(folder, repeat)])
     pcap = _built(folder / f"bench-{sessions}.pcap", "sessions", sessions)
     lines = tshark_mode_lines(folder, plugin, repeat)
     lines += decryption_lines(folder, plugin, pcap, repeat)
+    lines += damaged_lines(folder, plugin, repeat)
     if not tshark_only:
         lines += zeek_lines(pcap, repeat, "sessions")
+        lines += damaged_zeek_lines(folder, repeat)
         ordinary = _built(folder / "ordinary-100000.pcap", "ordinary", 100_000)
         lines += zeek_lines(ordinary, repeat, "ordinary traffic (100,000 packets, no PPTP)")
 
@@ -508,5 +597,7 @@ if __name__ == "__main__":
         decrypt_capture(size).write_pcap(out)
     elif kind == "traffic":
         traffic_capture(size).write_pcap(out)
+    elif kind == "mppe":
+        mppe_calls_capture(size).write_pcap(out)
     else:
         big_capture(size).write_pcap(out)

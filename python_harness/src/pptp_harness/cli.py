@@ -23,6 +23,7 @@ from . import (
     zeek,
 )
 from .credentials import Credential, read_credentials, write_credentials
+from .fuzz import hostile_traffic
 
 DEMO_SCENARIO = "mschapv2_mppe"
 DEMO_DECRYPTION = "decrypt_stateless_128"
@@ -179,7 +180,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"      {problem}")
         failed += bool(problems)
-    print(f"{len(pcaps) - failed} of {len(pcaps)} regressions pass")
+    # Hostile-traffic cases are saved as the recipes that rebuild them.
+    recipes = [] if args.pcap else sorted(Path(args.corpus).glob("hostile-*.case.json"))
+    for recipe in recipes:
+        case = hostile_traffic.load_case(recipe)
+        if case.source not in hostile_traffic.sources():
+            print(f"skip  {recipe}: its source {case.source} is not here")
+            continue
+        problems, _ = hostile_traffic.check_case(case, args.lua)
+        print(f"{'FAIL' if problems else 'ok'}  {recipe}")
+        for problem in problems:
+            print(f"      {problem}")
+        failed += bool(problems)
+    total = len(pcaps) + len(recipes)
+    print(f"{total - failed} of {total} regressions pass")
     return 1 if failed else 0
 
 
@@ -228,6 +242,13 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
         f"{args.pcap}: {found.frames} frames, {len(found.calls)} call(s), "
         f"{handshakes} MS-CHAPv2 handshake(s)"
     )
+    if found.unconfirmed:
+        packets = sum(len(f.packets) for f in found.unconfirmed)
+        print(
+            f"{len(found.unconfirmed)} GRE flow(s) of no call ({packets} packet(s)): no control "
+            "connection claims them, and neither a paired flow nor their own sequence numbers "
+            "confirm them (altered or forged packets)"
+        )
     for line in reports.decryption_report(found, result):
         print(line)
     encrypted = [c for c in result.calls if c.status != "no MPPE"]

@@ -53,6 +53,7 @@ OUTPUT_SNAPLEN = 65535
 # Packets tried per candidate when the CCP negotiation is missing and the key length and mode
 # have to be found from the packets themselves.
 GUESS_SAMPLE = 16
+COUNT_TAKEN = "another packet with this coherency count decrypted first (an altered copy?)"
 KEY_CANDIDATES = [(bits, stateless) for bits in (128, 56, 40) for stateless in (True, False)]
 
 
@@ -378,9 +379,13 @@ def _decrypt_in_sending_order(
     done = []
     for extended, packet in ordered:
         body = ppp.split(packet.ppp)[1]
-        if extended in seen and seen[extended][0] == body:
+        known = seen.get(extended)
+        if known is not None and known[0] == body:
             # The same packet twice (a GRE duplicate): the same plaintext.
-            plaintext, reason = seen[extended][1], seen[extended][2]
+            plaintext, reason = known[1], known[2]
+        elif known is not None and known[1] is not None:
+            # A sender never sends two packets with one count: the first decrypted is it.
+            plaintext, reason = None, COUNT_TAKEN
         else:
             plaintext, reason = None, ""
             flags = mppe.parse_header(body)[0] if len(body) >= 2 else 0

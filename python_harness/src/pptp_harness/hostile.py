@@ -25,8 +25,8 @@ from pathlib import Path
 
 import dpkt
 
-from . import captures
-from .constants import GRE_FLAG_SEQ, IP_PROTO_GRE
+from . import captures, ppp
+from .constants import GRE_FLAG_ACK, GRE_FLAG_SEQ, IP_PROTO_GRE, PppProto
 
 IDLE_GAP = Decimal(600)  # "followed 10 minutes later by itself"
 GRE_SEQ_OFFSET = 8  # enhanced GRE: flags, version, protocol, payload length, Call ID, then seq
@@ -130,6 +130,21 @@ def gre_seq(record: Record) -> int | None:
     if not record.frame[start] & (GRE_FLAG_SEQ >> 8):
         return None
     return struct.unpack_from(">I", record.frame, start + GRE_SEQ_OFFSET)[0]
+
+
+def mppe_header_offset(record: Record) -> int | None:
+    """Where the MPPE header (flags and coherency count) of a GRE frame carrying MPPE is."""
+    start = gre_offset(record.linktype, record.frame)
+    frame = record.frame
+    if start is None or len(frame) < start + 8:
+        return None
+    flags, _, length = struct.unpack_from(">HHH", frame, start)
+    at = start + 8 + 4 * bool(flags & GRE_FLAG_SEQ) + 4 * bool(flags & GRE_FLAG_ACK)
+    payload = frame[at : at + length]
+    protocol, info = ppp.split(payload) if payload else (None, b"")
+    if protocol != PppProto.MPPE or len(info) < 2:
+        return None
+    return at + len(payload) - len(info)
 
 
 def original_numbers(records: list[Record]) -> dict[int, int]:

@@ -416,7 +416,7 @@ class MppeCipher:
         if ahead == 0 or ahead > COUNT_SPACE // 2:
             key = self._recent.get(count)
             if key is None:
-                raise MppeError(f"count {count} is too far behind to decrypt")
+                raise MppeError("coherency count too far behind to decrypt")
             plaintext = ARC4.new(key).decrypt(body)
             if plausible is not None and not plausible(plaintext):
                 raise MppeError(IMPLAUSIBLE)
@@ -426,8 +426,8 @@ class MppeCipher:
         if self.window is not None and ahead > self.window and not continues:
             self._stray = count
             raise MppeError(
-                f"count {count} is {ahead} ahead of the last one decrypted, out of the window "
-                f"of {self.window}"
+                f"coherency count more than {self.window} ahead of the last one decrypted "
+                "(out of the window)"
             )
         keys, key = [], self.session_key
         for _ in range(ahead):

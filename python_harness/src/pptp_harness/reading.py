@@ -91,6 +91,12 @@ class PppPeers:
             for request in requests
         )
 
+    def joined(self, other: PppPeers) -> PppPeers:
+        """These peers with what ``other`` (the other direction's flow) remembered."""
+        self.requests.update(other.requests)
+        self.challenges.update(other.challenges)
+        return self
+
     def challenge(self, sender: str, identifier: int) -> None:
         self.challenges.setdefault(sender, deque(maxlen=REMEMBERED)).append(identifier)
 
@@ -558,6 +564,9 @@ class CaptureTruth:
                 if (other_receiver, other_sender) == (sender, receiver) and other.call is None
             ]
             pair_flows(flow.side, packet.call_id, reverse, packet.ack)
+            other = self.orphan_flows.get((sender, receiver, flow.side.paired_call_id))
+            if other is not None and other.peers is not flow.peers:
+                flow.peers = other.peers.joined(flow.peers)  # a paired tunnel is one call
         if packet.data:
             self.ppp(flow, packet.data, frame["number"], sender)
 

@@ -22,8 +22,15 @@ class WordlistResult:
 
 def try_wordlist(handshakes: Sequence[Handshake], lines: Iterable[bytes]) -> WordlistResult:
     """Try each line (its line ending cut) as a password against every handshake that has a
-    Challenge, until every one is open."""
-    targets = [(h, h.challenge_hash) for h in handshakes if h.authenticator_challenge is not None]
+    Challenge (each Challenge remembered with its identifier, where a copy gave several),
+    until every one is open."""
+    targets = [
+        (h, [mppe.challenge_hash(h.peer_challenge, c[0], h.user) for c in h.challenges])
+        if h.challenges
+        else (h, [h.challenge_hash])
+        for h in handshakes
+        if h.authenticator_challenge is not None
+    ]
     opened: dict[int, int] = {}
     tried = 0
     for number, line in enumerate(lines, 1):
@@ -34,8 +41,9 @@ def try_wordlist(handshakes: Sequence[Handshake], lines: Iterable[bytes]) -> Wor
         for handshake, challenge in targets:
             if handshake.number in opened:
                 continue
-            if mppe.challenge_response(challenge, nt_hash) == handshake.nt_response:
+            if any(mppe.challenge_response(c, nt_hash) == handshake.nt_response for c in challenge):
                 opened[handshake.number] = number
+                handshake.opened_by(nt_hash)  # takes the Challenge it answers
     return WordlistResult(opened, tried)
 
 

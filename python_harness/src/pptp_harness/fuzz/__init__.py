@@ -6,7 +6,10 @@ leak from one case into the next shows up as a mismatch. Each batch is held to i
 real tshark with our plugin and, where installed, Zeek with our package (``check``); a failing
 batch is made small (``shrink``) and saved into ``testdata/regressions/`` as pcap plus expected
 result, and ``replay`` holds the analyzers to every saved case from then on (``corpus``).
-``campaign`` runs it all on several processes (``make fuzz``).
+``campaign`` runs it all on several processes (``make fuzz``). The hostile-traffic class
+(``hostile_traffic``, one capture per case) inserts altered copies, replays, extreme sequence
+numbers and forged PPP frames into whole sessions and holds the plugin, Zeek and decrypt to the
+truth of the originals.
 """
 
 from .batch import Batch, Case

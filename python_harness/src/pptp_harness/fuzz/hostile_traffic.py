@@ -366,6 +366,15 @@ def _no_longer(lost: list[int], opened: list[int]) -> str:
     )
 
 
+def _within(shown: str, limit: int) -> bool:
+    """A lost count shown as a number from 0 to the truth's."""
+    return shown.isdigit() and int(shown) <= limit
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
 def _call_mismatches(rows: list[dict], calls: list[dict]) -> list[str]:
     if len(rows) != len(calls):
         return [f"{len(rows)} calls for the truth's {len(calls)}"]
@@ -389,8 +398,8 @@ def _call_mismatches(rows: list[dict], calls: list[dict]) -> list[str]:
         ]
         for prefix, side in (("c2s", "client_to_server"), ("s2c", "server_to_client")):
             shown, limit = row.get(f"{prefix}_lost", "?"), call[side]["lost"]
-            if not shown.isdigit() or int(shown) > limit:
-                found.append(f"call {number}: {prefix}_lost {shown} above the truth's {limit}")
+            if not _within(shown, limit):
+                found.append(f"call {number}: {prefix}_lost {shown}, the truth's {limit}")
     return found
 
 
@@ -403,8 +412,14 @@ def _orphan_mismatches(rows: list[dict], flows: list[dict]) -> list[str]:
             found.append(f"GRE without a call {key}: not shown")
             continue
         lost = shown[0].get("lost", "?")
-        if not lost.isdigit() or int(lost) > flow["lost"]:
-            found.append(f"GRE without a call {key}: lost {lost} above the truth's {flow['lost']}")
+        if not _within(lost, flow["lost"]):
+            found.append(f"GRE without a call {key}: lost {lost}, the truth's {flow['lost']}")
+        for name in ("restarts", "paired_call_id"):
+            if name in flow and shown[0].get(name) != _shown(flow[name]):
+                found.append(
+                    f"GRE without a call {key}: {name} {shown[0].get(name)!r}, "
+                    f"the truth's {flow[name]!r}"
+                )
     return found
 
 
