@@ -103,5 +103,7 @@ def test_call_summary_counts_gre_each_way():
         "lost": 2,
         "duplicate": 0,
         "out_of_order": 0,
+        "out_of_window": 0,
+        "restarts": 0,
     }
     assert call["server_to_client"]["lost"] == 1

@@ -42,6 +42,7 @@ from .expected import (
     disconnect_ending,
     gre_blocked,
     gre_seen,
+    pair_flows,
     refusal_ending,
     tcp_close_text,
 )
@@ -184,7 +185,13 @@ class Capture:
             "connections": [c.summary() for c in self.connections],
             "calls": [c.summary() for c in self.calls],
             "gre_without_call": [
-                {"sender": sender, "receiver": receiver, "call_id": call_id, **flow.summary()}
+                {
+                    "sender": sender,
+                    "receiver": receiver,
+                    "call_id": call_id,
+                    **flow.summary(),
+                    "paired_call_id": flow.paired_call_id,
+                }
                 for (sender, receiver, call_id), flow in self.orphan_flows.items()
             ],
             "notices": self.notices,
@@ -608,7 +615,7 @@ class Call:
         fields = {**gre.truth(), **self._ties(not from_client)}
         if shown is not None:
             fields.update(shown.truth())
-            fields.update(side.tracker.observe(seq))
+            fields.update(side.tracker.observe(seq, self.cap.time + gap))
             ahead = (
                 None if peer.highest_received is None else (seq - peer.highest_received) % SEQ_MOD
             )
@@ -1005,19 +1012,28 @@ def orphan_gre(
     frame: ppp.PppFrame | None,
     seq: int | None,
     gap: float = 0.002,
+    ack: int | None = None,
 ) -> Frame:
     """GRE no call claims (its control connection is not in the capture): analyzers note it
     once per sender, receiver and Call ID, on the first packet, and analyze its sequence
-    numbers as they do a call's."""
+    numbers as they do a call's; an acknowledgment of the reverse flow's numbers pairs the two
+    into one tunnel."""
     key = (src.ip, dst.ip, call_id)
     flow = cap.orphan_flows.get(key)
     first = flow is None
     if flow is None:
         flow = cap.orphan_flows[key] = Direction()
-    packet = enhanced_gre(call_id, bytes(frame or b""), seq)
+    packet = enhanced_gre(call_id, bytes(frame or b""), seq, ack)
     fields = {**packet.truth(), **(frame.truth() if frame else {})}
     if seq is not None:
-        fields.update(flow.tracker.observe(seq))
+        fields.update(flow.tracker.observe(seq, cap.time + gap))
+    if ack is not None:
+        reverse = [
+            (other_id, other)
+            for (sender, receiver, other_id), other in cap.orphan_flows.items()
+            if (sender, receiver) == (dst.ip, src.ip)
+        ]
+        pair_flows(flow, call_id, reverse, ack)
     problems = ["gre_without_call"] if first else []
     out = gre_frame(cap, src, dst, packet, fields, problems, frame.stack if frame else "", gap)
     flow.packets += 1

@@ -8,6 +8,7 @@ a call's ending is worded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .constants import (
@@ -20,6 +21,8 @@ from .constants import (
 )
 
 SEQ_MOD = 1 << 32
+SEQ_WINDOW = 4096  # how far from the highest number seen a number is analysed
+RESTART_IDLE = 60.0  # seconds of silence after which a number that does not advance is a stray
 
 
 def gre_seen(connected_at: float, first_client: float | None, first_server: float | None) -> str:
@@ -104,9 +107,14 @@ def call_ending(ended: str | None, tcp_closed: str | None, lcp_terminated: int |
 class SequenceTracker:
     """Sequence analysis for one call direction, the ground truth analyzers are held to.
 
-    A packet whose number is ahead of the highest seen by ``d`` reports ``d - 1`` lost numbers;
-    one already seen is a duplicate; an unseen one behind the highest is out of order. Numbers
-    compare in 32-bit serial arithmetic (RFC 1982), so the wrap is not a loss.
+    Numbers compare in 32-bit serial arithmetic (RFC 1982), so the wrap is not a loss. Within
+    ``SEQ_WINDOW`` of the highest seen: a number ahead by ``d`` reports ``d - 1`` lost numbers,
+    one already seen is a duplicate, an unseen one behind the highest is out of order. A number
+    farther away (or, after ``RESTART_IDLE`` seconds of silence, any that does not advance) is a
+    stray: counted apart, it moves nothing, unless the next number continues from it within the
+    window; then the flow restarted there (a reconnect reusing the Call ID, a peer's reboot), and
+    the analysis starts afresh, keeping the earlier episodes' losses (RFC 3550 A.1 does the same
+    with its probation).
     """
 
     def __init__(self) -> None:
@@ -115,17 +123,43 @@ class SequenceTracker:
         self.seen: set[int] = set()
         self.duplicates = 0
         self.out_of_order = 0
+        self.out_of_window = 0
+        self.restarts = 0
+        self.earlier_lost = 0  # lost in the episodes before the last restart
+        self.stray: int | None = None  # the last stray, on probation
+        self.last_time: float | None = None
 
-    def observe(self, seq: int) -> dict[str, int]:
+    def observe(self, seq: int, time: float | None = None) -> dict[str, int]:
+        candidate, self.stray = self.stray, None
+        last_time = self.last_time
+        if time is not None:
+            self.last_time = time
+        idle = time is not None and last_time is not None and time - last_time >= RESTART_IDLE
         if self.highest is None:
             self.first = self.highest = seq
             self.seen.add(seq)
             return {}
+        if candidate is not None and 0 < (seq - candidate) % SEQ_MOD <= SEQ_WINDOW:
+            self.earlier_lost = self.lost
+            self.out_of_window -= 1  # the stray was the new episode's first number
+            self.restarts += 1
+            self.first = self.highest = candidate
+            self.seen = {candidate}
+            return {"pptp_gre.analysis.restart": 1, **self._in_window(seq)}
         ahead = (seq - self.highest) % SEQ_MOD
+        behind = (self.highest - seq) % SEQ_MOD
+        if (ahead > SEQ_WINDOW and behind > SEQ_WINDOW) or (idle and not 0 < ahead <= SEQ_WINDOW):
+            self.out_of_window += 1
+            self.stray = seq
+            return {"pptp_gre.analysis.out_of_window": 1}
+        return self._in_window(seq)
+
+    def _in_window(self, seq: int) -> dict[str, int]:
         if seq in self.seen:
             self.duplicates += 1
             return {"pptp_gre.analysis.duplicate": 1}
         self.seen.add(seq)
+        ahead = (seq - self.highest) % SEQ_MOD
         if 0 < ahead < SEQ_MOD // 2:
             self.highest = seq
             return {"pptp_gre.analysis.lost": ahead - 1} if ahead > 1 else {}
@@ -134,12 +168,20 @@ class SequenceTracker:
             self.first = seq  # behind the first one seen: the numbers start here
         return {"pptp_gre.analysis.out_of_order": 1}
 
+    def acknowledges(self, ack: int) -> bool:
+        """Whether ``ack`` acknowledges a number of this direction's current episode: at most
+        ``SEQ_WINDOW`` behind the highest and not behind the first."""
+        if self.first is None or self.highest is None:
+            return False
+        span = min(SEQ_WINDOW, (self.highest - self.first) % SEQ_MOD)
+        return (self.highest - ack) % SEQ_MOD <= span
+
     @property
     def lost(self) -> int:
-        """Numbers between the first and the highest that never arrived."""
+        """Numbers between the first and the highest that never arrived, in every episode."""
         if self.first is None or self.highest is None:
             return 0
-        return ((self.highest - self.first) % SEQ_MOD) + 1 - len(self.seen)
+        return self.earlier_lost + ((self.highest - self.first) % SEQ_MOD) + 1 - len(self.seen)
 
 
 @dataclass
@@ -154,6 +196,7 @@ class Direction:
     data_sent: int = 0  # data packets so far; the MPPE coherency count
     first_time: float | None = None  # when this side's first GRE packet was seen
     tracker: SequenceTracker = field(default_factory=SequenceTracker)
+    paired_call_id: int | None = None  # GRE without a call: the reverse flow's Call ID
 
     def summary(self) -> dict:
         return {
@@ -162,4 +205,19 @@ class Direction:
             "lost": self.tracker.lost,
             "duplicate": self.tracker.duplicates,
             "out_of_order": self.tracker.out_of_order,
+            "out_of_window": self.tracker.out_of_window,
+            "restarts": self.tracker.restarts,
         }
+
+
+def pair_flows(flow: Direction, call_id: int, reverse: Iterable[tuple[int, Direction]], ack: int):
+    """Pair the GRE-only ``flow`` (carrying ``call_id``) with the first of the ``reverse`` flows
+    (Call ID, flow; from its receiver to its sender, in the order first seen) whose numbers its
+    acknowledgment ``ack`` acknowledges, neither paired yet: the two ways of one tunnel whose
+    control connection the capture lacks."""
+    if flow.paired_call_id is not None:
+        return
+    for other_id, other in reverse:
+        if other.paired_call_id is None and other.tracker.acknowledges(ack):
+            flow.paired_call_id, other.paired_call_id = other_id, call_id
+            return

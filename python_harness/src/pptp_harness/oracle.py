@@ -382,18 +382,23 @@ def calls_table(pcap: str | Path, script: str | Path) -> CallsTable:
     return parse_calls_table(tshark.statistics(pcap, "pptp,calls", [str(script)]))
 
 
-DIRECTION_COUNTS = ("packets", "bytes", "lost", "duplicate", "out_of_order")
+DIRECTION_COUNTS = (
+    "packets",
+    "bytes",
+    "lost",
+    "duplicate",
+    "out_of_order",
+    "out_of_window",
+    "restarts",
+)
 
 
 def orphan_mismatches(table: CallsTable, flows: list[dict]) -> list[str]:
     """How the table's GRE without a call differs from the truth's (none: equal)."""
-    shown = [
-        {name: row.get(name) for name in ("sender", "receiver", "call_id", *DIRECTION_COUNTS)}
-        for row in table.orphans
-    ]
+    names = ("sender", "receiver", "call_id", *DIRECTION_COUNTS, "paired_call_id")
+    shown = [{name: row.get(name) for name in names} for row in table.orphans]
     expected = [
-        {name: str(flow[name]) for name in ("sender", "receiver", "call_id", *DIRECTION_COUNTS)}
-        for flow in flows
+        {name: "-" if flow[name] is None else str(flow[name]) for name in names} for flow in flows
     ]
     return [] if shown == expected else [f"GRE without a call: expected {expected}, got {shown}"]
 

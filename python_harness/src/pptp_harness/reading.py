@@ -47,6 +47,7 @@ from .expected import (
     disconnect_ending,
     gre_blocked,
     gre_seen,
+    pair_flows,
     refusal_ending,
     tcp_close_text,
 )
@@ -218,7 +219,13 @@ class CaptureTruth:
             "frames": [frames[n] for n in sorted(frames)],
             "calls": [c.summary(self.watched_until) for c in self.calls],
             "gre_without_call": [
-                {"sender": sender, "receiver": receiver, "call_id": call_id, **flow.side.summary()}
+                {
+                    "sender": sender,
+                    "receiver": receiver,
+                    "call_id": call_id,
+                    **flow.side.summary(),
+                    "paired_call_id": flow.side.paired_call_id,
+                }
                 for (receiver, sender, call_id), flow in self.orphan_flows.items()
                 if flow.call is None
             ],
@@ -473,7 +480,7 @@ class CaptureTruth:
         call.touch(number, time)
         analysis = {}
         if packet.flags & GRE_FLAG_SEQ:
-            analysis = side.tracker.observe(packet.seq)
+            analysis = side.tracker.observe(packet.seq, time)
         frame["analysis"] = analysis
         if packet.flags & GRE_FLAG_ACK and back.tracker.highest is not None:
             ahead = (packet.ack - back.tracker.highest) % SEQ_MOD
@@ -496,8 +503,17 @@ class CaptureTruth:
         if flow.side.first_time is None:
             flow.side.first_time = frame["time"]
         frame["analysis"] = (
-            flow.side.tracker.observe(packet.seq) if packet.flags & GRE_FLAG_SEQ else {}
+            flow.side.tracker.observe(packet.seq, frame["time"])
+            if packet.flags & GRE_FLAG_SEQ
+            else {}
         )
+        if packet.flags & GRE_FLAG_ACK:
+            reverse = [
+                (call_id, other.side)
+                for (other_receiver, other_sender, call_id), other in self.orphan_flows.items()
+                if (other_receiver, other_sender) == (sender, receiver) and other.call is None
+            ]
+            pair_flows(flow.side, packet.call_id, reverse, packet.ack)
         if packet.data:
             self.ppp(flow, packet.data, frame["number"])
 

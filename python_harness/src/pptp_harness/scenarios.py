@@ -229,6 +229,37 @@ def _sequence_wrap(cap: Capture) -> None:
 
 
 @scenario(
+    "sequence_out_of_window",
+    "Stray GRE sequence numbers far from the flow's (damaged or forged copies): counted apart, "
+    "never as losses; one real loss client->server",
+)
+def _sequence_out_of_window(cap: Capture) -> None:
+    # 0x80000002, 5004 and 0xFFFFF000 are more than the window from the client's highest; the
+    # packet after each does not continue from it, so none is a restart.
+    _numbered(cap, (0, 1, 2, 0x80000002, 3, 4, 5004, 5, 0xFFFFF000, 6, 8), (100, 101, 50000, 102))
+
+
+@scenario(
+    "sequence_restart",
+    "GRE that restarts with the same Call IDs: the server's numbers jump far ahead and go on "
+    "from there (a peer's reboot), and after 120 s of silence the client's start again from 0 "
+    "(a reconnect reusing them); each episode has its own loss, none is a duplicate",
+)
+def _sequence_restart(cap: Capture) -> None:
+    conn = connect(cap)
+    call = conn.outgoing_call(1, 2)
+    for seq in (0, 1, 2, 3):
+        lcp_echo(call, True, seq)
+    for seq in (10, 11, 12, 900000, 900001, 900003):
+        lcp_echo(call, False, seq)
+    cap.wait(120)
+    for seq in (0, 1, 3, 4):
+        lcp_echo(call, True, seq)
+    call.clear_by_client()
+    conn.stop()
+
+
+@scenario(
     "nat_call_id_collision",
     "Two clients behind one NAT address use the same Call ID to one server (no NAT editor)",
 )
@@ -892,6 +923,30 @@ def late_server_gre(delay: float) -> Capture:
     call.clear_by_client()
     conn.stop()
     return cap
+
+
+@scenario(
+    "gre_only_tunnel",
+    "GRE both ways of a tunnel whose control connection is not in the capture, each way "
+    "acknowledging the other's numbers: one call learnt from GRE alone; and two flows of "
+    "another client that acknowledge nothing the other sent, left apart",
+    valid=False,
+)
+def _gre_only_tunnel(cap: Capture) -> None:
+    for n in range(4):
+        orphan_gre(
+            cap,
+            CLIENT,
+            SERVER,
+            40,
+            ppp.lcp_echo(identifier=n),
+            100 + n,
+            ack=None if n == 0 else 7000 + n - 1,
+        )
+        orphan_gre(cap, SERVER, CLIENT, 41, ppp.lcp_echo(identifier=n), 7000 + n, ack=100 + n)
+    orphan_gre(cap, CLIENT_B, SERVER, 99, ppp.lcp_echo(identifier=5), 5, ack=12345)
+    orphan_gre(cap, SERVER, CLIENT_B, 98, ppp.lcp_echo(identifier=6), 60, ack=7)
+    cap.notices.append("GRE_Without_Control")
 
 
 def paused_gre_without_control(pause: float) -> Capture:

@@ -234,7 +234,8 @@ def without_control_counts(flow: dict) -> str:
     return (
         f"{flow['sender']} to {flow['receiver']} Call ID {flow['call_id']}: "
         f"{flow['packets']} packets ({flow['bytes']} PPP octets), {flow['lost']} lost, "
-        f"{flow['duplicate']} duplicate, {flow['out_of_order']} out of order"
+        f"{flow['duplicate']} duplicate, {flow['out_of_order']} out of order, "
+        f"{flow['out_of_window']} out of window, {flow['restarts']} restarts"
     )
 
 
@@ -272,6 +273,8 @@ def compare(truth: dict, logs: Logs) -> ZeekReport:
             expected[f"{prefix}_gre_lost"] = counts["lost"]
             expected[f"{prefix}_gre_duplicate"] = counts["duplicate"]
             expected[f"{prefix}_gre_out_of_order"] = counts["out_of_order"]
+            expected[f"{prefix}_gre_out_of_window"] = counts["out_of_window"]
+            expected[f"{prefix}_gre_restarts"] = counts["restarts"]
         for name, value in expected.items():
             actual = row.get(name)
             if name == "ppp_protocols":

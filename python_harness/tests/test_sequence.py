@@ -1,0 +1,84 @@
+"""The rules of sequence analysis (contract 5) that the plugin and Zeek are held to: the
+acceptance window, strays, restarts, and the pairing of GRE-only flows by acknowledgment."""
+
+from pptp_harness import scenarios
+from pptp_harness.expected import (
+    RESTART_IDLE,
+    SEQ_MOD,
+    SEQ_WINDOW,
+    Direction,
+    SequenceTracker,
+    pair_flows,
+)
+
+
+def run(numbers, times=None):
+    tracker = SequenceTracker()
+    verdicts = [
+        tracker.observe(seq, None if times is None else times[i]) for i, seq in enumerate(numbers)
+    ]
+    return tracker, verdicts
+
+
+def test_a_stray_far_ahead_or_behind_moves_nothing():
+    tracker, verdicts = run([10, 11, 11 + SEQ_WINDOW + 1, 12, 12 - SEQ_WINDOW - 1, 13])
+    assert verdicts[2] == verdicts[4] == {"pptp_gre.analysis.out_of_window": 1}
+    assert verdicts[3] == verdicts[5] == {}
+    assert (tracker.lost, tracker.out_of_window, tracker.restarts) == (0, 2, 0)
+
+
+def test_the_window_edge_is_still_analysed():
+    tracker, verdicts = run([10, 10 + SEQ_WINDOW, 11])
+    assert verdicts[1] == {"pptp_gre.analysis.lost": SEQ_WINDOW - 1}
+    assert verdicts[2] == {"pptp_gre.analysis.out_of_order": 1}
+    assert tracker.out_of_window == 0
+
+
+def test_numbers_that_continue_from_a_stray_are_a_restart_keeping_earlier_losses():
+    far = 2**31 + 7
+    tracker, verdicts = run([0, 2, far, far + 2, far + 3])
+    assert verdicts[2] == {"pptp_gre.analysis.out_of_window": 1}
+    assert verdicts[3] == {"pptp_gre.analysis.restart": 1, "pptp_gre.analysis.lost": 1}
+    assert (tracker.lost, tracker.out_of_window, tracker.restarts) == (2, 0, 1)
+
+
+def test_the_same_numbers_after_a_silence_are_a_restart_not_duplicates():
+    numbers = [5, 6, 7, 5, 6, 8]
+    times = [0.0, 0.1, 0.2, 0.2 + RESTART_IDLE, 0.3 + RESTART_IDLE, 0.4 + RESTART_IDLE]
+    tracker, verdicts = run(numbers, times)
+    assert verdicts[3] == {"pptp_gre.analysis.out_of_window": 1}
+    assert verdicts[4] == {"pptp_gre.analysis.restart": 1}
+    assert (tracker.duplicates, tracker.lost, tracker.restarts) == (0, 1, 1)
+
+
+def test_a_silence_shorter_than_the_idle_limit_keeps_duplicates_duplicates():
+    tracker, _ = run([5, 6, 5], [0.0, 0.1, RESTART_IDLE - 1])
+    assert (tracker.duplicates, tracker.out_of_window) == (1, 0)
+
+
+def test_the_wrap_stays_inside_the_window():
+    tracker, verdicts = run([SEQ_MOD - 2, SEQ_MOD - 1, 1])
+    assert verdicts[2] == {"pptp_gre.analysis.lost": 1}
+    assert tracker.out_of_window == 0
+
+
+def test_an_acknowledgment_pairs_flows_only_within_the_numbers_sent():
+    sent = Direction()
+    for seq in (100, 101, 102):
+        sent.tracker.observe(seq)
+    assert not sent.tracker.acknowledges(99) and not sent.tracker.acknowledges(103)
+    lone = Direction()
+    pair_flows(lone, 7, [(8, sent)], 103)
+    assert lone.paired_call_id is None
+    pair_flows(lone, 7, [(8, sent)], 101)
+    assert (lone.paired_call_id, sent.paired_call_id) == (8, 7)
+
+
+def test_scenarios_state_their_figures():
+    (call,) = scenarios.build("sequence_out_of_window").ground_truth()["calls"]
+    assert [call["client_to_server"][k] for k in ("lost", "out_of_window")] == [1, 3]
+    (call,) = scenarios.build("sequence_restart").ground_truth()["calls"]
+    for side in ("client_to_server", "server_to_client"):
+        assert [call[side][k] for k in ("lost", "duplicate", "restarts")] == [1, 0, 1]
+    flows = scenarios.build("gre_only_tunnel").ground_truth()["gre_without_call"]
+    assert [f["paired_call_id"] for f in flows] == [41, 40, None, None]
