@@ -223,3 +223,31 @@ def test_forged_answers_settle_nothing(tmp_path):
     assert (row["auth"], row["user"]) == ("MS-CHAPv2", "alice")
     unmatched = [w for w in logs.weirds if w["name"] == "pptp_gre_ppp_unmatched_ack"]
     assert [w["addl"] for w in unmatched] == ["Call ID 2: LCP identifier 7"]
+
+
+def test_paired_flows_of_the_truth_are_one_row(tmp_path):
+    """Every pair of GRE-only flows the truth pairs (``paired_call_id``) is one gre_only row
+    with both flows' figures, its first sender as the client; flows left apart have none."""
+    cap = scenarios.build("gre_only_tunnel")
+    pcap = tmp_path / "gre_only_tunnel.pcap"
+    cap.write(pcap)
+    truth = cap.ground_truth()
+    logs = zeek.run(pcap)
+    flows = {flow["call_id"]: flow for flow in truth["gre_without_call"]}
+    pairs = {
+        frozenset((flow["call_id"], flow["paired_call_id"]))
+        for flow in flows.values()
+        if flow["paired_call_id"] is not None
+    }
+    assert pairs
+    rows = {frozenset((r["client_call_id"], r["server_call_id"])): r for r in logs.pptp}
+    assert set(rows) == pairs
+    for row in rows.values():
+        assert row["call_kind"] == "gre_only"
+        client_to_server = flows[row["server_call_id"]]
+        server_to_client = flows[row["client_call_id"]]
+        assert row["gre_client"] == client_to_server["sender"] == server_to_client["receiver"]
+        for prefix, flow in (("orig", client_to_server), ("resp", server_to_client)):
+            assert row[f"{prefix}_gre_pkts"] == flow["packets"]
+            for name in ("bytes", "lost", "duplicate", "out_of_order", "out_of_window", "restarts"):
+                assert row[f"{prefix}_gre_{name}"] == flow[name], name
