@@ -55,6 +55,13 @@ export {
 	    protocol: count, name: string);
 }
 
+# Each restart of a flow's numbers is a finding of its own: Zeek's weird framework would
+# log only the first of a flow's.
+redef Weird::weird_do_not_ignore_repeats += {
+	"pptp_gre_restart",
+	"pptp_gre_restart_in_tunnel"
+};
+
 ## Zeek's name of the package's GRE analyzer (``spicy::PPTP_GRE`` in pptp_gre.evt).
 const analyzer_name = "spicy_PPTP_GRE";
 
@@ -80,8 +87,7 @@ function shadow_counts(src: addr, dst: addr, call_id: count, shadow: Info)
 	local flow = fmt("%s to %s Call ID %d", src, dst, call_id);
 	local volume = fmt("%d packets (%d PPP octets)", shadow$orig_gre_pkts,
 	    shadow$orig_gre_bytes);
-	local sequence = fmt(
-	    "%d lost, %d duplicate, %d out of order, %d out of window, %d restarts",
+	local sequence = fmt("%d lost, %d duplicate, %d out of order, %d out of window, %d restarts",
 	    shadow$orig_gre_lost, shadow$orig_gre_duplicate,
 	    shadow$orig_gre_out_of_order, shadow$orig_gre_out_of_window,
 	    shadow$orig_gre_restarts);
@@ -113,6 +119,7 @@ function log_tunnel(first: Info, second: Info)
 	{
 	local row = copy(first);
 	row$call_kind = "gre_only";
+	row$gre_client = first$id$orig_h;
 	row$client_call_id = second$server_call_id;
 	row$call_start = first$ts;
 	row$resp_gre_pkts = second$orig_gre_pkts;
@@ -122,20 +129,30 @@ function log_tunnel(first: Info, second: Info)
 	row$resp_gre_out_of_order = second$orig_gre_out_of_order;
 	row$resp_gre_out_of_window = second$orig_gre_out_of_window;
 	row$resp_gre_restarts = second$orig_gre_restarts;
-	if ( second?$call_end && ( ! row?$call_end || second$call_end > row$call_end ) )
+	if ( second?$call_end
+	    && ( ! row?$call_end || second$call_end > row$call_end ) )
 		row$call_end = second$call_end;
 	merge_findings(row, second);
 	complete(row);
 	}
 
+## Orders shadows as their GRE began.
+function by_start(a: Info, b: Info): int
+	{
+	if ( a$ts != b$ts )
+		return a$ts < b$ts ? -1 : 1;
+	return a$call_key < b$call_key ? -1 : ( a$call_key > b$call_key ? 1 : 0 );
+	}
+
 ## The notice for GRE without control between two addresses, with the counts of each flow
 ## given up (``gone``, one episode of each: GRE that comes again after it is given up is
-## reported again); the two directions of a tunnel are named as one, and logged as one
-## call.
+## reported again), in the order their GRE began; the two directions of a tunnel are named
+## as one, and logged as one call.
 function report_without_control(gone: vector of Info)
 	{
 	if ( |gone| == 0 )
 		return;
+	sort(gone, by_start);
 	local given_up: table[addr, addr, count] of Info = table();
 	for ( _, shadow in gone )
 		given_up[shadow$id$orig_h, shadow$id$resp_h, shadow$server_call_id] = shadow;
@@ -151,7 +168,8 @@ function report_without_control(gone: vector of Info)
 		local counts = shadow_counts(src, dst, shadow$server_call_id, shadow);
 		if ( shadow$ts < since )
 			since = shadow$ts;
-		if ( shadow?$paired_call_id && [dst, src, shadow$paired_call_id] in given_up )
+		if ( shadow?$paired_call_id
+		    && [dst, src, shadow$paired_call_id] in given_up )
 			{
 			local peer = given_up[dst, src, shadow$paired_call_id];
 			add told[peer$call_key];
@@ -160,16 +178,16 @@ function report_without_control(gone: vector of Info)
 			else
 				log_tunnel(shadow, peer);
 			counts = fmt("one tunnel, Call IDs %d and %d, learnt from GRE alone [%s; %s]",
-			    shadow$server_call_id, peer$server_call_id, counts, shadow_counts(dst, src,
-			    peer$server_call_id, peer));
+			    shadow$server_call_id, peer$server_call_id, counts,
+			    shadow_counts(dst, src, peer$server_call_id, peer));
 			}
 		found += counts;
 		}
 	local a = gone[0]$id$orig_h;
 	local b = gone[0]$id$resp_h;
 	NOTICE([$note=GRE_Without_Control, $src=a, $dst=b, $msg=fmt(
-	    "PPTP GRE with no control connection seen: %s", join_string_vec(found, "; ")),
-	    $identifier=fmt("%s-%s-%s", a, b, since)]);
+	    "PPTP GRE with no control connection seen: %s", join_string_vec(
+	    found, "; ")), $identifier=fmt("%s-%s-%s", a, b, since)]);
 	}
 
 ## Gives up every shadow between ``a`` and ``b``, both ways: GRE without control.
@@ -293,7 +311,8 @@ event PPTP::gre_flow_begin(flow: GreFlow)
 	if ( [src, dst, call_id] !in gre_links )
 		{
 		Reporter::flow_weird("pptp_gre_address_mismatch", src, dst, cat(call_id));
-		flow$opposite_dst = link$from_client ? link$info$id$orig_h : link$info$id$resp_h;
+		flow$opposite_dst = link$from_client ? link$info$id$orig_h :
+		    link$info$id$resp_h;
 		notice_once(link$info, GRE_Address_Mismatch, fmt(
 		    "GRE of PPTP Call ID %d comes "
 		    + "from %s, not from its control connection's peer", call_id, src));
@@ -414,12 +433,7 @@ event zeek_done()
 	local pairs: vector of Info = vector();
 	for ( [src, dst, call_id], shadow in shadows )
 		pairs += shadow;
-	sort(pairs, function(a: Info, b: Info): int
-		{
-		if ( a$ts != b$ts )
-			return a$ts < b$ts ? -1 : 1;
-		return a$call_key < b$call_key ? -1 : ( a$call_key > b$call_key ? 1 : 0 );
-		});
+	sort(pairs, by_start);
 	for ( _, shadow in pairs )
 		if ( [shadow$id$orig_h, shadow$id$resp_h] in shadow_ids )
 			give_up_pair(shadow$id$orig_h, shadow$id$resp_h);

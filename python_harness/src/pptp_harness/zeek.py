@@ -198,14 +198,27 @@ class ZeekReport:
 DIAGNOSES = oracle.CAPTURE_DIAGNOSES | {"nat_editor"}
 
 
+# Sequence findings Zeek reports as weirds too: a stray (once per flow) and each restart.
+SEQUENCE_WEIRDS = {
+    "pptp_gre.analysis.out_of_window": "pptp_gre_out_of_window",
+    "pptp_gre.analysis.restart": "pptp_gre_restart",
+}
+
+
 def expected_weirds(truth: dict) -> set[str]:
-    """The weird names the truth's problems call for: pptp_<problem>, pptp_gre_<...>."""
-    return {
+    """The weird names the truth's problems call for: pptp_<problem>, pptp_gre_<...>; and
+    those of the sequence findings that are weirds in Zeek (the frames' analysis fields, in a
+    synthesized capture's truth, or their ``analysis``, in a read one's)."""
+    weirds = {
         f"pptp_{p}"
         for frame in truth["frames"]
         for p in frame.get("problems", ())
         if p not in DIAGNOSES
     }
+    for frame in truth["frames"]:
+        found = {**frame.get("fields", {}), **(frame.get("analysis") or {})}
+        weirds |= {weird for name, weird in SEQUENCE_WEIRDS.items() if name in found}
+    return weirds
 
 
 def _same_key(one: dict, other: dict) -> bool:
