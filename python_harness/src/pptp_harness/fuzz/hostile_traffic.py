@@ -417,8 +417,8 @@ def _orphan_mismatches(rows: list[dict], flows: list[dict]) -> list[str]:
         for name in ("restarts", "paired_call_id"):
             if name in flow and shown[0].get(name) != _shown(flow[name]):
                 found.append(
-                    f"GRE without a call {key}: {name} {shown[0].get(name)!r}, "
-                    f"the truth's {flow[name]!r}"
+                    f"GRE without a call {key}: {name} {shown[0].get(name, 'not shown')!r}, "
+                    f"the truth's {_shown(flow[name])!r}"
                 )
     return found
 
