@@ -453,6 +453,7 @@ class CaptureTruth:
             call.mppe_packets += flow.mppe_packets
             call.cleartext = call.cleartext or flow.cleartext
             call.user = call.user or flow.user
+            call.peers.joined(flow.peers)  # what the flow's peer asked for, the call's now
             for frame in flow.frames:
                 frame["call_frame"] = number
                 frame["tied_later"] = True  # a one-pass read shows it without a call
