@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <zeek/Event.h>
@@ -317,7 +318,7 @@ public:
             keep(challenges_, next_challenge_, ppp.identifier);
             return;
         }
-        Request request{ppp.identifier, std::string(reinterpret_cast<const char*>(ppp.options), ppp.options_size)};
+        Request request{ppp.identifier, ppp.options_size, digest(ppp)};
         if ( ppp.protocol == PPP_LCP )
             keep(lcp_, next_lcp_, std::move(request));
         else
@@ -326,10 +327,10 @@ public:
 
     // Whether the Configure-Ack `ack` echoes one of these Configure-Requests.
     bool requested(const PppFrame& ack) const {
+        uint64_t options = digest(ack);
         for ( const auto& request : ack.protocol == PPP_LCP ? lcp_ : ccp_ )
-            if ( request.identifier == ack.identifier && request.options.size() == ack.options_size &&
-                 std::equal(request.options.begin(), request.options.end(), ack.options,
-                            [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; }) )
+            if ( request.identifier == ack.identifier && request.options_size == ack.options_size &&
+                 request.options == options )
                 return true;
         return false;
     }
@@ -343,10 +344,21 @@ private:
     // Requests and Challenges remembered per protocol.
     static constexpr size_t REMEMBERED = 8;
 
+    // A Request's options are kept as their size and a 64-bit FNV-1a digest: a few octets
+    // whatever a sender puts in them, and an Ack that echoes other options with the same
+    // digest is as hard to make as one that echoes the Request.
     struct Request {
         uint8_t identifier;
-        std::string options;
+        size_t options_size;
+        uint64_t options;
     };
+
+    static uint64_t digest(const PppFrame& ppp) {
+        uint64_t hash = 0xcbf29ce484222325;
+        for ( size_t at = 0; at < ppp.options_size; ++at )
+            hash = (hash ^ ppp.options[at]) * 0x100000001b3;
+        return hash;
+    }
 
     template<typename T>
     static void keep(std::vector<T>& ring, size_t& next, T item) {
@@ -608,6 +620,10 @@ struct Findings {
 // Packets between sweeps of the flows for closed and idle ones, at least.
 constexpr uint64_t SWEEP_AFTER = 1024;
 
+// Flows the other way between two addresses that a packet looks at, at most: a call's opposite
+// direction (for its PPP answers, or to pair GRE without control) is among the first few.
+constexpr size_t OPPOSITE_FLOWS = 64;
+
 // What the analyzer keeps, and the script-level names it uses, looked up once.
 struct State {
     zeek::RecordTypePtr flow_type = zeek::id::find_type<zeek::RecordType>("PPTP::GreFlow");
@@ -654,34 +670,41 @@ struct State {
     void sweep(double now) {
         since_sweep = 0;
         double timeout = call_state_timeout->GetVal()->AsInterval();
+        std::unordered_set<FlowKey, FlowKeyHash> emptied;
         for ( auto flow = flows.begin(); flow != flows.end(); ) {
             if ( flow->second.last + timeout <= now || closed_by_scripts(flow->second) ) {
-                forget_call_id(flow->first);
+                emptied.insert({flow->first.src, flow->first.dst, 0});
                 flow = flows.erase(flow);
             }
             else
                 ++flow;
         }
-    }
-
-    void forget_call_id(const FlowKey& key) {
-        auto found = call_ids.find({key.src, key.dst, 0});
-        if ( found == call_ids.end() )
-            return;
-        auto& ids = found->second;
-        ids.erase(std::remove(ids.begin(), ids.end(), key.call_id), ids.end());
-        if ( ids.empty() )
-            call_ids.erase(found);
+        // Each address pair's Call IDs once, in one pass, however many of its flows went.
+        for ( const auto& pair : emptied ) {
+            auto found = call_ids.find(pair);
+            if ( found == call_ids.end() )
+                continue;
+            auto& ids = found->second;
+            ids.erase(std::remove_if(ids.begin(), ids.end(),
+                                     [&](uint16_t id) { return flows.count({pair.src, pair.dst, id}) == 0; }),
+                      ids.end());
+            if ( ids.empty() )
+                call_ids.erase(found);
+        }
     }
 
     // Calls `visit(key, flow)` for each open flow from `key`'s destination to `to`, in the
-    // order they began, until it returns true.
+    // order they began, until it returns true; for the first OPPOSITE_FLOWS only, so that
+    // thousands of Call IDs between two addresses cannot make every packet slow.
     template<typename Visit>
     void for_each_opposite(const FlowKey& key, const zeek::IPAddr& to, Visit visit) {
         auto found = call_ids.find({key.dst, to, 0});
         if ( found == call_ids.end() )
             return;
+        size_t looked = 0;
         for ( auto id : found->second ) {
+            if ( ++looked > OPPOSITE_FLOWS )
+                return;
             FlowKey other{key.dst, to, id};
             if ( other == key )
                 continue;
@@ -810,9 +833,9 @@ struct State {
             return;
         }
         if ( ! answered ) {
-            zeek::spicy::rt::weird("pptp_gre_ppp_unmatched_ack", "Call ID " + std::to_string(key.call_id) +
-                                                                      (ppp.protocol == PPP_LCP ? ": LCP" : ": CCP") +
-                                                                      " identifier " + std::to_string(ppp.identifier));
+            auto detail = "Call ID " + std::to_string(key.call_id) + (ppp.protocol == PPP_LCP ? ": LCP" : ": CCP") +
+                          " identifier " + std::to_string(ppp.identifier);
+            zeek::spicy::rt::weird("pptp_gre_ppp_unmatched_ack", detail);
             return;
         }
         findings.authentication = ppp.authentication;
