@@ -378,27 +378,31 @@ private:
 };
 
 // Sequence analysis of one flow (issue 24's rules, the harness's SequenceTracker), in RFC 1982
-// serial arithmetic. A number within `window` of the highest seen belongs to the flow: ahead
-// of the highest by d, it means d - 1 lost numbers; already seen, a duplicate; unseen and
-// behind the highest, out of order (behind the first seen, the numbers start there). A number
-// farther away, or after a pause of RESTART_IDLE anything but the next few, is a stray: counted
-// out of window, it moves nothing, unless the next packet continues from it, in which case the
-// flow restarted there (a reconnect that reuses the Call ID): a new episode begins, whose
-// losses add to those of the earlier ones.
+// serial arithmetic. A number ahead of the highest seen by d shows d - 1 numbers skipped; one
+// already seen is a duplicate; an unseen one behind the highest is out of order (behind the
+// first seen, the numbers start there). One packet alone is not trusted (RFC 3550 A.1): a
+// number is confirmed by another seen within CONFIRM of it, and the losses are the numbers
+// never seen between the lowest and the highest confirmed ones, so a lone number beyond the
+// flow (an altered copy) adds none. A number more than `window` from the highest confirmed (or
+// after RESTART_IDLE of silence, any that does not advance) is a stray: counted out of window,
+// it moves nothing, unless the next packet continues from it (at most RESTART_STEP ahead), in
+// which case the flow restarted there (a reconnect that reuses the Call ID): a new episode
+// begins, whose losses add to the earlier ones'.
 //
-// The numbers seen are remembered in a ring of bits, one per number modulo a power of two
-// above twice the window, kept clear ahead of the highest: every number it is asked about is
-// within the window, where no two numbers share a bit. The ring is made at the first number out
-// of line: until then the numbers seen are those from the first to the highest, and a flow
-// without loss or reordering (most) never needs one.
+// The numbers seen are a ring of bits, one per number modulo a power of two above twice the
+// window, exact for the numbers up to that far behind the highest, which is as far back as a
+// number in the window can be; bits are cleared as the highest advances over them. The ring is
+// made at the first number out of line: until then the numbers seen are those from the first
+// to the highest (all confirmed once there are two), and a flow without loss or reordering
+// (most) never needs one.
 class Sequence {
 public:
     // What a packet's number was.
     enum Verdict : uint8_t { IN_WINDOW, OUT_OF_WINDOW, RESTART };
 
-    explicit Sequence(uint32_t window) : window_(std::clamp<uint32_t>(window, 1, HALF - 1)) {
+    explicit Sequence(uint32_t window) : window_(std::clamp<uint32_t>(window, 1, HALF / 4)) {
         ring_bits_ = 64;
-        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) )
+        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) + 2 * CONFIRM + 2 )
             ring_bits_ *= 2;
     }
 
@@ -413,17 +417,18 @@ public:
             begin_episode(number);
             return IN_WINDOW;
         }
-        if ( stray_pending && within(number - stray_) ) {
-            earlier_lost_ += episode_lost();
+        if ( stray_pending && static_cast<uint32_t>(number - stray_) - 1 < RESTART_STEP ) {
+            earlier_lost_ = lost();
             --out_of_window;
             ++restarts;
             begin_episode(stray_);
             analyze(number);
             return RESTART;
         }
-        uint32_t ahead = number - highest_;
-        uint32_t behind = highest_ - number;
-        if ( (ahead > window_ && behind > window_) || (idle && ! within(ahead)) ) {
+        uint32_t reference = confirmed_ ? highest_confirmed_ : highest_;
+        uint32_t ahead = number - reference;
+        uint32_t behind = reference - number;
+        if ( (ahead > window_ && behind > window_) || (idle && ahead - 1 >= window_) ) {
             ++out_of_window;
             stray_pending_ = true;
             stray_ = number;
@@ -433,10 +438,15 @@ public:
         return IN_WINDOW;
     }
 
-    uint64_t lost() const { return earlier_lost_ + episode_lost(); }
+    uint64_t lost() const {
+        if ( ! confirmed_ )
+            return earlier_lost_;
+        uint64_t span = static_cast<uint64_t>(static_cast<uint32_t>(highest_confirmed_ - first_confirmed_)) + 1;
+        return earlier_lost_ + (span > inside_ ? span - inside_ : 0);
+    }
 
     bool started() const { return started_; }
-    // The current episode's first (lowest) and highest numbers.
+    // The current episode's first (lowest) and highest numbers seen.
     uint32_t first() const { return first_; }
     uint32_t highest() const { return highest_; }
     uint32_t window() const { return window_; }
@@ -448,57 +458,104 @@ public:
 
 private:
     static constexpr uint32_t HALF = 0x80000000;
-    // Seconds without a packet after which only the next few numbers continue the flow.
+    // A number is confirmed by another seen at most this far from it.
+    static constexpr uint32_t CONFIRM = 2;
+    // How far ahead of a stray the next number may be for the flow to restart there.
+    static constexpr uint32_t RESTART_STEP = 16;
+    // Seconds without a packet after which a number that does not advance is a stray.
     static constexpr double RESTART_IDLE = 60;
-
-    // 0 < distance <= window.
-    bool within(uint32_t distance) const { return distance - 1 < window_; }
 
     void begin_episode(uint32_t number) {
         first_ = highest_ = number;
-        seen_count_ = 1;
         in_line_ = true;
+        confirmed_ = false;
+        inside_ = 0;
     }
 
-    // Numbers between the first and the highest of this episode never seen.
-    uint64_t episode_lost() const {
-        uint64_t span = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
-        return span > seen_count_ ? span - seen_count_ : 0;
-    }
-
-    // A number in the window (or, after a restart, the next few).
+    // A number in the window (or, after a restart, one of the next few).
     void analyze(uint32_t number) {
         uint32_t ahead = number - highest_;
-        if ( ahead > 0 && ahead < HALF ) {
-            ++seen_count_;
-            if ( in_line_ && ahead == 1 ) {
+        bool advances = ahead > 0 && ahead < HALF;
+        if ( in_line_ ) {
+            if ( ahead == 1 ) {
+                // Still in line: every number from the first to this one seen, all confirmed.
                 highest_ = number;
+                confirm_line();
+                return;
+            }
+            if ( ! advances && seen(number) ) {
+                ++duplicate;
                 return;
             }
             leave_line();
-            // Bits ahead of the highest are clear: those the new numbers take are cleared.
-            for ( uint32_t passed = highest_ + 1; passed != number; ++passed )
-                clear(passed);
-            highest_ = number;
-            mark(number);
-            return;
         }
-        if ( seen(number) ) {
+        else if ( ! advances && seen(number) ) {
             ++duplicate;
             return;
         }
-        leave_line();
+        bool counted = confirmed_ && static_cast<uint32_t>(number - first_confirmed_) <=
+                                         static_cast<uint32_t>(highest_confirmed_ - first_confirmed_);
+        if ( advances ) {
+            // Bits ahead of the highest are stale: those the new highest passes over are cleared.
+            for ( uint32_t passed = highest_ + 1; passed != number; ++passed )
+                clear(passed);
+            highest_ = number;
+        }
         mark(number);
-        ++seen_count_;
+        if ( counted )
+            ++inside_;
+        for ( uint32_t distance = 1; distance <= CONFIRM; ++distance )
+            for ( uint32_t near : {number - distance, number + distance} )
+                if ( seen(near) ) {
+                    confirm(near);
+                    confirm(number);
+                }
+        if ( advances )
+            return;
         ++out_of_order;
         if ( static_cast<uint32_t>(first_ - number) < HALF )
             first_ = number; // the numbers start here
     }
 
-    // Whether a number not ahead of the highest was seen in this episode.
+    // Moves the confirmed range out to `number`, counting the numbers seen that it takes in.
+    void confirm(uint32_t number) {
+        if ( ! confirmed_ ) {
+            confirmed_ = true;
+            first_confirmed_ = highest_confirmed_ = number;
+            inside_ = 1;
+            return;
+        }
+        uint32_t ahead = number - highest_confirmed_;
+        if ( ahead > 0 && ahead < HALF ) {
+            for ( uint32_t taken = highest_confirmed_ + 1; taken != number + 1; ++taken )
+                inside_ += seen(taken);
+            highest_confirmed_ = number;
+        }
+        uint32_t behind = first_confirmed_ - number;
+        if ( behind > 0 && behind < HALF ) {
+            for ( uint32_t taken = number; taken != first_confirmed_; ++taken )
+                inside_ += seen(taken);
+            first_confirmed_ = number;
+        }
+    }
+
+    // In line, from the first to the highest: confirmed from the second number on.
+    void confirm_line() {
+        confirmed_ = true;
+        first_confirmed_ = first_;
+        highest_confirmed_ = highest_;
+        inside_ = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
+    }
+
+    // Whether a number was seen in this episode.
     bool seen(uint32_t number) const {
+        uint32_t behind = highest_ - number;
+        if ( behind >= HALF )
+            return false; // ahead of the highest
         if ( in_line_ )
-            return static_cast<uint32_t>(highest_ - number) <= static_cast<uint32_t>(highest_ - first_);
+            return behind <= static_cast<uint32_t>(highest_ - first_);
+        if ( behind >= ring_bits_ )
+            return false; // farther back than any number in the window
         uint64_t bit = number & (ring_bits_ - 1);
         return (ring_[bit / 64] >> (bit % 64)) & 1;
     }
@@ -513,15 +570,12 @@ private:
         ring_[bit / 64] &= ~(uint64_t{1} << (bit % 64));
     }
 
-    // Puts the numbers seen while in line in the ring: those of the window behind the highest.
+    // Puts the numbers seen while in line in the ring, as far back as it reaches.
     void leave_line() {
-        if ( ! in_line_ )
-            return;
         in_line_ = false;
         ring_.assign(ring_bits_ / 64, 0);
-        uint64_t run = std::min<uint64_t>(static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1,
-                                          static_cast<uint64_t>(window_) + 1);
-        for ( uint64_t back = 0; back < run; ++back )
+        uint64_t run = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
+        for ( uint64_t back = 0; back < std::min(run, ring_bits_); ++back )
             mark(highest_ - static_cast<uint32_t>(back));
     }
 
@@ -534,13 +588,15 @@ private:
     // The last packet was a stray: its number, which the next packet may continue.
     bool stray_pending_ = false;
     uint32_t stray_ = 0;
-    // This episode: its lowest number in serial order (losses count from here), its highest,
-    // how many distinct numbers it has seen, and whether they are all those from first to
-    // highest (no ring needed).
+    // This episode: its lowest and highest numbers seen in serial order, whether they are all
+    // those in between (no ring needed), and its confirmed range with the numbers seen in it.
     uint32_t first_ = 0;
     uint32_t highest_ = 0;
-    uint64_t seen_count_ = 0;
     bool in_line_ = true;
+    bool confirmed_ = false;
+    uint32_t first_confirmed_ = 0;
+    uint32_t highest_confirmed_ = 0;
+    uint64_t inside_ = 0;
     // Losses of the episodes before this one.
     uint64_t earlier_lost_ = 0;
     // Bit (number modulo ring_bits_) set: seen in this episode; empty while in line.
