@@ -697,6 +697,7 @@ struct State {
     int restarts = flow_type->FieldOffset("restarts");
     int peer_call_id = flow_type->FieldOffset("peer_call_id");
     int opposite_dst = flow_type->FieldOffset("opposite_dst");
+    int claimed = flow_type->FieldOffset("claimed");
     int closed = flow_type->FieldOffset("closed");
 
     zeek::detail::IDPtr sequence_window = zeek::id::find("PPTP::sequence_window");
@@ -718,6 +719,8 @@ struct State {
     uint64_t since_sweep = 0;
 
     bool closed_by_scripts(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(closed); }
+
+    bool claimed_by_call(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(claimed); }
 
     // Drops flows that scripts closed or that saw no packet for PPTP::call_state_timeout. Run
     // once the packets since the last sweep (at least SWEEP_AFTER) are more than half the
@@ -785,6 +788,7 @@ struct State {
         for ( auto counter : {packets, bytes, lost, duplicate, out_of_order, out_of_window, restarts} )
             record->Assign(counter, uint64_t{0});
         record->Assign(closed, false);
+        record->Assign(claimed, false);
         if ( flow_begin )
             zeek::event_mgr.Enqueue(flow_begin, record);
         if ( found == flows.end() )
@@ -839,13 +843,17 @@ struct State {
         }
     }
 
-    // Pairs a flow not paired yet with the opposite direction of its tunnel, if the packet's
-    // acknowledgment is of a number that direction sent (within the window behind its
-    // highest, and no farther back than its first), and that one is not paired either.
+    // Pairs a flow no call claims and not paired yet with the opposite direction of its tunnel,
+    // if the packet's acknowledgment is of a number that direction sent (within the window
+    // behind its highest, and no farther back than its first), and that one is neither claimed
+    // nor paired. Scripts say which flows calls claim once they have heard of them: at a
+    // flow's first packet, the flow itself counts as unclaimed.
     void pair(const FlowKey& key, Flow& flow, uint32_t acknowledged) {
+        if ( claimed_by_call(flow) )
+            return;
         for_each_opposite(key, key.src, [&](const FlowKey& other_key, Flow& other) {
             const auto& sequence = other.sequence;
-            if ( other.paired || ! sequence.started() )
+            if ( other.paired || ! sequence.started() || claimed_by_call(other) )
                 return false;
             uint32_t behind = sequence.highest() - acknowledged;
             if ( behind > std::min(sequence.window(), sequence.highest() - sequence.first()) )

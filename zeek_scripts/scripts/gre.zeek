@@ -318,6 +318,7 @@ event PPTP::gre_flow_begin(flow: GreFlow)
 		    + "from %s, not from its control connection's peer", call_id, src));
 		}
 	local info = link$info;
+	flow$claimed = ! info$shadow;
 	if ( link$from_client )
 		{
 		if ( ! info?$orig_flows )
