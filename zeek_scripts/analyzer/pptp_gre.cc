@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <zeek/Event.h>
@@ -317,7 +318,7 @@ public:
             keep(challenges_, next_challenge_, ppp.identifier);
             return;
         }
-        Request request{ppp.identifier, std::string(reinterpret_cast<const char*>(ppp.options), ppp.options_size)};
+        Request request{ppp.identifier, ppp.options_size, digest(ppp)};
         if ( ppp.protocol == PPP_LCP )
             keep(lcp_, next_lcp_, std::move(request));
         else
@@ -326,10 +327,10 @@ public:
 
     // Whether the Configure-Ack `ack` echoes one of these Configure-Requests.
     bool requested(const PppFrame& ack) const {
+        uint64_t options = digest(ack);
         for ( const auto& request : ack.protocol == PPP_LCP ? lcp_ : ccp_ )
-            if ( request.identifier == ack.identifier && request.options.size() == ack.options_size &&
-                 std::equal(request.options.begin(), request.options.end(), ack.options,
-                            [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; }) )
+            if ( request.identifier == ack.identifier && request.options_size == ack.options_size &&
+                 request.options == options )
                 return true;
         return false;
     }
@@ -343,10 +344,21 @@ private:
     // Requests and Challenges remembered per protocol.
     static constexpr size_t REMEMBERED = 8;
 
+    // A Request's options are kept as their size and a 64-bit FNV-1a digest: a few octets
+    // whatever a sender puts in them, and an Ack that echoes other options with the same
+    // digest is as hard to make as one that echoes the Request.
     struct Request {
         uint8_t identifier;
-        std::string options;
+        size_t options_size;
+        uint64_t options;
     };
+
+    static uint64_t digest(const PppFrame& ppp) {
+        uint64_t hash = 0xcbf29ce484222325;
+        for ( size_t at = 0; at < ppp.options_size; ++at )
+            hash = (hash ^ ppp.options[at]) * 0x100000001b3;
+        return hash;
+    }
 
     template<typename T>
     static void keep(std::vector<T>& ring, size_t& next, T item) {
@@ -366,27 +378,31 @@ private:
 };
 
 // Sequence analysis of one flow (issue 24's rules, the harness's SequenceTracker), in RFC 1982
-// serial arithmetic. A number within `window` of the highest seen belongs to the flow: ahead
-// of the highest by d, it means d - 1 lost numbers; already seen, a duplicate; unseen and
-// behind the highest, out of order (behind the first seen, the numbers start there). A number
-// farther away, or after a pause of RESTART_IDLE anything but the next few, is a stray: counted
-// out of window, it moves nothing, unless the next packet continues from it, in which case the
-// flow restarted there (a reconnect that reuses the Call ID): a new episode begins, whose
-// losses add to those of the earlier ones.
+// serial arithmetic. A number ahead of the highest seen by d shows d - 1 numbers skipped; one
+// already seen is a duplicate; an unseen one behind the highest is out of order (behind the
+// first seen, the numbers start there). One packet alone is not trusted (RFC 3550 A.1): a
+// number is confirmed by another seen within CONFIRM of it, and the losses are the numbers
+// never seen between the lowest and the highest confirmed ones, so a lone number beyond the
+// flow (an altered copy) adds none. A number more than `window` from the highest confirmed (or
+// after RESTART_IDLE of silence, any that does not advance) is a stray: counted out of window,
+// it moves nothing, unless the next packet continues from it (at most RESTART_STEP ahead), in
+// which case the flow restarted there (a reconnect that reuses the Call ID): a new episode
+// begins, whose losses add to the earlier ones'.
 //
-// The numbers seen are remembered in a ring of bits, one per number modulo a power of two
-// above twice the window, kept clear ahead of the highest: every number it is asked about is
-// within the window, where no two numbers share a bit. The ring is made at the first number out
-// of line: until then the numbers seen are those from the first to the highest, and a flow
-// without loss or reordering (most) never needs one.
+// The numbers seen are a ring of bits, one per number modulo a power of two above twice the
+// window, exact for the numbers up to that far behind the highest, which is as far back as a
+// number in the window can be; bits are cleared as the highest advances over them. The ring is
+// made at the first number out of line: until then the numbers seen are those from the first
+// to the highest (all confirmed once there are two), and a flow without loss or reordering
+// (most) never needs one.
 class Sequence {
 public:
     // What a packet's number was.
     enum Verdict : uint8_t { IN_WINDOW, OUT_OF_WINDOW, RESTART };
 
-    explicit Sequence(uint32_t window) : window_(std::clamp<uint32_t>(window, 1, HALF - 1)) {
+    explicit Sequence(uint32_t window) : window_(std::clamp<uint32_t>(window, 1, HALF / 4)) {
         ring_bits_ = 64;
-        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) )
+        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) + 2 * CONFIRM + 2 )
             ring_bits_ *= 2;
     }
 
@@ -401,17 +417,18 @@ public:
             begin_episode(number);
             return IN_WINDOW;
         }
-        if ( stray_pending && within(number - stray_) ) {
-            earlier_lost_ += episode_lost();
+        if ( stray_pending && static_cast<uint32_t>(number - stray_) - 1 < RESTART_STEP ) {
+            earlier_lost_ = lost();
             --out_of_window;
             ++restarts;
             begin_episode(stray_);
             analyze(number);
             return RESTART;
         }
-        uint32_t ahead = number - highest_;
-        uint32_t behind = highest_ - number;
-        if ( (ahead > window_ && behind > window_) || (idle && ! within(ahead)) ) {
+        uint32_t reference = confirmed_ ? highest_confirmed_ : highest_;
+        uint32_t ahead = number - reference;
+        uint32_t behind = reference - number;
+        if ( (ahead > window_ && behind > window_) || (idle && ahead - 1 >= window_) ) {
             ++out_of_window;
             stray_pending_ = true;
             stray_ = number;
@@ -421,10 +438,15 @@ public:
         return IN_WINDOW;
     }
 
-    uint64_t lost() const { return earlier_lost_ + episode_lost(); }
+    uint64_t lost() const {
+        if ( ! confirmed_ )
+            return earlier_lost_;
+        uint64_t span = static_cast<uint64_t>(static_cast<uint32_t>(highest_confirmed_ - first_confirmed_)) + 1;
+        return earlier_lost_ + (span > inside_ ? span - inside_ : 0);
+    }
 
     bool started() const { return started_; }
-    // The current episode's first (lowest) and highest numbers.
+    // The current episode's first (lowest) and highest numbers seen.
     uint32_t first() const { return first_; }
     uint32_t highest() const { return highest_; }
     uint32_t window() const { return window_; }
@@ -436,57 +458,104 @@ public:
 
 private:
     static constexpr uint32_t HALF = 0x80000000;
-    // Seconds without a packet after which only the next few numbers continue the flow.
+    // A number is confirmed by another seen at most this far from it.
+    static constexpr uint32_t CONFIRM = 2;
+    // How far ahead of a stray the next number may be for the flow to restart there.
+    static constexpr uint32_t RESTART_STEP = 16;
+    // Seconds without a packet after which a number that does not advance is a stray.
     static constexpr double RESTART_IDLE = 60;
-
-    // 0 < distance <= window.
-    bool within(uint32_t distance) const { return distance - 1 < window_; }
 
     void begin_episode(uint32_t number) {
         first_ = highest_ = number;
-        seen_count_ = 1;
         in_line_ = true;
+        confirmed_ = false;
+        inside_ = 0;
     }
 
-    // Numbers between the first and the highest of this episode never seen.
-    uint64_t episode_lost() const {
-        uint64_t span = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
-        return span > seen_count_ ? span - seen_count_ : 0;
-    }
-
-    // A number in the window (or, after a restart, the next few).
+    // A number in the window (or, after a restart, one of the next few).
     void analyze(uint32_t number) {
         uint32_t ahead = number - highest_;
-        if ( ahead > 0 && ahead < HALF ) {
-            ++seen_count_;
-            if ( in_line_ && ahead == 1 ) {
+        bool advances = ahead > 0 && ahead < HALF;
+        if ( in_line_ ) {
+            if ( ahead == 1 ) {
+                // Still in line: every number from the first to this one seen, all confirmed.
                 highest_ = number;
+                confirm_line();
+                return;
+            }
+            if ( ! advances && seen(number) ) {
+                ++duplicate;
                 return;
             }
             leave_line();
-            // Bits ahead of the highest are clear: those the new numbers take are cleared.
-            for ( uint32_t passed = highest_ + 1; passed != number; ++passed )
-                clear(passed);
-            highest_ = number;
-            mark(number);
-            return;
         }
-        if ( seen(number) ) {
+        else if ( ! advances && seen(number) ) {
             ++duplicate;
             return;
         }
-        leave_line();
+        bool counted = confirmed_ && static_cast<uint32_t>(number - first_confirmed_) <=
+                                         static_cast<uint32_t>(highest_confirmed_ - first_confirmed_);
+        if ( advances ) {
+            // Bits ahead of the highest are stale: those the new highest passes over are cleared.
+            for ( uint32_t passed = highest_ + 1; passed != number; ++passed )
+                clear(passed);
+            highest_ = number;
+        }
         mark(number);
-        ++seen_count_;
+        if ( counted )
+            ++inside_;
+        for ( uint32_t distance = 1; distance <= CONFIRM; ++distance )
+            for ( uint32_t near : {number - distance, number + distance} )
+                if ( seen(near) ) {
+                    confirm(near);
+                    confirm(number);
+                }
+        if ( advances )
+            return;
         ++out_of_order;
         if ( static_cast<uint32_t>(first_ - number) < HALF )
             first_ = number; // the numbers start here
     }
 
-    // Whether a number not ahead of the highest was seen in this episode.
+    // Moves the confirmed range out to `number`, counting the numbers seen that it takes in.
+    void confirm(uint32_t number) {
+        if ( ! confirmed_ ) {
+            confirmed_ = true;
+            first_confirmed_ = highest_confirmed_ = number;
+            inside_ = 1;
+            return;
+        }
+        uint32_t ahead = number - highest_confirmed_;
+        if ( ahead > 0 && ahead < HALF ) {
+            for ( uint32_t taken = highest_confirmed_ + 1; taken != number + 1; ++taken )
+                inside_ += seen(taken);
+            highest_confirmed_ = number;
+        }
+        uint32_t behind = first_confirmed_ - number;
+        if ( behind > 0 && behind < HALF ) {
+            for ( uint32_t taken = number; taken != first_confirmed_; ++taken )
+                inside_ += seen(taken);
+            first_confirmed_ = number;
+        }
+    }
+
+    // In line, from the first to the highest: confirmed from the second number on.
+    void confirm_line() {
+        confirmed_ = true;
+        first_confirmed_ = first_;
+        highest_confirmed_ = highest_;
+        inside_ = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
+    }
+
+    // Whether a number was seen in this episode.
     bool seen(uint32_t number) const {
+        uint32_t behind = highest_ - number;
+        if ( behind >= HALF )
+            return false; // ahead of the highest
         if ( in_line_ )
-            return static_cast<uint32_t>(highest_ - number) <= static_cast<uint32_t>(highest_ - first_);
+            return behind <= static_cast<uint32_t>(highest_ - first_);
+        if ( behind >= ring_bits_ )
+            return false; // farther back than any number in the window
         uint64_t bit = number & (ring_bits_ - 1);
         return (ring_[bit / 64] >> (bit % 64)) & 1;
     }
@@ -501,15 +570,12 @@ private:
         ring_[bit / 64] &= ~(uint64_t{1} << (bit % 64));
     }
 
-    // Puts the numbers seen while in line in the ring: those of the window behind the highest.
+    // Puts the numbers seen while in line in the ring, as far back as it reaches.
     void leave_line() {
-        if ( ! in_line_ )
-            return;
         in_line_ = false;
         ring_.assign(ring_bits_ / 64, 0);
-        uint64_t run = std::min<uint64_t>(static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1,
-                                          static_cast<uint64_t>(window_) + 1);
-        for ( uint64_t back = 0; back < run; ++back )
+        uint64_t run = static_cast<uint64_t>(static_cast<uint32_t>(highest_ - first_)) + 1;
+        for ( uint64_t back = 0; back < std::min(run, ring_bits_); ++back )
             mark(highest_ - static_cast<uint32_t>(back));
     }
 
@@ -522,13 +588,15 @@ private:
     // The last packet was a stray: its number, which the next packet may continue.
     bool stray_pending_ = false;
     uint32_t stray_ = 0;
-    // This episode: its lowest number in serial order (losses count from here), its highest,
-    // how many distinct numbers it has seen, and whether they are all those from first to
-    // highest (no ring needed).
+    // This episode: its lowest and highest numbers seen in serial order, whether they are all
+    // those in between (no ring needed), and its confirmed range with the numbers seen in it.
     uint32_t first_ = 0;
     uint32_t highest_ = 0;
-    uint64_t seen_count_ = 0;
     bool in_line_ = true;
+    bool confirmed_ = false;
+    uint32_t first_confirmed_ = 0;
+    uint32_t highest_confirmed_ = 0;
+    uint64_t inside_ = 0;
     // Losses of the episodes before this one.
     uint64_t earlier_lost_ = 0;
     // Bit (number modulo ring_bits_) set: seen in this episode; empty while in line.
@@ -608,6 +676,10 @@ struct Findings {
 // Packets between sweeps of the flows for closed and idle ones, at least.
 constexpr uint64_t SWEEP_AFTER = 1024;
 
+// Flows the other way between two addresses that a packet looks at, at most: a call's opposite
+// direction (for its PPP answers, or to pair GRE without control) is among the first few.
+constexpr size_t OPPOSITE_FLOWS = 64;
+
 // What the analyzer keeps, and the script-level names it uses, looked up once.
 struct State {
     zeek::RecordTypePtr flow_type = zeek::id::find_type<zeek::RecordType>("PPTP::GreFlow");
@@ -625,6 +697,7 @@ struct State {
     int restarts = flow_type->FieldOffset("restarts");
     int peer_call_id = flow_type->FieldOffset("peer_call_id");
     int opposite_dst = flow_type->FieldOffset("opposite_dst");
+    int claimed = flow_type->FieldOffset("claimed");
     int closed = flow_type->FieldOffset("closed");
 
     zeek::detail::IDPtr sequence_window = zeek::id::find("PPTP::sequence_window");
@@ -647,6 +720,8 @@ struct State {
 
     bool closed_by_scripts(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(closed); }
 
+    bool claimed_by_call(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(claimed); }
+
     // Drops flows that scripts closed or that saw no packet for PPTP::call_state_timeout. Run
     // once the packets since the last sweep (at least SWEEP_AFTER) are more than half the
     // flows: each packet pays for at most two flows' checks, and flows are swept even while
@@ -654,34 +729,41 @@ struct State {
     void sweep(double now) {
         since_sweep = 0;
         double timeout = call_state_timeout->GetVal()->AsInterval();
+        std::unordered_set<FlowKey, FlowKeyHash> emptied;
         for ( auto flow = flows.begin(); flow != flows.end(); ) {
             if ( flow->second.last + timeout <= now || closed_by_scripts(flow->second) ) {
-                forget_call_id(flow->first);
+                emptied.insert({flow->first.src, flow->first.dst, 0});
                 flow = flows.erase(flow);
             }
             else
                 ++flow;
         }
-    }
-
-    void forget_call_id(const FlowKey& key) {
-        auto found = call_ids.find({key.src, key.dst, 0});
-        if ( found == call_ids.end() )
-            return;
-        auto& ids = found->second;
-        ids.erase(std::remove(ids.begin(), ids.end(), key.call_id), ids.end());
-        if ( ids.empty() )
-            call_ids.erase(found);
+        // Each address pair's Call IDs once, in one pass, however many of its flows went.
+        for ( const auto& pair : emptied ) {
+            auto found = call_ids.find(pair);
+            if ( found == call_ids.end() )
+                continue;
+            auto& ids = found->second;
+            ids.erase(std::remove_if(ids.begin(), ids.end(),
+                                     [&](uint16_t id) { return flows.count({pair.src, pair.dst, id}) == 0; }),
+                      ids.end());
+            if ( ids.empty() )
+                call_ids.erase(found);
+        }
     }
 
     // Calls `visit(key, flow)` for each open flow from `key`'s destination to `to`, in the
-    // order they began, until it returns true.
+    // order they began, until it returns true; for the first OPPOSITE_FLOWS only, so that
+    // thousands of Call IDs between two addresses cannot make every packet slow.
     template<typename Visit>
     void for_each_opposite(const FlowKey& key, const zeek::IPAddr& to, Visit visit) {
         auto found = call_ids.find({key.dst, to, 0});
         if ( found == call_ids.end() )
             return;
+        size_t looked = 0;
         for ( auto id : found->second ) {
+            if ( ++looked > OPPOSITE_FLOWS )
+                return;
             FlowKey other{key.dst, to, id};
             if ( other == key )
                 continue;
@@ -706,6 +788,7 @@ struct State {
         for ( auto counter : {packets, bytes, lost, duplicate, out_of_order, out_of_window, restarts} )
             record->Assign(counter, uint64_t{0});
         record->Assign(closed, false);
+        record->Assign(claimed, false);
         if ( flow_begin )
             zeek::event_mgr.Enqueue(flow_begin, record);
         if ( found == flows.end() )
@@ -760,13 +843,17 @@ struct State {
         }
     }
 
-    // Pairs a flow not paired yet with the opposite direction of its tunnel, if the packet's
-    // acknowledgment is of a number that direction sent (within the window behind its
-    // highest, and no farther back than its first), and that one is not paired either.
+    // Pairs a flow no call claims and not paired yet with the opposite direction of its tunnel,
+    // if the packet's acknowledgment is of a number that direction sent (within the window
+    // behind its highest, and no farther back than its first), and that one is neither claimed
+    // nor paired. Scripts say which flows calls claim once they have heard of them: at a
+    // flow's first packet, the flow itself counts as unclaimed.
     void pair(const FlowKey& key, Flow& flow, uint32_t acknowledged) {
+        if ( claimed_by_call(flow) )
+            return;
         for_each_opposite(key, key.src, [&](const FlowKey& other_key, Flow& other) {
             const auto& sequence = other.sequence;
-            if ( other.paired || ! sequence.started() )
+            if ( other.paired || ! sequence.started() || claimed_by_call(other) )
                 return false;
             uint32_t behind = sequence.highest() - acknowledged;
             if ( behind > std::min(sequence.window(), sequence.highest() - sequence.first()) )
@@ -810,9 +897,9 @@ struct State {
             return;
         }
         if ( ! answered ) {
-            zeek::spicy::rt::weird("pptp_gre_ppp_unmatched_ack", "Call ID " + std::to_string(key.call_id) +
-                                                                      (ppp.protocol == PPP_LCP ? ": LCP" : ": CCP") +
-                                                                      " identifier " + std::to_string(ppp.identifier));
+            auto detail = "Call ID " + std::to_string(key.call_id) + (ppp.protocol == PPP_LCP ? ": LCP" : ": CCP") +
+                          " identifier " + std::to_string(ppp.identifier);
+            zeek::spicy::rt::weird("pptp_gre_ppp_unmatched_ack", detail);
             return;
         }
         findings.authentication = ppp.authentication;

@@ -25,9 +25,9 @@ module PPTP;
 
 export {
 	## The acceptance window of sequence analysis: a number within this many of the
-	## highest a flow has seen counts as lost, late or duplicate; a farther one is a stray,
-	## counted out of window, unless the next packet continues from it (a restart). Read
-	## when a flow begins.
+	## highest confirmed number of a flow counts as lost, late or duplicate; a farther one
+	## is a stray, counted out of window, unless the next packet continues from it (a
+	## restart). Read when a flow begins.
 	option sequence_window = 4096;
 
 	## The analyzer saw the first packet of a GRE flow.
@@ -318,6 +318,7 @@ event PPTP::gre_flow_begin(flow: GreFlow)
 		    + "from %s, not from its control connection's peer", call_id, src));
 		}
 	local info = link$info;
+	flow$claimed = ! info$shadow;
 	if ( link$from_client )
 		{
 		if ( ! info?$orig_flows )

@@ -46,6 +46,9 @@ export {
 		## Call ID of the opposite direction's flow, once the two are paired: one
 		## direction's acknowledgments acknowledge the other's numbers.
 		peer_call_id: count &optional;
+		## Set by scripts for GRE a call claims (from its set-up or a later control
+		## message): only unclaimed flows are paired with each other.
+		claimed: bool;
 		## Set by scripts for GRE of a call from an unexpected address: where the call's
 		## opposite direction goes (whose PPP this flow's answers).
 		opposite_dst: addr &optional;
@@ -628,6 +631,7 @@ function adopt_shadow(link: GreLink, src: addr, dst: addr, call_id: count)
 	if ( shadow?$orig_flows )
 		for ( _, flow in shadow$orig_flows )
 			{
+			flow$claimed = T;
 			if ( link$from_client )
 				{
 				if ( ! info?$orig_flows )
