@@ -2,96 +2,181 @@
 pptp-analysis: sequence analysis of a GRE flow (contract 5), a module of the plugin (loaded by
 pptp.lua with require; it registers nothing and does nothing when run on its own). The same
 rules as the harness's ground truth: lost = numbers never seen, duplicate, out of order
-(arrived after a higher one), within an acceptance window of the highest number; a number
-far outside it is a stray counted apart, unless the next packet continues from it: then the
-flow restarted there (a reconnect that reuses the Call ID, a peer's reboot).
+(arrived after a higher one). One packet alone is not trusted: the figures count only the
+numbers missing between confirmed ones (a number with another seen close to it), and the
+acceptance window follows the highest confirmed number; a number far outside it is a stray
+counted apart, unless the next packet continues just after it: then the flow restarted there
+(a reconnect that reuses the Call ID, a peer's reboot).
 ]]
 
 local SEQ_MOD = 4294967296
 local SEQ_HALF = 2147483648
--- Numbers further than this from the highest seen (either way) are out of the window: a
--- stray moves nothing. After RESTART_IDLE seconds of silence, only a number ahead within the
--- window is taken as the flow going on.
+-- Numbers further than this from the highest confirmed number (either way) are out of the
+-- window: a stray moves nothing. After RESTART_IDLE seconds of silence, only a number ahead
+-- within the window is taken as the flow going on.
 local SEQ_WINDOW = 4096
 local RESTART_IDLE = 60
--- Sequence numbers remembered per call direction: at least the window behind the highest,
--- so that every number the window accepts is recognised when it comes again.
+-- A number is confirmed by another seen at most SEQ_CONFIRM away (RFC 3550 A.1 asks for two
+-- in sequence before it believes a source).
+local SEQ_CONFIRM = 2
+-- The next number at most this far ahead of a stray makes it a restart.
+local RESTART_STEP = 16
+-- Sequence numbers remembered per call direction: the window either side of the highest
+-- confirmed, so that a number the window accepts is recognised when it comes again (but for
+-- the window's two far edges, exactly SEEN_LIMIT apart: they share a slot).
 local SEEN_LIMIT = 8192
 local GAP_LIMIT = 64 -- open gaps per direction that late packets are matched against
 local LISTED_NUMBERS = 12 -- sequence numbers listed by name in a loss report
 
--- Numbers between the first and the highest seen in the current episode that never arrived.
+-- Numbers of the current episode never seen between its lowest and highest confirmed ones.
+-- Without a ring the numbers seen run from dir.first to the highest without a hole.
 local function episode_lost(dir)
-    return (dir.highest - dir.first) % SEQ_MOD + 1 - dir.unique
+    local low, high = dir.low_confirmed, dir.high_confirmed
+    if not high then return 0 end
+    return (high - low) % SEQ_MOD + 1 - dir.inside
+end
+
+-- Numbers never seen: of the earlier episodes, and between the confirmed ones of this one.
+local function numbers_lost(dir)
+    if not dir or not dir.first then return 0 end
+    return dir.lost_before + episode_lost(dir)
+end
+
+-- A new episode from ``seq``: nothing in it confirmed yet.
+local function new_episode(dir, seq)
+    dir.first, dir.highest = seq, seq
+    dir.ring, dir.gaps = nil, nil
+    dir.low_confirmed, dir.high_confirmed, dir.inside = nil, nil, 0
 end
 
 -- The flow restarted at ``seq`` (the stray of frame ``frame``): what was lost so far stays
 -- counted, the stray now belongs to the new episode, whose numbers start afresh.
 local function restart(dir, seq, frame)
-    dir.lost_before = dir.lost_before + episode_lost(dir)
+    dir.lost_before = numbers_lost(dir)
     dir.out_of_window = dir.out_of_window - 1
     dir.restarts = dir.restarts + 1
-    dir.first, dir.highest, dir.unique = seq, seq, 1
-    dir.ring, dir.gaps = nil, nil
+    new_episode(dir, seq)
     return { seq = seq, frame = frame }
+end
+
+-- How many of the ``count`` numbers from ``from`` on the ring holds.
+local function seen_in(ring, from, count)
+    local seen = 0
+    for step = 0, count - 1 do
+        local number = (from + step) % SEQ_MOD
+        if ring[number % SEEN_LIMIT] == number then seen = seen + 1 end
+    end
+    return seen
+end
+
+-- ``seq`` (seen) is confirmed: the confirmed edges move out to it, and the count of numbers
+-- seen between them grows by those seen that an edge passed over.
+local function confirm(dir, ring, seq)
+    local low, high = dir.low_confirmed, dir.high_confirmed
+    if not high then
+        dir.low_confirmed, dir.high_confirmed, dir.inside = seq, seq, 1
+        return
+    end
+    local up = (seq - high) % SEQ_MOD
+    if up > 0 and up < SEQ_HALF then
+        dir.inside = dir.inside + seen_in(ring, high + 1, up)
+        dir.high_confirmed = seq
+    end
+    local down = (low - seq) % SEQ_MOD
+    if down > 0 and down < SEQ_HALF then
+        dir.inside = dir.inside + seen_in(ring, seq, down)
+        dir.low_confirmed = seq
+    end
+end
+
+-- Confirms ``seq`` (just added to the ring) and the numbers near it already seen, if any;
+-- numbers ahead of the highest (``forward``: seq is the highest now) were never seen.
+local function confirm_near(dir, ring, seq, forward)
+    local confirmed = false
+    for distance = 1, SEQ_CONFIRM do
+        local behind = (seq - distance) % SEQ_MOD
+        if ring[behind % SEEN_LIMIT] == behind then
+            confirm(dir, ring, behind)
+            confirmed = true
+        end
+        if not forward then
+            local ahead = (seq + distance) % SEQ_MOD
+            if ring[ahead % SEEN_LIMIT] == ahead then
+                confirm(dir, ring, ahead)
+                confirmed = true
+            end
+        end
+    end
+    if confirmed then confirm(dir, ring, seq) end
 end
 
 -- Sequence analysis of one flow (the same rules as the harness's ground truth) for a packet
 -- of frame ``number`` captured at ``now`` (seconds): nil for a packet in order, else "lost"
--- and the gap it opened, "duplicate", "out_of_order", or "out_of_window" and the highest
--- number then; a third value, where the flow restarted at this packet, says where. The
--- numbers seen are remembered in a ring of SEEN_LIMIT slots (slot = number mod SEEN_LIMIT):
--- bounded memory, no rebuilding, and every number within the window behind the highest is
--- recognised when it comes again. A gap remembers which of its numbers arrived later.
+-- and the gap it opened (against the highest seen), "duplicate", "out_of_order", or
+-- "out_of_window" and the window's reference in words; a third value, where the flow
+-- restarted at this packet, says where. The numbers seen are remembered in a ring of
+-- SEEN_LIMIT slots (slot = number mod SEEN_LIMIT): bounded memory, no rebuilding. The count of
+-- numbers seen between the confirmed edges is kept as they move, never counted afresh. A gap
+-- remembers which of its numbers arrived later.
 local function observe_sequence(dir, seq, number, now)
     local highest = dir.highest
     local last_time = dir.last_time
     dir.last_time = now
     if not highest then
-        dir.first, dir.highest, dir.unique = seq, seq, 1
+        new_episode(dir, seq)
         return nil
     end
-    local ahead = (seq - highest) % SEQ_MOD
     local restarted
     local stray = dir.stray
     if stray then
         dir.stray = nil
         local from_stray = (seq - stray) % SEQ_MOD
-        if from_stray > 0 and from_stray <= SEQ_WINDOW then
+        if from_stray > 0 and from_stray <= RESTART_STEP then
             restarted = restart(dir, stray, dir.stray_frame)
-            highest, ahead = stray, from_stray
+            highest = stray
         end
     end
-    -- Ahead within the window (the common case) is never a stray.
-    if (ahead == 0 or ahead > SEQ_WINDOW) and not restarted
-        and ((highest - seq) % SEQ_MOD > SEQ_WINDOW
-            or (last_time and now - last_time >= RESTART_IDLE)) then
-        dir.out_of_window = dir.out_of_window + 1
-        dir.stray, dir.stray_frame = seq, number
-        return "out_of_window", highest
+    local ahead = (seq - highest) % SEQ_MOD
+    if not restarted then
+        -- The window is measured from the highest confirmed number (the highest seen while
+        -- none is); ahead within it (the common case) is never a stray.
+        local reference = dir.high_confirmed or highest
+        local from_reference = reference == highest and ahead or (seq - reference) % SEQ_MOD
+        if (from_reference == 0 or from_reference > SEQ_WINDOW)
+            and ((reference - seq) % SEQ_MOD > SEQ_WINDOW
+                or (last_time and now - last_time >= RESTART_IDLE)) then
+            dir.out_of_window = dir.out_of_window + 1
+            dir.stray, dir.stray_frame = seq, number
+            -- Without a ring, two numbers or more in a run are all confirmed.
+            local confirmed = dir.high_confirmed or (not dir.ring and highest ~= dir.first)
+            return "out_of_window", (confirmed and "highest confirmed " or "highest ") .. reference
+        end
     end
     -- Made at the first number out of line: until then the numbers seen are those from
-    -- dir.first to the highest, each once and in order, and the ring would hold just the
-    -- last SEEN_LIMIT of them (a flow without loss never needs one).
+    -- dir.first to the highest, each once and in order (all confirmed once there are two),
+    -- and the ring would hold just the last SEEN_LIMIT of them (a flow without loss never
+    -- needs one).
     local ring = dir.ring
     if not ring then
         local run = (highest - dir.first) % SEQ_MOD + 1
-        if run > SEEN_LIMIT then run = SEEN_LIMIT end
-        if (highest - seq) % SEQ_MOD < run then
+        local held = run > SEEN_LIMIT and SEEN_LIMIT or run
+        if (highest - seq) % SEQ_MOD < held then
             dir.duplicates = dir.duplicates + 1
             return "duplicate", nil, restarted
         end
         if ahead == 1 then
-            dir.unique = dir.unique + 1
             dir.highest = seq
             return nil, nil, restarted
         end
         ring = {}
-        for back = run - 1, 0, -1 do
+        for back = held - 1, 0, -1 do
             local number_seen = (highest - back) % SEQ_MOD
             ring[number_seen % SEEN_LIMIT] = number_seen
         end
         dir.ring = ring
+        if run > 1 then
+            dir.low_confirmed, dir.high_confirmed, dir.inside = dir.first, highest, run
+        end
     end
     local slot = seq % SEEN_LIMIT
     if ring[slot] == seq then
@@ -99,8 +184,19 @@ local function observe_sequence(dir, seq, number, now)
         return "duplicate", nil, restarted
     end
     ring[slot] = seq
-    dir.unique = dir.unique + 1
-    if ahead > 0 and ahead < SEQ_HALF then
+    local low, high = dir.low_confirmed, dir.high_confirmed
+    if ahead == 1 and high == highest then
+        -- In order after the highest confirmed: the upper edge moves onto it (the lower one
+        -- is at least two behind, the numbers ahead were never seen).
+        dir.highest, dir.high_confirmed, dir.inside = seq, seq, dir.inside + 1
+        return nil, nil, restarted
+    end
+    if high and (seq - low) % SEQ_MOD <= (high - low) % SEQ_MOD then
+        dir.inside = dir.inside + 1
+    end
+    local forward = ahead > 0 and ahead < SEQ_HALF
+    confirm_near(dir, ring, seq, forward)
+    if forward then
         local from = (highest + 1) % SEQ_MOD
         dir.highest = seq
         if ahead == 1 then return nil, nil, restarted end
@@ -125,13 +221,6 @@ local function observe_sequence(dir, seq, number, now)
         end
     end
     return "out_of_order", nil, restarted
-end
-
--- Numbers never seen: of the earlier episodes, and between the first and the highest of the
--- current one.
-local function numbers_lost(dir)
-    if not dir or not dir.first then return 0 end
-    return dir.lost_before + episode_lost(dir)
 end
 
 -- Sequence numbers from ``base`` on as a short list: "17, 20-24, 31" (at most
