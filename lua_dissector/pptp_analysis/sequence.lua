@@ -137,18 +137,21 @@ local function observe_sequence(dir, seq, number, now)
         end
     end
     local ahead = (seq - highest) % SEQ_MOD
+    local ring = dir.ring
+    local high = ring and dir.high_confirmed -- without a ring, it is the highest
     if not restarted then
         -- The window is measured from the highest confirmed number (the highest seen while
         -- none is); ahead within it (the common case) is never a stray.
-        local reference = dir.high_confirmed or highest
-        local from_reference = reference == highest and ahead or (seq - reference) % SEQ_MOD
+        local reference = high or highest
+        local from_reference = ahead
+        if reference ~= highest then from_reference = (seq - reference) % SEQ_MOD end
         if (from_reference == 0 or from_reference > SEQ_WINDOW)
             and ((reference - seq) % SEQ_MOD > SEQ_WINDOW
                 or (last_time and now - last_time >= RESTART_IDLE)) then
             dir.out_of_window = dir.out_of_window + 1
             dir.stray, dir.stray_frame = seq, number
             -- Without a ring, two numbers or more in a run are all confirmed.
-            local confirmed = dir.high_confirmed or (not dir.ring and highest ~= dir.first)
+            local confirmed = high or (not ring and highest ~= dir.first)
             return "out_of_window", (confirmed and "highest confirmed " or "highest ") .. reference
         end
     end
@@ -156,7 +159,6 @@ local function observe_sequence(dir, seq, number, now)
     -- dir.first to the highest, each once and in order (all confirmed once there are two),
     -- and the ring would hold just the last SEEN_LIMIT of them (a flow without loss never
     -- needs one).
-    local ring = dir.ring
     if not ring then
         local run = (highest - dir.first) % SEQ_MOD + 1
         local held = run > SEEN_LIMIT and SEEN_LIMIT or run
@@ -175,7 +177,8 @@ local function observe_sequence(dir, seq, number, now)
         end
         dir.ring = ring
         if run > 1 then
-            dir.low_confirmed, dir.high_confirmed, dir.inside = dir.first, highest, run
+            high = highest
+            dir.low_confirmed, dir.high_confirmed, dir.inside = dir.first, high, run
         end
     end
     local slot = seq % SEEN_LIMIT
@@ -184,18 +187,24 @@ local function observe_sequence(dir, seq, number, now)
         return "duplicate", nil, restarted
     end
     ring[slot] = seq
-    local low, high = dir.low_confirmed, dir.high_confirmed
     if ahead == 1 and high == highest then
         -- In order after the highest confirmed: the upper edge moves onto it (the lower one
         -- is at least two behind, the numbers ahead were never seen).
         dir.highest, dir.high_confirmed, dir.inside = seq, seq, dir.inside + 1
         return nil, nil, restarted
     end
-    if high and (seq - low) % SEQ_MOD <= (high - low) % SEQ_MOD then
-        dir.inside = dir.inside + 1
-    end
     local forward = ahead > 0 and ahead < SEQ_HALF
-    confirm_near(dir, ring, seq, forward)
+    local deep_inside = false
+    if high then
+        local low = dir.low_confirmed
+        local offset, span = (seq - low) % SEQ_MOD, (high - low) % SEQ_MOD
+        if offset <= span then
+            dir.inside = dir.inside + 1
+            -- Its near numbers are inside too: no edge would move.
+            deep_inside = offset >= SEQ_CONFIRM and span - offset >= SEQ_CONFIRM
+        end
+    end
+    if not deep_inside then confirm_near(dir, ring, seq, forward) end
     if forward then
         local from = (highest + 1) % SEQ_MOD
         dir.highest = seq
