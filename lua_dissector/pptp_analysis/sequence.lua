@@ -28,25 +28,23 @@ local SEEN_LIMIT = 8192
 local GAP_LIMIT = 64 -- open gaps per direction that late packets are matched against
 local LISTED_NUMBERS = 12 -- sequence numbers listed by name in a loss report
 
--- Numbers of the current episode never seen between its lowest and highest confirmed ones.
--- Without a ring the numbers seen run from dir.first to the highest without a hole.
-local function episode_lost(dir)
-    local low, high = dir.low_confirmed, dir.high_confirmed
-    if not high then return 0 end
-    return (high - low) % SEQ_MOD + 1 - dir.inside
-end
+-- The confirmed numbers of the current episode are those from dir.low_confirmed to the
+-- highest seen less dir.confirmed_lag (both nil while none is, and without a ring: then the
+-- numbers seen run from dir.first to the highest without a hole, all confirmed once there are
+-- two); dir.missing counts those between them never seen. A packet in order after the highest
+-- confirmed moves none of these.
 
 -- Numbers never seen: of the earlier episodes, and between the confirmed ones of this one.
 local function numbers_lost(dir)
     if not dir or not dir.first then return 0 end
-    return dir.lost_before + episode_lost(dir)
+    return dir.lost_before + dir.missing
 end
 
 -- A new episode from ``seq``: nothing in it confirmed yet.
 local function new_episode(dir, seq)
     dir.first, dir.highest = seq, seq
     dir.ring, dir.gaps = nil, nil
-    dir.low_confirmed, dir.high_confirmed, dir.inside = nil, nil, 0
+    dir.low_confirmed, dir.confirmed_lag, dir.missing = nil, nil, 0
 end
 
 -- The flow restarted at ``seq`` (the stray of frame ``frame``): what was lost so far stays
@@ -59,55 +57,54 @@ local function restart(dir, seq, frame)
     return { seq = seq, frame = frame }
 end
 
--- How many of the ``count`` numbers from ``from`` on the ring holds.
-local function seen_in(ring, from, count)
-    local seen = 0
+-- How many of the ``count`` numbers from ``from`` on the ring does not hold.
+local function unseen_in(ring, from, count)
+    local unseen = count
     for step = 0, count - 1 do
         local number = (from + step) % SEQ_MOD
-        if ring[number % SEEN_LIMIT] == number then seen = seen + 1 end
+        if ring[number % SEEN_LIMIT] == number then unseen = unseen - 1 end
     end
-    return seen
+    return unseen
 end
 
--- ``seq`` (seen) is confirmed: the confirmed edges move out to it, and the count of numbers
--- seen between them grows by those seen that an edge passed over.
-local function confirm(dir, ring, seq)
-    local low, high = dir.low_confirmed, dir.high_confirmed
-    if not high then
-        dir.low_confirmed, dir.high_confirmed, dir.inside = seq, seq, 1
-        return
-    end
+-- ``seq`` (seen) is confirmed: the confirmed edges ``low`` and ``high`` (nil while none)
+-- move out to it, and ``missing`` grows by the numbers never seen an edge passed over.
+local function confirm(ring, seq, low, high, missing)
+    if not high then return seq, seq, missing end
     local up = (seq - high) % SEQ_MOD
     if up > 0 and up < SEQ_HALF then
-        dir.inside = dir.inside + seen_in(ring, high + 1, up)
-        dir.high_confirmed = seq
+        missing = missing + unseen_in(ring, high + 1, up)
+        high = seq
     end
     local down = (low - seq) % SEQ_MOD
     if down > 0 and down < SEQ_HALF then
-        dir.inside = dir.inside + seen_in(ring, seq, down)
-        dir.low_confirmed = seq
+        missing = missing + unseen_in(ring, seq, down)
+        low = seq
     end
+    return low, high, missing
 end
 
--- Confirms ``seq`` (just added to the ring) and the numbers near it already seen, if any;
--- numbers ahead of the highest (``forward``: seq is the highest now) were never seen.
-local function confirm_near(dir, ring, seq, forward)
+-- Confirms ``seq`` (just added to the ring) and the numbers near it already seen, if any
+-- (numbers ahead of the highest, where ``forward`` seq is the highest now, were never seen):
+-- the confirmed edges and the numbers missing between them, as they become.
+local function confirm_near(ring, seq, forward, low, high, missing)
     local confirmed = false
     for distance = 1, SEQ_CONFIRM do
         local behind = (seq - distance) % SEQ_MOD
         if ring[behind % SEEN_LIMIT] == behind then
-            confirm(dir, ring, behind)
+            low, high, missing = confirm(ring, behind, low, high, missing)
             confirmed = true
         end
         if not forward then
             local ahead = (seq + distance) % SEQ_MOD
             if ring[ahead % SEEN_LIMIT] == ahead then
-                confirm(dir, ring, ahead)
+                low, high, missing = confirm(ring, ahead, low, high, missing)
                 confirmed = true
             end
         end
     end
-    if confirmed then confirm(dir, ring, seq) end
+    if confirmed then low, high, missing = confirm(ring, seq, low, high, missing) end
+    return low, high, missing
 end
 
 -- Sequence analysis of one flow (the same rules as the harness's ground truth) for a packet
@@ -116,8 +113,8 @@ end
 -- "out_of_window" and the window's reference in words; a third value, where the flow
 -- restarted at this packet, says where. The numbers seen are remembered in a ring of
 -- SEEN_LIMIT slots (slot = number mod SEEN_LIMIT): bounded memory, no rebuilding. The count of
--- numbers seen between the confirmed edges is kept as they move, never counted afresh. A gap
--- remembers which of its numbers arrived later.
+-- numbers missing between the confirmed edges is kept as they move, never counted afresh. A
+-- gap remembers which of its numbers arrived later.
 local function observe_sequence(dir, seq, number, now)
     local highest = dir.highest
     local last_time = dir.last_time
@@ -138,27 +135,27 @@ local function observe_sequence(dir, seq, number, now)
     end
     local ahead = (seq - highest) % SEQ_MOD
     local ring = dir.ring
-    local high = ring and dir.high_confirmed -- without a ring, it is the highest
+    local lag = ring and dir.confirmed_lag
     if not restarted then
         -- The window is measured from the highest confirmed number (the highest seen while
         -- none is); ahead within it (the common case) is never a stray.
-        local reference = high or highest
-        local from_reference = ahead
-        if reference ~= highest then from_reference = (seq - reference) % SEQ_MOD end
+        local reference, from_reference = highest, ahead
+        if lag and lag ~= 0 then
+            reference = (highest - lag) % SEQ_MOD
+            from_reference = (seq - reference) % SEQ_MOD
+        end
         if (from_reference == 0 or from_reference > SEQ_WINDOW)
             and ((reference - seq) % SEQ_MOD > SEQ_WINDOW
                 or (last_time and now - last_time >= RESTART_IDLE)) then
             dir.out_of_window = dir.out_of_window + 1
             dir.stray, dir.stray_frame = seq, number
-            -- Without a ring, two numbers or more in a run are all confirmed.
-            local confirmed = high or (not ring and highest ~= dir.first)
+            local confirmed = lag or (not ring and highest ~= dir.first)
             return "out_of_window", (confirmed and "highest confirmed " or "highest ") .. reference
         end
     end
     -- Made at the first number out of line: until then the numbers seen are those from
-    -- dir.first to the highest, each once and in order (all confirmed once there are two),
-    -- and the ring would hold just the last SEEN_LIMIT of them (a flow without loss never
-    -- needs one).
+    -- dir.first to the highest, each once and in order, and the ring would hold just the last
+    -- SEEN_LIMIT of them (a flow without loss never needs one).
     if not ring then
         local run = (highest - dir.first) % SEQ_MOD + 1
         local held = run > SEEN_LIMIT and SEEN_LIMIT or run
@@ -177,8 +174,8 @@ local function observe_sequence(dir, seq, number, now)
         end
         dir.ring = ring
         if run > 1 then
-            high = highest
-            dir.low_confirmed, dir.high_confirmed, dir.inside = dir.first, high, run
+            lag = 0
+            dir.low_confirmed, dir.confirmed_lag = dir.first, lag
         end
     end
     local slot = seq % SEEN_LIMIT
@@ -187,26 +184,32 @@ local function observe_sequence(dir, seq, number, now)
         return "duplicate", nil, restarted
     end
     ring[slot] = seq
-    if ahead == 1 and high == highest then
-        -- In order after the highest confirmed: the upper edge moves onto it (the lower one
-        -- is at least two behind, the numbers ahead were never seen).
-        dir.highest, dir.high_confirmed, dir.inside = seq, seq, dir.inside + 1
+    if ahead == 1 and lag == 0 then
+        -- In order after the highest confirmed: it is the highest confirmed now (the lowest
+        -- is at least two behind, the numbers ahead were never seen), none missing between.
+        dir.highest = seq
         return nil, nil, restarted
     end
     local forward = ahead > 0 and ahead < SEQ_HALF
+    local low, high, missing = nil, nil, dir.missing
     local deep_inside = false
-    if high then
-        local low = dir.low_confirmed
+    if lag then
+        low, high = dir.low_confirmed, (highest - lag) % SEQ_MOD
         local offset, span = (seq - low) % SEQ_MOD, (high - low) % SEQ_MOD
         if offset <= span then
-            dir.inside = dir.inside + 1
+            missing = missing - 1
             -- Its near numbers are inside too: no edge would move.
             deep_inside = offset >= SEQ_CONFIRM and span - offset >= SEQ_CONFIRM
         end
     end
-    if not deep_inside then confirm_near(dir, ring, seq, forward) end
+    if not deep_inside then
+        low, high, missing = confirm_near(ring, seq, forward, low, high, missing)
+    end
+    if forward then highest = seq end
+    dir.low_confirmed, dir.missing = low, missing
+    dir.confirmed_lag = high and (highest - high) % SEQ_MOD
     if forward then
-        local from = (highest + 1) % SEQ_MOD
+        local from = (highest - ahead + 1) % SEQ_MOD
         dir.highest = seq
         if ahead == 1 then return nil, nil, restarted end
         local gap = { frame = number, from = from, count = ahead - 1, late = {} }
