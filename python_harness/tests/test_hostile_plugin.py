@@ -189,6 +189,33 @@ def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
     assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
 
 
+def test_copies_creeping_ahead_neither_push_the_window_nor_add_loss(tmp_path):
+    """Each packet of a flow in order is followed by a copy whose number lands farther ahead
+    than the last: the window stays with the confirmed numbers, the copies' gaps are shown on
+    their packets but the flow's figures are the truth's (no loss, no restart)."""
+    cap = Capture("creeping", "copies whose numbers creep ahead", valid=False)
+    client, server = scenarios.CLIENT, scenarios.SERVER
+    for seq in range(20):
+        for number in (seq, seq + 3000 * (seq + 1)):
+            orphan_gre(cap, client, server, 9, ppp.lcp_echo(identifier=number % 256), number)
+    pcap = tmp_path / "creeping.pcap"
+    cap.write(pcap)
+    truth = oracle.load_truth(pcap)
+    (flow,) = truth["gre_without_call"]
+    assert flow["out_of_window"] > 0
+    expected = {
+        frame["number"]: {
+            key: int(value[0]) for key, value in frame["fields"].items() if key in SEQUENCE_FIELDS
+        }
+        for frame in truth["frames"]
+    }
+    for two_pass in (False, True):
+        shown = _sequence_verdicts(pcap, two_pass)
+        assert {n: shown.get(n, {}) for n in expected} == expected, f"two_pass={two_pass}"
+    table = oracle.calls_table(pcap, PLUGIN)
+    assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
+
+
 def _hostile_numbers(rng: random.Random, count: int) -> list[tuple[int, float]]:
     """``count`` sequence numbers of one flow, each with the wait before it: runs in order,
     losses, late and repeated packets (some beyond the window), strays anywhere in the number
