@@ -169,9 +169,9 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             "Of those, never arrived"),
         duplicate = ProtoField.bool("pptp_gre.analysis.duplicate", "Duplicate sequence number"),
         out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
-        -- A stray far from the highest number (counted apart), and the packet after one that
-        -- continued from it: the flow restarted there. GRE without a call: the Call ID of the
-        -- flow the other way that its acknowledgments pair it with (one tunnel).
+        -- A stray far from the highest confirmed number (counted apart), and the packet after
+        -- one that continued from it: the flow restarted there. GRE without a call: the Call ID
+        -- of the flow the other way that its acknowledgments pair it with (one tunnel).
         out_of_window = ProtoField.uint8("pptp_gre.analysis.out_of_window",
             "Out of the acceptance window (counted apart)"),
         restart = ProtoField.uint8("pptp_gre.analysis.restart", "Flow restarted"),

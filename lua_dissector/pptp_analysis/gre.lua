@@ -289,11 +289,11 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
         add_expert(item, ge.restart, string.format("Flow restarted at sequence number %d "
             .. "(frame %d)", restarted.seq, restarted.frame))
     end
-    local highest = notes.out_of_window
-    if highest then
+    local reference = notes.out_of_window -- "highest confirmed N", or "highest N"
+    if reference then
         if with_tree then set_generated(tree_add(item, gf.out_of_window, 1)) end
         add_expert(item, ge.out_of_window, string.format("Sequence number %d out of the "
-            .. "acceptance window (highest %d): counted apart", seq, highest))
+            .. "acceptance window (%s): counted apart", seq, reference))
     end
     if notes.ack_unseen then problem(item, "ack_unseen", nil, with_tree) end
     if notes.weak_auth then

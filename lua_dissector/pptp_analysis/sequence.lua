@@ -2,96 +2,181 @@
 pptp-analysis: sequence analysis of a GRE flow (contract 5), a module of the plugin (loaded by
 pptp.lua with require; it registers nothing and does nothing when run on its own). The same
 rules as the harness's ground truth: lost = numbers never seen, duplicate, out of order
-(arrived after a higher one), within an acceptance window of the highest number; a number
-far outside it is a stray counted apart, unless the next packet continues from it: then the
-flow restarted there (a reconnect that reuses the Call ID, a peer's reboot).
+(arrived after a higher one). One packet alone is not trusted: the figures count only the
+numbers missing between confirmed ones (a number with another seen close to it), and the
+acceptance window follows the highest confirmed number; a number far outside it is a stray
+counted apart, unless the next packet continues just after it: then the flow restarted there
+(a reconnect that reuses the Call ID, a peer's reboot).
 ]]
 
 local SEQ_MOD = 4294967296
 local SEQ_HALF = 2147483648
--- Numbers further than this from the highest seen (either way) are out of the window: a
--- stray moves nothing. After RESTART_IDLE seconds of silence, only a number ahead within the
--- window is taken as the flow going on.
+-- Numbers further than this from the highest confirmed number (either way) are out of the
+-- window: a stray moves nothing. After RESTART_IDLE seconds of silence, only a number ahead
+-- within the window is taken as the flow going on.
 local SEQ_WINDOW = 4096
 local RESTART_IDLE = 60
--- Sequence numbers remembered per call direction: at least the window behind the highest,
--- so that every number the window accepts is recognised when it comes again.
+-- A number is confirmed by another seen at most SEQ_CONFIRM away (RFC 3550 A.1 asks for two
+-- in sequence before it believes a source).
+local SEQ_CONFIRM = 2
+-- The next number at most this far ahead of a stray makes it a restart.
+local RESTART_STEP = 16
+-- Sequence numbers remembered per call direction: the window either side of the highest
+-- confirmed, so that a number the window accepts is recognised when it comes again (but for
+-- the window's two far edges, exactly SEEN_LIMIT apart: they share a slot).
 local SEEN_LIMIT = 8192
 local GAP_LIMIT = 64 -- open gaps per direction that late packets are matched against
 local LISTED_NUMBERS = 12 -- sequence numbers listed by name in a loss report
 
--- Numbers between the first and the highest seen in the current episode that never arrived.
-local function episode_lost(dir)
-    return (dir.highest - dir.first) % SEQ_MOD + 1 - dir.unique
+-- The confirmed numbers of the current episode are those from dir.low_confirmed to the
+-- highest seen less dir.confirmed_lag (both nil while none is, and without a ring: then the
+-- numbers seen run from dir.first to the highest without a hole, all confirmed once there are
+-- two); dir.missing counts those between them never seen. A packet in order after the highest
+-- confirmed moves none of these.
+
+-- Numbers never seen: of the earlier episodes, and between the confirmed ones of this one.
+local function numbers_lost(dir)
+    if not dir or not dir.first then return 0 end
+    return dir.lost_before + dir.missing
+end
+
+-- A new episode from ``seq``: nothing in it confirmed yet.
+local function new_episode(dir, seq)
+    dir.first, dir.highest = seq, seq
+    dir.ring, dir.gaps = nil, nil
+    dir.low_confirmed, dir.confirmed_lag, dir.missing = nil, nil, 0
 end
 
 -- The flow restarted at ``seq`` (the stray of frame ``frame``): what was lost so far stays
 -- counted, the stray now belongs to the new episode, whose numbers start afresh.
 local function restart(dir, seq, frame)
-    dir.lost_before = dir.lost_before + episode_lost(dir)
+    dir.lost_before = numbers_lost(dir)
     dir.out_of_window = dir.out_of_window - 1
     dir.restarts = dir.restarts + 1
-    dir.first, dir.highest, dir.unique = seq, seq, 1
-    dir.ring, dir.gaps = nil, nil
+    new_episode(dir, seq)
     return { seq = seq, frame = frame }
+end
+
+-- How many of the ``count`` numbers from ``from`` on the ring does not hold.
+local function unseen_in(ring, from, count)
+    local unseen = count
+    for step = 0, count - 1 do
+        local number = (from + step) % SEQ_MOD
+        if ring[number % SEEN_LIMIT] == number then unseen = unseen - 1 end
+    end
+    return unseen
+end
+
+-- ``seq`` (seen) is confirmed: the confirmed edges ``low`` and ``high`` (nil while none)
+-- move out to it, and ``missing`` grows by the numbers never seen an edge passed over.
+local function confirm(ring, seq, low, high, missing)
+    if not high then return seq, seq, missing end
+    local up = (seq - high) % SEQ_MOD
+    if up > 0 and up < SEQ_HALF then
+        missing = missing + unseen_in(ring, high + 1, up)
+        high = seq
+    end
+    local down = (low - seq) % SEQ_MOD
+    if down > 0 and down < SEQ_HALF then
+        missing = missing + unseen_in(ring, seq, down)
+        low = seq
+    end
+    return low, high, missing
+end
+
+-- Confirms ``seq`` (just added to the ring) and the numbers near it already seen, if any
+-- (numbers ahead of the highest, where ``forward`` seq is the highest now, were never seen):
+-- the confirmed edges and the numbers missing between them, as they become.
+local function confirm_near(ring, seq, forward, low, high, missing)
+    local confirmed = false
+    for distance = 1, SEQ_CONFIRM do
+        local behind = (seq - distance) % SEQ_MOD
+        if ring[behind % SEEN_LIMIT] == behind then
+            low, high, missing = confirm(ring, behind, low, high, missing)
+            confirmed = true
+        end
+        if not forward then
+            local ahead = (seq + distance) % SEQ_MOD
+            if ring[ahead % SEEN_LIMIT] == ahead then
+                low, high, missing = confirm(ring, ahead, low, high, missing)
+                confirmed = true
+            end
+        end
+    end
+    if confirmed then low, high, missing = confirm(ring, seq, low, high, missing) end
+    return low, high, missing
 end
 
 -- Sequence analysis of one flow (the same rules as the harness's ground truth) for a packet
 -- of frame ``number`` captured at ``now`` (seconds): nil for a packet in order, else "lost"
--- and the gap it opened, "duplicate", "out_of_order", or "out_of_window" and the highest
--- number then; a third value, where the flow restarted at this packet, says where. The
--- numbers seen are remembered in a ring of SEEN_LIMIT slots (slot = number mod SEEN_LIMIT):
--- bounded memory, no rebuilding, and every number within the window behind the highest is
--- recognised when it comes again. A gap remembers which of its numbers arrived later.
+-- and the gap it opened (against the highest seen), "duplicate", "out_of_order", or
+-- "out_of_window" and the window's reference in words; a third value, where the flow
+-- restarted at this packet, says where. The numbers seen are remembered in a ring of
+-- SEEN_LIMIT slots (slot = number mod SEEN_LIMIT): bounded memory, no rebuilding. The count of
+-- numbers missing between the confirmed edges is kept as they move, never counted afresh. A
+-- gap remembers which of its numbers arrived later.
 local function observe_sequence(dir, seq, number, now)
     local highest = dir.highest
     local last_time = dir.last_time
     dir.last_time = now
     if not highest then
-        dir.first, dir.highest, dir.unique = seq, seq, 1
+        new_episode(dir, seq)
         return nil
     end
-    local ahead = (seq - highest) % SEQ_MOD
     local restarted
     local stray = dir.stray
     if stray then
         dir.stray = nil
         local from_stray = (seq - stray) % SEQ_MOD
-        if from_stray > 0 and from_stray <= SEQ_WINDOW then
+        if from_stray > 0 and from_stray <= RESTART_STEP then
             restarted = restart(dir, stray, dir.stray_frame)
-            highest, ahead = stray, from_stray
+            highest = stray
         end
     end
-    -- Ahead within the window (the common case) is never a stray.
-    if (ahead == 0 or ahead > SEQ_WINDOW) and not restarted
-        and ((highest - seq) % SEQ_MOD > SEQ_WINDOW
-            or (last_time and now - last_time >= RESTART_IDLE)) then
-        dir.out_of_window = dir.out_of_window + 1
-        dir.stray, dir.stray_frame = seq, number
-        return "out_of_window", highest
+    local ahead = (seq - highest) % SEQ_MOD
+    local ring = dir.ring
+    local lag = ring and dir.confirmed_lag
+    if not restarted then
+        -- The window is measured from the highest confirmed number (the highest seen while
+        -- none is); ahead within it (the common case) is never a stray.
+        local reference, from_reference = highest, ahead
+        if lag and lag ~= 0 then
+            reference = (highest - lag) % SEQ_MOD
+            from_reference = (seq - reference) % SEQ_MOD
+        end
+        if (from_reference == 0 or from_reference > SEQ_WINDOW)
+            and ((reference - seq) % SEQ_MOD > SEQ_WINDOW
+                or (last_time and now - last_time >= RESTART_IDLE)) then
+            dir.out_of_window = dir.out_of_window + 1
+            dir.stray, dir.stray_frame = seq, number
+            local confirmed = lag or (not ring and highest ~= dir.first)
+            return "out_of_window", (confirmed and "highest confirmed " or "highest ") .. reference
+        end
     end
     -- Made at the first number out of line: until then the numbers seen are those from
-    -- dir.first to the highest, each once and in order, and the ring would hold just the
-    -- last SEEN_LIMIT of them (a flow without loss never needs one).
-    local ring = dir.ring
+    -- dir.first to the highest, each once and in order, and the ring would hold just the last
+    -- SEEN_LIMIT of them (a flow without loss never needs one).
     if not ring then
         local run = (highest - dir.first) % SEQ_MOD + 1
-        if run > SEEN_LIMIT then run = SEEN_LIMIT end
-        if (highest - seq) % SEQ_MOD < run then
+        local held = run > SEEN_LIMIT and SEEN_LIMIT or run
+        if (highest - seq) % SEQ_MOD < held then
             dir.duplicates = dir.duplicates + 1
             return "duplicate", nil, restarted
         end
         if ahead == 1 then
-            dir.unique = dir.unique + 1
             dir.highest = seq
             return nil, nil, restarted
         end
         ring = {}
-        for back = run - 1, 0, -1 do
+        for back = held - 1, 0, -1 do
             local number_seen = (highest - back) % SEQ_MOD
             ring[number_seen % SEEN_LIMIT] = number_seen
         end
         dir.ring = ring
+        if run > 1 then
+            lag = 0
+            dir.low_confirmed, dir.confirmed_lag = dir.first, lag
+        end
     end
     local slot = seq % SEEN_LIMIT
     if ring[slot] == seq then
@@ -99,9 +184,32 @@ local function observe_sequence(dir, seq, number, now)
         return "duplicate", nil, restarted
     end
     ring[slot] = seq
-    dir.unique = dir.unique + 1
-    if ahead > 0 and ahead < SEQ_HALF then
-        local from = (highest + 1) % SEQ_MOD
+    if ahead == 1 and lag == 0 then
+        -- In order after the highest confirmed: it is the highest confirmed now (the lowest
+        -- is at least two behind, the numbers ahead were never seen), none missing between.
+        dir.highest = seq
+        return nil, nil, restarted
+    end
+    local forward = ahead > 0 and ahead < SEQ_HALF
+    local low, high, missing = nil, nil, dir.missing
+    local deep_inside = false
+    if lag then
+        low, high = dir.low_confirmed, (highest - lag) % SEQ_MOD
+        local offset, span = (seq - low) % SEQ_MOD, (high - low) % SEQ_MOD
+        if offset <= span then
+            missing = missing - 1
+            -- Its near numbers are inside too: no edge would move.
+            deep_inside = offset >= SEQ_CONFIRM and span - offset >= SEQ_CONFIRM
+        end
+    end
+    if not deep_inside then
+        low, high, missing = confirm_near(ring, seq, forward, low, high, missing)
+    end
+    if forward then highest = seq end
+    dir.low_confirmed, dir.missing = low, missing
+    dir.confirmed_lag = high and (highest - high) % SEQ_MOD
+    if forward then
+        local from = (highest - ahead + 1) % SEQ_MOD
         dir.highest = seq
         if ahead == 1 then return nil, nil, restarted end
         local gap = { frame = number, from = from, count = ahead - 1, late = {} }
@@ -125,13 +233,6 @@ local function observe_sequence(dir, seq, number, now)
         end
     end
     return "out_of_order", nil, restarted
-end
-
--- Numbers never seen: of the earlier episodes, and between the first and the highest of the
--- current one.
-local function numbers_lost(dir)
-    if not dir or not dir.first then return 0 end
-    return dir.lost_before + episode_lost(dir)
 end
 
 -- Sequence numbers from ``base`` on as a short list: "17, 20-24, 31" (at most

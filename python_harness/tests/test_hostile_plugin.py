@@ -11,6 +11,7 @@ import pytest
 
 from pptp_harness import oracle, ppp, scenarios, tshark
 from pptp_harness.capture import Capture, orphan_gre
+from pptp_harness.expected import SequenceTracker
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
 HOSTILE = ["sequence_out_of_window", "sequence_restart", "gre_only_tunnel"]
@@ -124,33 +125,95 @@ def test_report_says_strays_restarts_and_tunnels_in_words(pcaps):
 
 
 def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
-    """A stray half the number space away loses nothing and says so; a flow that goes on from
+    """A stray half the number space away loses nothing and says which number the window was
+    measured from (the highest seen while none is confirmed, then the highest confirmed); a
+    lone number beyond the flow shows its gap but adds no loss; a flow that goes on just after
     a stray says it restarted there (frame and number), and both experts filter by name."""
-    cap = Capture("strays", "a stray, then a restart", valid=False)
+    cap = Capture("strays", "strays, a lone number beyond the flow, then a restart", valid=False)
     client, server = scenarios.CLIENT, scenarios.SERVER
-    for seq in (0, 1, 2, 2**31 + 2, 3, 4, 900_000, 900_002):
+    numbers = (0, 2**31, 1, 2, 2**31 + 2, 3, 4, 900, 5, 900_000, 900_002)
+    for seq in numbers:
         orphan_gre(cap, client, server, 7, ppp.lcp_echo(identifier=seq % 256), seq)
     pcap = tmp_path / "strays.pcap"
     cap.write(pcap)
+    # What each expert must say, replaying the truth's tracker: the window's reference is
+    # read before the packet, the restart names the stray it continued from.
+    tracker, stray = SequenceTracker(), None
+    expected: dict[int, list[str]] = {}
+    references = []
+    for number, seq in enumerate(numbers, start=1):
+        confirmed = tracker.highest_confirmed
+        reference = (
+            f"highest {tracker.highest}" if confirmed is None else f"highest confirmed {confirmed}"
+        )
+        verdict = tracker.observe(seq)
+        if "pptp_gre.analysis.out_of_window" in verdict:
+            expected[number] = [
+                f"Sequence number {seq} out of the acceptance window ({reference}): counted apart"
+            ]
+            references.append(reference)
+            stray = (seq, number)
+        if "pptp_gre.analysis.restart" in verdict:
+            expected[number] = [f"Flow restarted at sequence number {stray[0]} (frame {stray[1]})"]
+    assert any("confirmed" in ref for ref in references)
+    assert any("confirmed" not in ref for ref in references)
     decoded = tshark.decode(pcap, SEQUENCE_FIELDS, lua_scripts=[str(PLUGIN)], two_pass=True)
+    assert not decoded.lua_errors()
     messages = {n: decoded.values(n, "_ws.expert.message") for n in decoded.frames}
-    assert (
-        "Sequence number 2147483650 out of the acceptance window (highest 2): counted apart"
-        in (messages[4])
-    )
-    assert (
-        "Sequence number 900000 out of the acceptance window (highest 4): counted apart"
-        in (messages[7])
-    )
-    assert "Flow restarted at sequence number 900000 (frame 7)" in messages[8]
-    assert decoded.values(8, "pptp_gre.analysis.lost") == ["1"]
+    for number, wanted in expected.items():
+        for message in wanted:
+            assert message in messages[number], (number, messages[number])
+    truth = oracle.load_truth(pcap)
+    lost_at = {
+        frame["number"]: frame["fields"]["pptp_gre.analysis.lost"]
+        for frame in truth["frames"]
+        if "pptp_gre.analysis.lost" in frame["fields"]
+    }
+    assert len(lost_at) == 2  # the lone 900 and the restarted flow's gap
+    for number, value in lost_at.items():
+        assert decoded.values(number, "pptp_gre.analysis.lost") == [str(value[0])]
     base = ["-n", "-2", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-T", "fields"]
-    for expert, frames in (("out_of_window", ["4", "7"]), ("restart", ["8"])):
+    for expert in ("out_of_window", "restart"):
+        frames = [
+            str(frame["number"])
+            for frame in truth["frames"]
+            if f"pptp_gre.analysis.{expert}" in frame["fields"]
+        ]
+        assert frames, expert
         out = tshark.run([*base, "-Y", f"pptp_gre.expert.{expert}", "-e", "frame.number"])
         assert out.stdout.split() == frames, expert
-    (row,) = oracle.calls_table(pcap, PLUGIN).orphans
-    counts = {name: row[name] for name in ("lost", "out_of_window", "restarts", "duplicate")}
-    assert counts == {"lost": "1", "out_of_window": "1", "restarts": "1", "duplicate": "0"}
+    (flow,) = truth["gre_without_call"]
+    assert (flow["lost"], flow["restarts"]) == (tracker.lost, 1)
+    assert tracker.lost < sum(value[0] for value in lost_at.values())  # 900 added no loss
+    table = oracle.calls_table(pcap, PLUGIN)
+    assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
+
+
+def test_copies_creeping_ahead_neither_push_the_window_nor_add_loss(tmp_path):
+    """Each packet of a flow in order is followed by a copy whose number lands farther ahead
+    than the last: the window stays with the confirmed numbers, the copies' gaps are shown on
+    their packets but the flow's figures are the truth's (no loss, no restart)."""
+    cap = Capture("creeping", "copies whose numbers creep ahead", valid=False)
+    client, server = scenarios.CLIENT, scenarios.SERVER
+    for seq in range(20):
+        for number in (seq, seq + 3000 * (seq + 1)):
+            orphan_gre(cap, client, server, 9, ppp.lcp_echo(identifier=number % 256), number)
+    pcap = tmp_path / "creeping.pcap"
+    cap.write(pcap)
+    truth = oracle.load_truth(pcap)
+    (flow,) = truth["gre_without_call"]
+    assert flow["out_of_window"] > 0
+    expected = {
+        frame["number"]: {
+            key: int(value[0]) for key, value in frame["fields"].items() if key in SEQUENCE_FIELDS
+        }
+        for frame in truth["frames"]
+    }
+    for two_pass in (False, True):
+        shown = _sequence_verdicts(pcap, two_pass)
+        assert {n: shown.get(n, {}) for n in expected} == expected, f"two_pass={two_pass}"
+    table = oracle.calls_table(pcap, PLUGIN)
+    assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
 
 
 def _hostile_numbers(rng: random.Random, count: int) -> list[tuple[int, float]]:
