@@ -253,13 +253,14 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
             -- do not explain (more counts skipped than numbers, which other PPP packets such
             -- as LCP also take) is the sender's, not the network's. A count far from the
             -- last (as decryption's window has it) moves nothing and is no gap, unless the
-            -- next one continues from it.
+            -- next one continues from it; nor does a GRE packet out of the sequence window.
             local count = (high % 16) * 256 + low
-            if order ~= "duplicate" and order ~= "out_of_order" then
+            if order ~= "duplicate" and order ~= "out_of_order" and order ~= "out_of_window" then
                 local previous = dir.coherency
                 local advance = previous and (count - previous) % COUNT_SPACE
+                local stray = dir.coherency_stray
                 if advance and advance > COUNT_WINDOW
-                    and count ~= ((dir.coherency_stray or -2) + 1) % COUNT_SPACE then
+                    and not (stray and count == (stray + 1) % COUNT_SPACE) then
                     dir.coherency_stray = count
                 else
                     if advance then
@@ -269,7 +270,7 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
                             add_finding(number, "coherency_gap")
                         end
                     end
-                    dir.coherency, dir.coherency_seq = count, seq
+                    dir.coherency, dir.coherency_seq, dir.coherency_stray = count, seq, nil
                 end
             end
         end
