@@ -188,7 +188,9 @@ local function mppe_stateful(dec, count, flushed, ciphertext)
     end
     local flag = count % 256 == 255
     if not (flag or flushed) then
-        if ahead > 1 then return nil, "packets lost before it: waiting for a flushed packet" end
+        if ahead > 1 then
+            return nil, "packets lost before it: waiting for a flushed or flag packet"
+        end
         -- The keystream runs on: the decryptor's own RC4 moves, undone if rejected.
         dec.pending = { count = count, used = #ciphertext }
         return crypto.rc4_crypt(dec.rc4, ciphertext)
