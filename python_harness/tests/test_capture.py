@@ -52,7 +52,7 @@ def test_checksums_are_valid():
 
 def test_tracker_loss_duplicate_reorder():
     tracker = SequenceTracker()
-    seen = [tracker.observe(s) for s in (0, 1, 3, 2, 2, 6)]
+    seen = [tracker.observe(s) for s in (0, 1, 3, 2, 2, 6, 7)]
     assert seen == [
         {},
         {},
@@ -60,6 +60,7 @@ def test_tracker_loss_duplicate_reorder():
         {"pptp_gre.analysis.out_of_order": 1},
         {"pptp_gre.analysis.duplicate": 1},
         {"pptp_gre.analysis.lost": 2},
+        {},
     ]
     assert (tracker.lost, tracker.duplicates, tracker.out_of_order) == (2, 1, 1)
 
@@ -67,11 +68,12 @@ def test_tracker_loss_duplicate_reorder():
 def test_tracker_wraps_at_32_bits():
     """RFC 1982 serial arithmetic: 0xFFFFFFFF then 0 is in order, then 3 skips 1 and 2."""
     tracker = SequenceTracker()
-    assert [tracker.observe(s) for s in (0xFFFFFFFE, 0xFFFFFFFF, 0, 3)] == [
+    assert [tracker.observe(s) for s in (0xFFFFFFFE, 0xFFFFFFFF, 0, 3, 4)] == [
         {},
         {},
         {},
         {"pptp_gre.analysis.lost": 2},
+        {},
     ]
     assert tracker.lost == 2
 

@@ -27,6 +27,31 @@ def test_a_stray_far_ahead_or_behind_moves_nothing():
     assert (tracker.lost, tracker.out_of_window, tracker.restarts) == (0, 2, 0)
 
 
+def test_a_lone_number_beyond_the_flow_shows_a_gap_but_no_loss():
+    tracker, verdicts = run([0, 1, 2, 300, 3, 4])
+    assert verdicts[3] == {"pptp_gre.analysis.lost": 297}
+    assert verdicts[4] == {"pptp_gre.analysis.out_of_order": 1}
+    assert tracker.lost == 0
+
+
+def test_a_loss_counts_once_a_number_confirms_the_far_side():
+    tracker, _ = run([0, 1, 2, 5])
+    assert tracker.lost == 0  # 5 alone may be a damaged copy
+    tracker, _ = run([0, 1, 2, 5, 6])
+    assert tracker.lost == 2
+    tracker, _ = run([0, 1, 2, 6, 4])
+    assert tracker.lost == 2  # 4 and 6 confirm each other: 3 and 5 never came
+
+
+def test_copies_whose_numbers_creep_ahead_do_not_push_the_flow_out_of_the_window():
+    numbers = []
+    for seq in range(20):
+        numbers += [seq, seq + 3000 * (seq + 1)]  # each a copy farther ahead than the last
+    tracker, _ = run(numbers)
+    assert (tracker.lost, tracker.restarts) == (0, 0)
+    assert tracker.out_of_window > 0
+
+
 def test_the_window_edge_is_still_analysed():
     tracker, verdicts = run([10, 10 + SEQ_WINDOW, 11])
     assert verdicts[1] == {"pptp_gre.analysis.lost": SEQ_WINDOW - 1}

@@ -21,7 +21,9 @@ from .constants import (
 )
 
 SEQ_MOD = 1 << 32
-SEQ_WINDOW = 4096  # how far from the highest number seen a number is analysed
+SEQ_WINDOW = 4096  # how far from the highest confirmed number a number is analysed
+SEQ_CONFIRM = 2  # a number is confirmed by another seen this close to it
+RESTART_STEP = 16  # how far ahead of a stray the next number may be to make it a restart
 RESTART_IDLE = 60.0  # seconds of silence after which a number that does not advance is a stray
 
 
@@ -107,20 +109,22 @@ def call_ending(ended: str | None, tcp_closed: str | None, lcp_terminated: int |
 class SequenceTracker:
     """Sequence analysis for one call direction, the ground truth analyzers are held to.
 
-    Numbers compare in 32-bit serial arithmetic (RFC 1982), so the wrap is not a loss. Within
-    ``SEQ_WINDOW`` of the highest seen: a number ahead by ``d`` reports ``d - 1`` lost numbers,
-    one already seen is a duplicate, an unseen one behind the highest is out of order. A number
-    farther away (or, after ``RESTART_IDLE`` seconds of silence, any that does not advance) is a
-    stray: counted apart, it moves nothing, unless the next number continues from it within the
-    window; then the flow restarted there (a reconnect reusing the Call ID, a peer's reboot), and
-    the analysis starts afresh, keeping the earlier episodes' losses (RFC 3550 A.1 does the same
-    with its probation).
+    Numbers compare in 32-bit serial arithmetic (RFC 1982), so the wrap is not a loss. A number
+    ahead of the highest seen by ``d`` reports ``d - 1`` lost numbers, one already seen is a
+    duplicate, an unseen one behind the highest is out of order. But one packet is not trusted
+    on its own (RFC 3550 A.1 asks for two in sequence before it believes a source):
+
+    - the figures count the numbers never seen between the lowest and the highest *confirmed*
+      number, one that has another seen number within ``SEQ_CONFIRM`` of it; a lone number beyond
+      the flow's (an altered copy, a forged packet) reports a gap when it comes, but no loss;
+    - a number more than ``SEQ_WINDOW`` from the highest confirmed one (or, after
+      ``RESTART_IDLE`` seconds of silence, any that does not advance) is a stray: counted apart,
+      it moves nothing, unless the next number continues from it, at most ``RESTART_STEP`` ahead;
+      then the flow restarted there (a reconnect reusing the Call ID, a peer's reboot) and the
+      analysis starts afresh, keeping the earlier episodes' losses.
     """
 
     def __init__(self) -> None:
-        self.first: int | None = None
-        self.highest: int | None = None
-        self.seen: set[int] = set()
         self.duplicates = 0
         self.out_of_order = 0
         self.out_of_window = 0
@@ -128,6 +132,14 @@ class SequenceTracker:
         self.earlier_lost = 0  # lost in the episodes before the last restart
         self.stray: int | None = None  # the last stray, on probation
         self.last_time: float | None = None
+        self._start(None)
+
+    def _start(self, seq: int | None) -> None:
+        """A new episode, from ``seq`` (None: nothing seen yet)."""
+        self.first = self.highest = seq
+        self.seen: set[int] = set() if seq is None else {seq}
+        self.first_confirmed: int | None = None
+        self.highest_confirmed: int | None = None
 
     def observe(self, seq: int, time: float | None = None) -> dict[str, int]:
         candidate, self.stray = self.stray, None
@@ -136,18 +148,17 @@ class SequenceTracker:
             self.last_time = time
         idle = time is not None and last_time is not None and time - last_time >= RESTART_IDLE
         if self.highest is None:
-            self.first = self.highest = seq
-            self.seen.add(seq)
+            self._start(seq)
             return {}
-        if candidate is not None and 0 < (seq - candidate) % SEQ_MOD <= SEQ_WINDOW:
+        if candidate is not None and 0 < (seq - candidate) % SEQ_MOD <= RESTART_STEP:
             self.earlier_lost = self.lost
             self.out_of_window -= 1  # the stray was the new episode's first number
             self.restarts += 1
-            self.first = self.highest = candidate
-            self.seen = {candidate}
+            self._start(candidate)
             return {"pptp_gre.analysis.restart": 1, **self._in_window(seq)}
-        ahead = (seq - self.highest) % SEQ_MOD
-        behind = (self.highest - seq) % SEQ_MOD
+        reference = self.highest if self.highest_confirmed is None else self.highest_confirmed
+        ahead = (seq - reference) % SEQ_MOD
+        behind = (reference - seq) % SEQ_MOD
         if (ahead > SEQ_WINDOW and behind > SEQ_WINDOW) or (idle and not 0 < ahead <= SEQ_WINDOW):
             self.out_of_window += 1
             self.stray = seq
@@ -159,6 +170,11 @@ class SequenceTracker:
             self.duplicates += 1
             return {"pptp_gre.analysis.duplicate": 1}
         self.seen.add(seq)
+        for distance in range(1, SEQ_CONFIRM + 1):
+            for near in ((seq - distance) % SEQ_MOD, (seq + distance) % SEQ_MOD):
+                if near in self.seen:
+                    self._confirm(near)
+                    self._confirm(seq)
         ahead = (seq - self.highest) % SEQ_MOD
         if 0 < ahead < SEQ_MOD // 2:
             self.highest = seq
@@ -167,6 +183,13 @@ class SequenceTracker:
         if (self.first - seq) % SEQ_MOD < SEQ_MOD // 2:
             self.first = seq  # behind the first one seen: the numbers start here
         return {"pptp_gre.analysis.out_of_order": 1}
+
+    def _confirm(self, seq: int) -> None:
+        high, low = self.highest_confirmed, self.first_confirmed
+        if high is None or 0 < (seq - high) % SEQ_MOD < SEQ_MOD // 2:
+            self.highest_confirmed = seq
+        if low is None or 0 < (low - seq) % SEQ_MOD < SEQ_MOD // 2:
+            self.first_confirmed = seq
 
     def acknowledges(self, ack: int) -> bool:
         """Whether ``ack`` acknowledges a number of this direction's current episode: at most
@@ -178,10 +201,13 @@ class SequenceTracker:
 
     @property
     def lost(self) -> int:
-        """Numbers between the first and the highest that never arrived, in every episode."""
-        if self.first is None or self.highest is None:
-            return 0
-        return self.earlier_lost + ((self.highest - self.first) % SEQ_MOD) + 1 - len(self.seen)
+        """Numbers never seen between the lowest and the highest confirmed, in every episode."""
+        low, high = self.first_confirmed, self.highest_confirmed
+        if low is None or high is None:
+            return self.earlier_lost
+        span = (high - low) % SEQ_MOD + 1
+        inside = sum(1 for seq in self.seen if (seq - low) % SEQ_MOD < span)
+        return self.earlier_lost + span - inside
 
 
 @dataclass
