@@ -128,7 +128,7 @@ local function mppe_new(start_key, key_bits, stateless, rekey_on_flush)
         -- stateful: keystream octets used since RC4 last started (to undo a rejected packet)
         used = 0,
         -- the packet tried last: how to commit it (nil: nothing to commit)
-        pending = nil, keys = {}, stray = nil,
+        pending = nil, keys = {}, keys_from = nil, keys_made = 0, stray = nil,
     }
 end
 
@@ -154,13 +154,16 @@ local function mppe_stateless(dec, count, ciphertext)
         return nil, string.format("coherency count %d is %d ahead of the last decrypted: "
             .. "out of the window of %d", count, ahead, COUNT_WINDOW)
     end
+    -- The keys of the counts ahead, kept until the decryptor moves: packets that are tried
+    -- and rejected (forged, damaged) cost no key change twice.
     local keys, session = dec.keys, dec.session
-    for k = 1, ahead do
-        session = change_key(dec.start, session, dec.bits)
-        keys[k] = session
+    if dec.keys_from ~= session then dec.keys_from, dec.keys_made = session, 0 end
+    for k = dec.keys_made + 1, ahead do
+        keys[k] = change_key(dec.start, k == 1 and session or keys[k - 1], dec.bits)
+        dec.keys_made = k
     end
     dec.pending, dec.pending_count = ahead, count
-    return crypto.rc4_crypt(crypto.rc4_reset(scratch, session), ciphertext)
+    return crypto.rc4_crypt(crypto.rc4_reset(scratch, keys[ahead]), ciphertext)
 end
 
 local function commit_stateless(dec, ahead)
@@ -185,7 +188,9 @@ local function mppe_stateful(dec, count, flushed, ciphertext)
     end
     local flag = count % 256 == 255
     if not (flag or flushed) then
-        if ahead > 1 then return nil, "packets lost before it: waiting for a flushed packet" end
+        if ahead > 1 then
+            return nil, "packets lost before it: waiting for a flushed or flag packet"
+        end
         -- The keystream runs on: the decryptor's own RC4 moves, undone if rejected.
         dec.pending = { count = count, used = #ciphertext }
         return crypto.rc4_crypt(dec.rc4, ciphertext)

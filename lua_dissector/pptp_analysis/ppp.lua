@@ -31,12 +31,14 @@ end
 local REMEMBERED = 8
 
 -- Code, identifier and options (their octets, up to the length field) of an LCP or CCP
--- packet whose information field starts at ``info``; nil if cut off before its header.
+-- packet whose information field starts at ``info``: no options if it is cut off before
+-- its header or its length is one no peer would take (below 4, or beyond the octets there).
 local function negotiation_of(payload, info)
     local available = payload:len() - info
-    if available < 4 then return nil end
+    if available < 4 then return available > 0 and payload(info, 1):uint() or nil end
     local code, identifier, high, low = payload:raw(info, 4):byte(1, 4)
-    local length = math.min(high * 256 + low, available)
+    local length = high * 256 + low
+    if length < 4 or length > available then return code, identifier, nil end
     return code, identifier, length > 4 and payload:raw(info + 4, length - 4) or ""
 end
 
@@ -105,16 +107,16 @@ end
 -- options exactly (RFC 1661 §5.2): anything else no peer would take for an answer.
 local function negotiate(number, call, from_server, proto, payload, info)
     local code, identifier, options = negotiation_of(payload, info)
-    if code == CONFIGURE_REQUEST then
-        remember(requests_of(call, from_server, proto), string.char(identifier) .. options)
-        return
-    elseif code == TERMINATE_ACK and proto == PppProto.LCP then
+    if code == TERMINATE_ACK and proto == PppProto.LCP then
         call.lcp_terminated = call.lcp_terminated or number
+        return
+    elseif code == CONFIGURE_REQUEST and options then
+        remember(requests_of(call, from_server, proto), string.char(identifier) .. options)
         return
     elseif code ~= CONFIGURE_ACK then
         return
     end
-    local echoed = string.char(identifier) .. options
+    local echoed = options and string.char(identifier) .. options
     local answers = false
     for _, request in ipairs(requests_of(call, not from_server, proto)) do
         if request == echoed then answers = true end
@@ -253,13 +255,14 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
             -- do not explain (more counts skipped than numbers, which other PPP packets such
             -- as LCP also take) is the sender's, not the network's. A count far from the
             -- last (as decryption's window has it) moves nothing and is no gap, unless the
-            -- next one continues from it.
+            -- next one continues from it; nor does a GRE packet out of the sequence window.
             local count = (high % 16) * 256 + low
-            if order ~= "duplicate" and order ~= "out_of_order" then
+            if order ~= "duplicate" and order ~= "out_of_order" and order ~= "out_of_window" then
                 local previous = dir.coherency
                 local advance = previous and (count - previous) % COUNT_SPACE
+                local stray = dir.coherency_stray
                 if advance and advance > COUNT_WINDOW
-                    and count ~= ((dir.coherency_stray or -2) + 1) % COUNT_SPACE then
+                    and not (stray and count == (stray + 1) % COUNT_SPACE) then
                     dir.coherency_stray = count
                 else
                     if advance then
@@ -269,7 +272,7 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
                             add_finding(number, "coherency_gap")
                         end
                     end
-                    dir.coherency, dir.coherency_seq = count, seq
+                    dir.coherency, dir.coherency_seq, dir.coherency_stray = count, seq, nil
                 end
             end
         end
