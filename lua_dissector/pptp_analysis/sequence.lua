@@ -14,16 +14,16 @@ local SEQ_HALF = 2147483648
 -- Numbers further than this from the highest confirmed number (either way) are out of the
 -- window: a stray moves nothing. After RESTART_IDLE seconds of silence, only a number ahead
 -- within the window is taken as the flow going on.
-local SEQ_WINDOW = 4096
+local SEQ_WINDOW = 3000
 local RESTART_IDLE = 60
 -- A number is confirmed by another seen at most SEQ_CONFIRM away (RFC 3550 A.1 asks for two
 -- in sequence before it believes a source).
 local SEQ_CONFIRM = 2
 -- The next number at most this far ahead of a stray makes it a restart.
 local RESTART_STEP = 16
--- Sequence numbers remembered per call direction: the window either side of the highest
--- confirmed, so that a number the window accepts is recognised when it comes again (but for
--- the window's two far edges, exactly SEEN_LIMIT apart: they share a slot).
+-- Sequence numbers remembered per call direction: more than the window either side of the
+-- highest confirmed and the neighbours that confirm its edges, so that every number the
+-- window accepts is recognised when it comes again.
 local SEEN_LIMIT = 8192
 local GAP_LIMIT = 64 -- open gaps per direction that late packets are matched against
 local LISTED_NUMBERS = 12 -- sequence numbers listed by name in a loss report

@@ -11,7 +11,7 @@ import pytest
 
 from pptp_harness import oracle, ppp, scenarios, tshark
 from pptp_harness.capture import Capture, orphan_gre
-from pptp_harness.expected import SequenceTracker
+from pptp_harness.expected import SEQ_WINDOW, SequenceTracker
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
 HOSTILE = ["sequence_out_of_window", "sequence_restart", "gre_only_tunnel"]
@@ -231,7 +231,11 @@ def _hostile_numbers(rng: random.Random, count: int) -> list[tuple[int, float]]:
             numbers.append((seq, wait))
         elif roll < 0.8:
             numbers.append(
-                ((seq - rng.choice([1, 2, 50, 4095, 4096, 4097, 9000])) % (1 << 32), wait)
+                (
+                    (seq - rng.choice([1, 2, 50, SEQ_WINDOW - 1, SEQ_WINDOW, SEQ_WINDOW + 1, 9000]))
+                    % (1 << 32),
+                    wait,
+                )
             )
         elif roll < 0.9:
             numbers.append((rng.randrange(1 << 32), wait))
