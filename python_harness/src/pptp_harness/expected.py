@@ -21,7 +21,7 @@ from .constants import (
 )
 
 SEQ_MOD = 1 << 32
-SEQ_WINDOW = 4096  # how far from the highest confirmed number a number is analysed
+SEQ_WINDOW = 3000  # how far from the highest confirmed a number is analysed (RFC 3550 A.1: 3000)
 SEQ_CONFIRM = 2  # a number is confirmed by another seen this close to it
 RESTART_STEP = 16  # how far ahead of a stray the next number may be to make it a restart
 RESTART_IDLE = 60.0  # seconds of silence after which a number that does not advance is a stray
