@@ -28,7 +28,7 @@ export {
 	## highest confirmed number of a flow counts as lost, late or duplicate; a farther one
 	## is a stray, counted out of window, unless the next packet continues from it (a
 	## restart). Read when a flow begins.
-	option sequence_window = 4096;
+	option sequence_window = 3000;
 
 	## The analyzer saw the first packet of a GRE flow.
 	global gre_flow_begin: event(flow: GreFlow);
