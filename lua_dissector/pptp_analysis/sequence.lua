@@ -19,8 +19,10 @@ local RESTART_IDLE = 60
 -- A number is confirmed by another seen at most SEQ_CONFIRM away (RFC 3550 A.1 asks for two
 -- in sequence before it believes a source).
 local SEQ_CONFIRM = 2
--- The next number at most this far ahead of a stray makes it a restart.
+-- A number at most this far ahead of a stray makes it a restart, if it comes before the flow
+-- goes on (a number new to it within the window) and within RESTART_PROBATION packets.
 local RESTART_STEP = 16
+local RESTART_PROBATION = 8
 -- Sequence numbers remembered per call direction: more than the window either side of the
 -- highest confirmed and the neighbours that confirm its edges, so that every number the
 -- window accepts is recognised when it comes again.
@@ -115,22 +117,29 @@ end
 -- SEEN_LIMIT slots (slot = number mod SEEN_LIMIT): bounded memory, no rebuilding. The count of
 -- numbers missing between the confirmed edges is kept as they move, never counted afresh. A
 -- gap remembers which of its numbers arrived later.
-local function observe_sequence(dir, seq, number, now)
+local function observe_in_flow(dir, seq, number, now)
     local highest = dir.highest
     local last_time = dir.last_time
-    dir.last_time = now
+    local count = (dir.sequenced or 0) + 1
+    dir.last_time, dir.sequenced = now, count
     if not highest then
         new_episode(dir, seq)
         return nil
     end
     local restarted
-    local stray = dir.stray
-    if stray then
-        dir.stray = nil
-        local from_stray = (seq - stray) % SEQ_MOD
-        if from_stray > 0 and from_stray <= RESTART_STEP then
-            restarted = restart(dir, stray, dir.stray_frame)
-            highest = stray
+    local strays = dir.strays
+    if strays then
+        -- The newest stray still on probation that this number continues from.
+        for i = #strays, 1, -1 do
+            local stray = strays[i]
+            local from_stray = (seq - stray.seq) % SEQ_MOD
+            if count - stray.packet <= RESTART_PROBATION and from_stray > 0
+                and from_stray <= RESTART_STEP then
+                dir.strays = nil
+                restarted = restart(dir, stray.seq, stray.frame)
+                highest = stray.seq
+                break
+            end
         end
     end
     local ahead = (seq - highest) % SEQ_MOD
@@ -148,7 +157,10 @@ local function observe_sequence(dir, seq, number, now)
             and ((reference - seq) % SEQ_MOD > SEQ_WINDOW
                 or (last_time and now - last_time >= RESTART_IDLE)) then
             dir.out_of_window = dir.out_of_window + 1
-            dir.stray, dir.stray_frame = seq, number
+            strays = dir.strays or {}
+            if #strays >= RESTART_PROBATION then table.remove(strays, 1) end
+            strays[#strays + 1] = { seq = seq, frame = number, packet = count }
+            dir.strays = strays
             local confirmed = lag or (not ring and highest ~= dir.first)
             return "out_of_window", (confirmed and "highest confirmed " or "highest ") .. reference
         end
@@ -272,6 +284,16 @@ local function loss_text(gap, visited)
     end
     return string.format("%d skipped: %d arrived later, %d lost (seq %s)", gap.count, late,
         gap.count - late, number_list(missing, gap.from))
+end
+
+-- As observe_in_flow; a number new to the flow within the window (it went on) ends the
+-- probation of every stray before it.
+local function observe_sequence(dir, seq, number, now)
+    local verdict, detail, restarted = observe_in_flow(dir, seq, number, now)
+    if dir.strays and verdict ~= "out_of_window" and verdict ~= "duplicate" then
+        dir.strays = nil
+    end
+    return verdict, detail, restarted
 end
 
 return {
