@@ -796,18 +796,22 @@ class Call:
         """What a decrypting analyzer shows on each encrypted packet, worked out by receivers
         that see the packets in capture order (as an analyzer reading the capture does): the
         PPP frame inside, or that decryption failed (a stateful packet after a loss, before
-        the next flushed one)."""
+        the next flushed one). They distrust as analyzers do (contract 5): a stateless count
+        more than ``mppe.STATELESS_WINDOW`` ahead is not tried, and no packet that decrypts to
+        no plausible PPP frame moves the keys."""
         if self.login is None:
             return
         receivers = {
-            side: mppe.MppeCipher(key, self.login.key_bits, self.login.stateless)
+            side: mppe.MppeCipher(
+                key, self.login.key_bits, self.login.stateless, window=mppe.STATELESS_WINDOW
+            )
             for side, key in self.start_keys.items()
         }
         for frame, from_client, packet, ping in sorted(
             self.sent_encrypted, key=lambda sent: sent[0].number
         ):
             try:
-                clear = receivers[from_client].decrypt(packet)
+                clear = receivers[from_client].decrypt(packet, mppe.plausible_ppp)
             except mppe.MppeError:
                 frame.truth["decryption"] = {"problems": ["gre_decryption_failed"]}
                 continue
