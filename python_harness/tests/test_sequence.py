@@ -107,3 +107,27 @@ def test_scenarios_state_their_figures():
         assert [call[side][k] for k in ("lost", "duplicate", "restarts")] == [1, 0, 1]
     flows = scenarios.build("gre_only_tunnel").ground_truth()["gre_without_call"]
     assert [f["paired_call_id"] for f in flows] == [41, 40, None, None]
+
+
+def test_a_repeat_between_a_stray_and_its_continuation_does_not_hide_the_restart():
+    numbers = [5, 6, 7, 5, 5, 6, 8]
+    times = [
+        0.0,
+        0.1,
+        0.2,
+        0.2 + RESTART_IDLE,
+        0.2 + RESTART_IDLE,
+        0.3 + RESTART_IDLE,
+        0.4 + RESTART_IDLE,
+    ]
+    tracker, verdicts = run(numbers, times)
+    assert verdicts[4] == {"pptp_gre.analysis.duplicate": 1}  # the repeat, still the old flow's
+    assert verdicts[5] == {"pptp_gre.analysis.restart": 1}
+    assert (tracker.restarts, tracker.out_of_window) == (1, 0)
+
+
+def test_once_the_flow_goes_on_an_earlier_stray_is_no_restart():
+    far = 2**31
+    tracker, verdicts = run([0, 1, 2, far, 3, far + 1])
+    assert verdicts[5] == {"pptp_gre.analysis.out_of_window": 1}
+    assert (tracker.restarts, tracker.out_of_window) == (0, 2)

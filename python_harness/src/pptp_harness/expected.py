@@ -23,7 +23,8 @@ from .constants import (
 SEQ_MOD = 1 << 32
 SEQ_WINDOW = 3000  # how far from the highest confirmed a number is analysed (RFC 3550 A.1: 3000)
 SEQ_CONFIRM = 2  # a number is confirmed by another seen this close to it
-RESTART_STEP = 16  # how far ahead of a stray the next number may be to make it a restart
+RESTART_STEP = 16  # how far ahead of a stray a number may be to make it a restart
+RESTART_PROBATION = 8  # for how many packets a stray may still become a restart
 RESTART_IDLE = 60.0  # seconds of silence after which a number that does not advance is a stray
 
 
@@ -119,8 +120,10 @@ class SequenceTracker:
       the flow's (an altered copy, a forged packet) reports a gap when it comes, but no loss;
     - a number more than ``SEQ_WINDOW`` from the highest confirmed one (or, after
       ``RESTART_IDLE`` seconds of silence, any that does not advance) is a stray: counted apart,
-      it moves nothing, unless the next number continues from it, at most ``RESTART_STEP`` ahead;
-      then the flow restarted there (a reconnect reusing the Call ID, a peer's reboot) and the
+      it moves nothing, unless a later number continues from it, at most ``RESTART_STEP``
+      ahead, before the flow goes on (a number new to it within the window) and within
+      ``RESTART_PROBATION`` packets (so a repeat or another stray between them does not hide
+      it); then the flow restarted there (a reconnect reusing the Call ID, a peer's reboot) and the
       analysis starts afresh, keeping the earlier episodes' losses.
     """
 
@@ -130,7 +133,8 @@ class SequenceTracker:
         self.out_of_window = 0
         self.restarts = 0
         self.earlier_lost = 0  # lost in the episodes before the last restart
-        self.stray: int | None = None  # the last stray, on probation
+        self.packets = 0  # sequenced packets so far
+        self.strays: list[tuple[int, int]] = []  # (number, packet index) on probation
         self.last_time: float | None = None
         self._start(None)
 
@@ -142,7 +146,8 @@ class SequenceTracker:
         self.highest_confirmed: int | None = None
 
     def observe(self, seq: int, time: float | None = None) -> dict[str, int]:
-        candidate, self.stray = self.stray, None
+        self.packets += 1
+        self.strays = [(n, i) for n, i in self.strays if self.packets - i <= RESTART_PROBATION]
         last_time = self.last_time
         if time is not None:
             self.last_time = time
@@ -150,20 +155,25 @@ class SequenceTracker:
         if self.highest is None:
             self._start(seq)
             return {}
-        if candidate is not None and 0 < (seq - candidate) % SEQ_MOD <= RESTART_STEP:
+        continued = [n for n, _ in self.strays if 0 < (seq - n) % SEQ_MOD <= RESTART_STEP]
+        if continued:
             self.earlier_lost = self.lost
             self.out_of_window -= 1  # the stray was the new episode's first number
             self.restarts += 1
-            self._start(candidate)
+            self.strays = []
+            self._start(continued[-1])
             return {"pptp_gre.analysis.restart": 1, **self._in_window(seq)}
         reference = self.highest if self.highest_confirmed is None else self.highest_confirmed
         ahead = (seq - reference) % SEQ_MOD
         behind = (reference - seq) % SEQ_MOD
         if (ahead > SEQ_WINDOW and behind > SEQ_WINDOW) or (idle and not 0 < ahead <= SEQ_WINDOW):
             self.out_of_window += 1
-            self.stray = seq
+            self.strays.append((seq, self.packets))
             return {"pptp_gre.analysis.out_of_window": 1}
-        return self._in_window(seq)
+        verdict = self._in_window(seq)
+        if "pptp_gre.analysis.duplicate" not in verdict:
+            self.strays = []  # the flow went on: no stray before this is a restart
+        return verdict
 
     def _in_window(self, seq: int) -> dict[str, int]:
         if seq in self.seen:
