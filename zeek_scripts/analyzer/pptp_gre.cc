@@ -385,8 +385,10 @@ private:
 // never seen between the lowest and the highest confirmed ones, so a lone number beyond the
 // flow (an altered copy) adds none. A number more than `window` from the highest confirmed (or
 // after RESTART_IDLE of silence, any that does not advance) is a stray: counted out of window,
-// it moves nothing, unless the next packet continues from it (at most RESTART_STEP ahead), in
-// which case the flow restarted there (a reconnect that reuses the Call ID): a new episode
+// it moves nothing, unless a later packet continues from it (at most RESTART_STEP ahead) before
+// the flow goes on (a number new to it within the window) and within RESTART_PROBATION packets
+// (so a repeat or another stray between them does not hide it), in which case the flow
+// restarted there (a reconnect that reuses the Call ID): a new episode
 // begins, whose losses add to the earlier ones'.
 //
 // The numbers seen are a ring of bits, one per number modulo a power of two above twice the
@@ -407,8 +409,7 @@ public:
     }
 
     Verdict observe(uint32_t number, double time) {
-        bool stray_pending = stray_pending_;
-        stray_pending_ = false;
+        ++packets_;
         bool idle = timed_ && time - last_time_ >= RESTART_IDLE;
         timed_ = true;
         last_time_ = time;
@@ -417,24 +418,34 @@ public:
             begin_episode(number);
             return IN_WINDOW;
         }
-        if ( stray_pending && static_cast<uint32_t>(number - stray_) - 1 < RESTART_STEP ) {
-            earlier_lost_ = lost();
-            --out_of_window;
-            ++restarts;
-            begin_episode(stray_);
-            analyze(number);
-            return RESTART;
+        // The newest stray still on probation that this number continues from.
+        for ( size_t i = strays_.size(); i-- > 0; ) {
+            const Stray stray = strays_[i];
+            if ( packets_ - stray.packet <= RESTART_PROBATION &&
+                 static_cast<uint32_t>(number - stray.number) - 1 < RESTART_STEP ) {
+                strays_.clear();
+                earlier_lost_ = lost();
+                --out_of_window;
+                ++restarts;
+                begin_episode(stray.number);
+                analyze(number);
+                return RESTART;
+            }
         }
         uint32_t reference = confirmed_ ? highest_confirmed_ : highest_;
         uint32_t ahead = number - reference;
         uint32_t behind = reference - number;
         if ( (ahead > window_ && behind > window_) || (idle && ahead - 1 >= window_) ) {
             ++out_of_window;
-            stray_pending_ = true;
-            stray_ = number;
+            if ( strays_.size() >= RESTART_PROBATION )
+                strays_.erase(strays_.begin());
+            strays_.push_back({number, packets_});
             return OUT_OF_WINDOW;
         }
+        uint64_t duplicates_before = duplicate;
         analyze(number);
+        if ( duplicate == duplicates_before )
+            strays_.clear(); // the flow went on: no stray before this is a restart
         return IN_WINDOW;
     }
 
@@ -460,8 +471,10 @@ private:
     static constexpr uint32_t HALF = 0x80000000;
     // A number is confirmed by another seen at most this far from it.
     static constexpr uint32_t CONFIRM = 2;
-    // How far ahead of a stray the next number may be for the flow to restart there.
+    // How far ahead of a stray a number may be for the flow to restart there, and for how
+    // many packets after it.
     static constexpr uint32_t RESTART_STEP = 16;
+    static constexpr uint64_t RESTART_PROBATION = 8;
     // Seconds without a packet after which a number that does not advance is a stray.
     static constexpr double RESTART_IDLE = 60;
 
@@ -585,9 +598,13 @@ private:
     // The last packet's time, once there is one.
     bool timed_ = false;
     double last_time_ = 0;
-    // The last packet was a stray: its number, which the next packet may continue.
-    bool stray_pending_ = false;
-    uint32_t stray_ = 0;
+    // Sequenced packets so far, and the strays on probation (a later number may continue one).
+    struct Stray {
+        uint32_t number;
+        uint64_t packet;
+    };
+    uint64_t packets_ = 0;
+    std::vector<Stray> strays_;
     // This episode: its lowest and highest numbers seen in serial order, whether they are all
     // those in between (no ring needed), and its confirmed range with the numbers seen in it.
     uint32_t first_ = 0;
