@@ -22,6 +22,7 @@ local prepend_column = Column.prepend
 local pptp_gre, GRE_TITLE, state, settings
 local gf, ge, problem, builds_tree, flag_fields
 local GRE_PROTO_PPP, PppProto, SEQ_MOD, SEQ_HALF, SEQ_WINDOW, observe_sequence, loss_text
+local sequence_confirmed
 local remember_flow, flow_of, add_finding, new_flow
 local gre_direction, check_deadlines, release_tcp_tap, deadline_problems
 local ppp_protocol, analyze_ppp, show_decryption
@@ -60,11 +61,14 @@ end
 
 -- GRE no call claimed that acknowledges ``ack``: the two directions of one tunnel are the
 -- flow and the first unpaired flow the other way whose current numbers (within the window)
--- this acknowledges. Pairs are fixed once made.
+-- this acknowledges, both with a confirmed number (two lone packets, such as altered copies
+-- whose Call IDs changed, are no tunnel). Pairs are fixed once made.
 local function pair_orphan(dir, ack)
+    if not sequence_confirmed(dir) then return end
     for _, other in ipairs(dir.opposites) do
         local highest = other.highest
-        if highest and not other.paired and not other.call and other ~= dir then
+        if highest and not other.paired and not other.call and other ~= dir
+            and sequence_confirmed(other) then
             local reach = (highest - other.first) % SEQ_MOD
             if reach > SEQ_WINDOW then reach = SEQ_WINDOW end
             if (highest - ack) % SEQ_MOD <= reach then
@@ -532,6 +536,7 @@ function M.link(plugin)
     local sequence = plugin.sequence
     SEQ_MOD, SEQ_HALF, SEQ_WINDOW = sequence.SEQ_MOD, sequence.SEQ_HALF, sequence.SEQ_WINDOW
     observe_sequence, loss_text = sequence.observe, sequence.loss_text
+    sequence_confirmed = sequence.is_confirmed
     remember_flow, flow_of = plugin.state.remember_flow, plugin.state.flow_of
     add_finding, new_flow = plugin.state.add_finding, plugin.state.new_flow
     gre_direction, check_deadlines = plugin.calls.gre_direction, plugin.calls.check_deadlines

@@ -42,6 +42,14 @@ local function numbers_lost(dir)
     return dir.lost_before + dir.missing
 end
 
+-- Whether the current episode has a confirmed number (two seen within SEQ_CONFIRM): without
+-- a ring its numbers run from dir.first to the highest without a hole.
+local function is_confirmed(dir)
+    if not dir.highest then return false end
+    if dir.ring then return dir.confirmed_lag ~= nil end
+    return dir.highest ~= dir.first
+end
+
 -- A new episode from ``seq``: nothing in it confirmed yet.
 local function new_episode(dir, seq)
     dir.first, dir.highest = seq, seq
@@ -298,6 +306,6 @@ end
 
 return {
     SEQ_MOD = SEQ_MOD, SEQ_HALF = SEQ_HALF, SEQ_WINDOW = SEQ_WINDOW,
-    observe = observe_sequence,
+    observe = observe_sequence, is_confirmed = is_confirmed,
     numbers_lost = numbers_lost, loss_text = loss_text,
 }

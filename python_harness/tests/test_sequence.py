@@ -92,11 +92,27 @@ def test_an_acknowledgment_pairs_flows_only_within_the_numbers_sent():
     for seq in (100, 101, 102):
         sent.tracker.observe(seq)
     assert not sent.tracker.acknowledges(99) and not sent.tracker.acknowledges(103)
-    lone = Direction()
-    pair_flows(lone, 7, [(8, sent)], 103)
-    assert lone.paired_call_id is None
-    pair_flows(lone, 7, [(8, sent)], 101)
-    assert (lone.paired_call_id, sent.paired_call_id) == (8, 7)
+    back = Direction()
+    for seq in (7000, 7001):
+        back.tracker.observe(seq)
+    pair_flows(back, 7, [(8, sent)], 103)
+    assert back.paired_call_id is None
+    pair_flows(back, 7, [(8, sent)], 101)
+    assert (back.paired_call_id, sent.paired_call_id) == (8, 7)
+
+
+def test_two_lone_packets_are_no_tunnel():
+    """Altered copies whose Call IDs changed: one packet each way, the one acknowledging the
+    other's number, pair nothing until each flow has a confirmed number."""
+    sent, back = Direction(), Direction()
+    sent.tracker.observe(100)
+    back.tracker.observe(7000)
+    pair_flows(back, 7, [(8, sent)], 100)
+    assert back.paired_call_id is None
+    sent.tracker.observe(101)
+    back.tracker.observe(7001)
+    pair_flows(back, 7, [(8, sent)], 101)
+    assert (back.paired_call_id, sent.paired_call_id) == (8, 7)
 
 
 def test_scenarios_state_their_figures():

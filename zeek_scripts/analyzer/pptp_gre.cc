@@ -457,6 +457,8 @@ public:
     }
 
     bool started() const { return started_; }
+    // Whether the current episode has a confirmed number (two seen within CONFIRM).
+    bool confirmed() const { return confirmed_; }
     // The current episode's first (lowest) and highest numbers seen.
     uint32_t first() const { return first_; }
     uint32_t highest() const { return highest_; }
@@ -863,14 +865,15 @@ struct State {
     // Pairs a flow no call claims and not paired yet with the opposite direction of its tunnel,
     // if the packet's acknowledgment is of a number that direction sent (within the window
     // behind its highest, and no farther back than its first), and that one is neither claimed
-    // nor paired. Scripts say which flows calls claim once they have heard of them: at a
+    // nor paired. Both must have confirmed numbers: two lone packets (altered copies whose
+    // Call IDs changed) are no tunnel. Scripts say which flows calls claim once they have heard of them: at a
     // flow's first packet, the flow itself counts as unclaimed.
     void pair(const FlowKey& key, Flow& flow, uint32_t acknowledged) {
-        if ( claimed_by_call(flow) )
+        if ( claimed_by_call(flow) || ! flow.sequence.confirmed() )
             return;
         for_each_opposite(key, key.src, [&](const FlowKey& other_key, Flow& other) {
             const auto& sequence = other.sequence;
-            if ( other.paired || ! sequence.started() || claimed_by_call(other) )
+            if ( other.paired || ! sequence.confirmed() || claimed_by_call(other) )
                 return false;
             uint32_t behind = sequence.highest() - acknowledged;
             if ( behind > std::min(sequence.window(), sequence.highest() - sequence.first()) )

@@ -210,6 +210,11 @@ class SequenceTracker:
         return (self.highest - ack) % SEQ_MOD <= span
 
     @property
+    def confirmed(self) -> bool:
+        """Whether the current episode has a confirmed number."""
+        return self.highest_confirmed is not None
+
+    @property
     def lost(self) -> int:
         """Numbers never seen between the lowest and the highest confirmed, in every episode."""
         low, high = self.first_confirmed, self.highest_confirmed
@@ -249,11 +254,16 @@ class Direction:
 def pair_flows(flow: Direction, call_id: int, reverse: Iterable[tuple[int, Direction]], ack: int):
     """Pair the GRE-only ``flow`` (carrying ``call_id``) with the first of the ``reverse`` flows
     (Call ID, flow; from its receiver to its sender, in the order first seen) whose numbers its
-    acknowledgment ``ack`` acknowledges, neither paired yet: the two ways of one tunnel whose
-    control connection the capture lacks."""
-    if flow.paired_call_id is not None:
+    acknowledgment ``ack`` acknowledges, neither paired yet and both with a confirmed number:
+    the two ways of one tunnel whose control connection the capture lacks (two lone packets,
+    such as altered copies whose Call IDs changed, are none)."""
+    if flow.paired_call_id is not None or not flow.tracker.confirmed:
         return
     for other_id, other in reverse:
-        if other.paired_call_id is None and other.tracker.acknowledges(ack):
+        if (
+            other.paired_call_id is None
+            and other.tracker.confirmed
+            and other.tracker.acknowledges(ack)
+        ):
             flow.paired_call_id, other.paired_call_id = other_id, call_id
             return
