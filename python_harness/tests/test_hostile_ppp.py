@@ -8,7 +8,6 @@ shows for the clean capture; each frame no peer would accept must say it was ign
 from __future__ import annotations
 
 import random
-import re
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -143,19 +142,6 @@ def ignored_as(decoded: tshark.Decode, number: int) -> list[str]:
     return names
 
 
-def call_lines(pcap: Path, two_pass: bool) -> dict[int, str]:
-    """Per GRE frame, its call line (``-V``)."""
-    args = ["-n", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-V", "-O", "pptp_gre"]
-    text = tshark.run([*args, "-2"] if two_pass else args).stdout
-    lines, frame = {}, 0
-    for line in text.splitlines():
-        if started := re.match(r"Frame (\d+):", line):
-            frame = int(started[1])
-        elif found := re.match(r"\s+\[(Call #\d+[^:]*: Call IDs .*)\]$", line):
-            lines[frame] = found[1]
-    return lines
-
-
 ALL_LOGINS = [f"{x.user}:{x.password}" for x in scenarios.LOGINS.values()]
 
 
@@ -193,7 +179,7 @@ def test_forged_lcp_frames_change_no_authentication(tmp_path):
     assert not ignored_as(decoded, renumbered[request.frame.number] + 1)  # a Request: kept
     agreed = f"authentication MS-CHAPv2 (agreed in frame {genuine_ack})"
     for two_pass in (False, True):
-        lines = call_lines(hostile, two_pass)
+        lines = oracle.call_lines(hostile, PLUGIN, two_pass)
         after = [line for number, line in lines.items() if number >= genuine_ack]
         assert after and all(agreed in line for line in after), two_pass
 

@@ -92,15 +92,8 @@ def test_single_pass_ties_gre_to_its_call(pcaps, name):
 
 def _negotiation_parts(pcap: Path, two_pass: bool) -> dict[int, list[str]]:
     """Per GRE frame, what its call line (`-V`) says of authentication and of encryption."""
-    args = ["-n", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-V", "-O", "pptp_gre"]
-    text = tshark.run([*args, "-2"] if two_pass else args).stdout
-    parts, frame = {}, 0
-    for line in text.splitlines():
-        if started := re.match(r"Frame (\d+):", line):
-            frame = int(started[1])
-        elif call_line := re.match(r"\s+\[Call #\d+[^:]*: Call IDs .*\]$", line):
-            parts[frame] = call_line[0].rstrip("]").split("; ")[-2:]
-    return parts
+    lines = oracle.call_lines(pcap, PLUGIN, two_pass)
+    return {frame: line.split("; ")[-2:] for frame, line in lines.items()}
 
 
 @pytest.mark.parametrize("name", scenarios.names(valid=True))

@@ -9,6 +9,7 @@ analysis fields at all.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -380,6 +381,20 @@ def parse_calls_table(text: str) -> CallsTable:
 def calls_table(pcap: str | Path, script: str | Path) -> CallsTable:
     """The plugin's ``tshark -z pptp,calls`` table of ``pcap`` (two passes)."""
     return parse_calls_table(tshark.statistics(pcap, "pptp,calls", [str(script)]))
+
+
+def call_lines(pcap: str | Path, script: str | Path, two_pass: bool) -> dict[int, str]:
+    """Per GRE frame of ``pcap``, the call line the plugin shows in its tree (``-V``, one pass
+    or two): "Call #N: Call IDs ...; ...", one tshark run."""
+    args = ["-n", "-r", str(pcap), "-X", f"lua_script:{script}", "-V", "-O", "pptp_gre"]
+    text = tshark.run([*args, "-2"] if two_pass else args).stdout
+    lines, frame = {}, 0
+    for line in text.splitlines():
+        if started := re.match(r"Frame (\d+):", line):
+            frame = int(started[1])
+        elif found := re.match(r"\s+\[(Call #\d+[^:]*: Call IDs .*)\]$", line):
+            lines[frame] = found[1]
+    return lines
 
 
 DIRECTION_COUNTS = (
