@@ -378,9 +378,9 @@ def parse_calls_table(text: str) -> CallsTable:
     return CallsTable(sections[0] if sections else [], sections[1] if len(sections) > 1 else [])
 
 
-def calls_table(pcap: str | Path, script: str | Path) -> CallsTable:
-    """The plugin's ``tshark -z pptp,calls`` table of ``pcap`` (two passes)."""
-    return parse_calls_table(tshark.statistics(pcap, "pptp,calls", [str(script)]))
+def calls_table(pcap: str | Path, script: str | Path, prefs: Sequence[str] = ()) -> CallsTable:
+    """The plugin's ``tshark -z pptp,calls`` table of ``pcap`` (two passes), with ``prefs``."""
+    return parse_calls_table(tshark.statistics(pcap, "pptp,calls", [str(script)], prefs))
 
 
 def call_lines(pcap: str | Path, script: str | Path, two_pass: bool) -> dict[int, str]:

@@ -331,14 +331,14 @@ def plugin_failures(truth, original, attacked, numbers, lua, creds) -> list[tupl
     try:
         before = tshark.decode(original, fields, lua_scripts=[str(lua)], prefs=prefs, two_pass=True)
         after = tshark.decode(attacked, fields, lua_scripts=[str(lua)], prefs=prefs, two_pass=True)
-        table = oracle.parse_calls_table(
-            tshark.statistics(attacked, "pptp,calls", [str(lua)], prefs)
-        )
+        table = oracle.calls_table(attacked, lua, prefs)
     except tshark.TsharkError as exc:
         return [(exc.kind, str(exc)[:300])]
     found = [("lua_error", f"frame {n}") for n in after.lua_errors()]
     opened = [
-        n for n in before.frames if before.values(n, "pptp_gre.decrypted") in (["1"], ["True"])
+        n
+        for n in before.frames
+        if any(oracle.same_value(True, v) for v in before.values(n, "pptp_gre.decrypted"))
     ]
     lost = [
         n
