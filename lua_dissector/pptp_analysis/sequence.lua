@@ -256,8 +256,9 @@ local function observe_in_flow(dir, seq, number, now)
 end
 
 -- Sequence numbers from ``base`` on as a short list: "17, 20-24, 31" (at most
--- LISTED_NUMBERS named), in serial order across the wrap.
-local function number_list(numbers, base)
+-- LISTED_NUMBERS named), in serial order across the wrap; "..." where more than those are
+-- meant (``more``: the list itself stops short).
+local function number_list(numbers, base, more)
     table.sort(numbers, function(a, b) return (a - base) % SEQ_MOD < (b - base) % SEQ_MOD end)
     local parts, i = {}, 1
     while i <= #numbers and #parts < LISTED_NUMBERS do
@@ -266,7 +267,7 @@ local function number_list(numbers, base)
         parts[#parts + 1] = j > i and (numbers[i] .. "-" .. numbers[j]) or tostring(numbers[i])
         i = j + 1
     end
-    if i <= #numbers then parts[#parts + 1] = "..." end
+    if i <= #numbers or more then parts[#parts + 1] = "..." end
     return table.concat(parts, ", ")
 end
 
@@ -286,12 +287,12 @@ local function loss_text(gap, visited)
             if #missing > LISTED_NUMBERS then break end
         end
     end
+    local listed = number_list(missing, gap.from, #missing < gap.count - late)
     if late == 0 then
-        return string.format("%d lost (seq %s): none arrived later", gap.count,
-            number_list(missing, gap.from))
+        return string.format("%d lost (seq %s): none arrived later", gap.count, listed)
     end
     return string.format("%d skipped: %d arrived later, %d lost (seq %s)", gap.count, late,
-        gap.count - late, number_list(missing, gap.from))
+        gap.count - late, listed)
 end
 
 -- As observe_in_flow; a number new to the flow within the window (it went on) ends the
