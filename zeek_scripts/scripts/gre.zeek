@@ -284,14 +284,24 @@ function new_shadow(src: addr, dst: addr, call_id: count)
 	gre_links[src, dst, call_id] = GreLink($info=shadow, $from_client=T);
 	}
 
+## Whether a call is cleared: disconnected, stopped or refused (a Call-Clear-Request alone
+## does not clear it).
+function cleared(info: Info): bool
+	{
+	return info?$disconnect_result
+	    || info?$stop_reason
+	    || ( info?$call_result && info$call_result != 1 );
+	}
+
 ## The call direction GRE from ``src`` to ``dst`` with ``call_id`` counts to: its own link,
-## or, for GRE from an unexpected address, the known call with that destination and Call ID.
-## Empty for GRE without a call.
+## or, for GRE from an unexpected address, the known call not cleared yet with that
+## destination and Call ID. Empty for GRE without a call.
 function link_of(src: addr, dst: addr, call_id: count): vector of GreLink
 	{
 	if ( [src, dst, call_id] in gre_links )
 		return vector(gre_links[src, dst, call_id]);
-	if ( [dst, call_id] in gre_receivers )
+	if ( [dst, call_id] in gre_receivers
+	    && ! cleared(gre_receivers[dst, call_id]$info) )
 		return vector(gre_receivers[dst, call_id]);
 	return vector();
 	}
