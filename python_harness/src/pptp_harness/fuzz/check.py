@@ -96,14 +96,21 @@ def check_batch(batch: Batch, lua: str | Path) -> list[Failure]:
 def check_zeek(batch: Batch, pcap: Path) -> list[Failure]:
     """Zeek with our package over the batch: never a crash or a reporter message, and where
     no case was mutated, pptp.log, notices and weirds exactly as the truth says."""
-    where = f"{len(batch.cases)} cases"
+    mutated = any(case.mutated_from is not None for case in batch.cases)
+    truth = None if mutated else batch.cap.ground_truth()
+    return zeek_failures(pcap, truth, f"{len(batch.cases)} cases")
+
+
+def zeek_failures(pcap: Path, truth: dict | None, where: str) -> list[Failure]:
+    """Zeek with our package over ``pcap``: never a crash or a reporter message, and with a
+    ``truth``, pptp.log, notices and weirds exactly as it says."""
     try:
         logs = zeek.run(pcap, timeout=TSHARK_TIMEOUT)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         return [Failure("zeek_crash", where, str(exc)[:500])]
     failures = [Failure("zeek_reporter", where, str(r)[:300]) for r in logs.reporter]
-    if all(case.mutated_from is None for case in batch.cases):
-        report = zeek.compare(batch.cap.ground_truth(), logs)
+    if truth is not None:
+        report = zeek.compare(truth, logs)
         failures += [Failure("zeek_mismatch", where, m) for m in report.mismatches]
     return failures
 

@@ -10,8 +10,14 @@ import json
 import tempfile
 from pathlib import Path
 
-from .. import oracle
-from .check import TSHARK_TIMEOUT, Failure, _analyzer, lua_errors_without_reassembly
+from .. import oracle, zeek
+from .check import (
+    TSHARK_TIMEOUT,
+    Failure,
+    _analyzer,
+    lua_errors_without_reassembly,
+    zeek_failures,
+)
 from .generate import Batch
 
 REGRESSIONS = Path(__file__).resolve().parents[4] / "testdata" / "regressions"
@@ -43,7 +49,9 @@ def save_regression(batch: Batch, failures: list[Failure], corpus: Path) -> Path
 
 def replay(pcap: str | Path, lua: str | Path) -> list[str]:
     """Problems the plugin has with a saved regression: any Lua error, a frame not dissected,
-    or a checked frame that differs from its expected result."""
+    or a checked frame that differs from its expected result; and, where Zeek is installed,
+    Zeek's with it: a crash or a reporter message, and for a case Zeek's logs failed on, logs
+    that differ from the truth."""
     truth = oracle.load_truth(pcap)
     analyzer = _analyzer(lua, truth["regression"]["mutated"])
     decoded = oracle.decode_for(pcap, truth, analyzer, timeout=TSHARK_TIMEOUT)
@@ -57,4 +65,8 @@ def replay(pcap: str | Path, lua: str | Path) -> list[str]:
     problems += [f"frame {n}: malformed" for n in report.malformed if n in checked]
     if len(decoded.frames) != truth["regression"]["frames"]:
         problems.append(f"{len(decoded.frames)} of {truth['regression']['frames']} frames shown")
+    if zeek.available():
+        found = truth["regression"]["found"]
+        held = truth if found == "zeek_mismatch" and not truth["regression"]["mutated"] else None
+        problems += [str(f) for f in zeek_failures(Path(pcap), held, "regression")]
     return problems
