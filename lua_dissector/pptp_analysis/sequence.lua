@@ -1,12 +1,12 @@
 --[[
 pptp-analysis: sequence analysis of a GRE flow (contract 5), a module of the plugin (loaded by
 pptp.lua with require; it registers nothing and does nothing when run on its own). The same
-rules as the harness's ground truth: lost = numbers never seen, duplicate, out of order
-(arrived after a higher one). One packet alone is not trusted: the figures count only the
-numbers missing between confirmed ones (a number with another seen close to it), and the
-acceptance window follows the highest confirmed number; a number far outside it is a stray
-counted apart, unless the next packet continues just after it: then the flow restarted there
-(a reconnect that reuses the Call ID, a peer's reboot).
+rules as the harness's ground truth: lost = numbers never seen, duplicate, out of order (arrived
+after a higher one). One packet alone is not trusted: the figures count only the numbers missing
+between confirmed ones (a number in a run of three seen close together, or of two from the
+flow's first), and the acceptance window follows the highest confirmed number; a number far
+outside it is a stray counted apart, unless the next packet continues just after it: then the
+flow restarted there (a reconnect that reuses the Call ID, a peer's reboot).
 ]]
 
 local SEQ_MOD = 4294967296
@@ -16,9 +16,14 @@ local SEQ_HALF = 2147483648
 -- within the window is taken as the flow going on.
 local SEQ_WINDOW = 3000
 local RESTART_IDLE = 60
--- A number is confirmed by another seen at most SEQ_CONFIRM away (RFC 3550 A.1 asks for two
--- in sequence before it believes a source).
+-- A number is confirmed in a run of SEQ_RUN numbers seen, each at most SEQ_CONFIRM from the
+-- next (RFC 3550 A.1 asks for packets in sequence before it believes a source; two altered
+-- copies can land close together, three rarely do), or of two where one is the first number
+-- of the episode (the flow starts there). A new number's run gains members at most SEQ_REACH
+-- from it: any farther already ran with two others and was confirmed then.
 local SEQ_CONFIRM = 2
+local SEQ_RUN = 3
+local SEQ_REACH = (SEQ_RUN - 1) * SEQ_CONFIRM
 -- A number at most this far ahead of a stray makes it a restart, if it comes before the flow
 -- goes on (a number new to it within the window) and within RESTART_PROBATION packets.
 local RESTART_STEP = 16
@@ -42,8 +47,8 @@ local function numbers_lost(dir)
     return dir.lost_before + dir.missing
 end
 
--- Whether the current episode has a confirmed number (two seen within SEQ_CONFIRM): without
--- a ring its numbers run from dir.first to the highest without a hole.
+-- Whether the current episode has a confirmed number: without a ring its numbers run from
+-- dir.first to the highest without a hole.
 local function is_confirmed(dir)
     if not dir.highest then return false end
     if dir.ring then return dir.confirmed_lag ~= nil end
@@ -52,7 +57,7 @@ end
 
 -- A new episode from ``seq``: nothing in it confirmed yet.
 local function new_episode(dir, seq)
-    dir.first, dir.highest = seq, seq
+    dir.first, dir.highest, dir.start = seq, seq, seq
     dir.ring, dir.gaps = nil, nil
     dir.low_confirmed, dir.confirmed_lag, dir.missing = nil, nil, 0
 end
@@ -94,26 +99,38 @@ local function confirm(ring, seq, low, high, missing)
     return low, high, missing
 end
 
--- Confirms ``seq`` (just added to the ring) and the numbers near it already seen, if any
--- (numbers ahead of the highest, where ``forward`` seq is the highest now, were never seen):
--- the confirmed edges and the numbers missing between them, as they become.
-local function confirm_near(ring, seq, forward, low, high, missing)
-    local confirmed = false
-    for distance = 1, SEQ_CONFIRM do
-        local behind = (seq - distance) % SEQ_MOD
-        if ring[behind % SEEN_LIMIT] == behind then
-            low, high, missing = confirm(ring, behind, low, high, missing)
-            confirmed = true
-        end
-        if not forward then
-            local ahead = (seq + distance) % SEQ_MOD
-            if ring[ahead % SEEN_LIMIT] == ahead then
-                low, high, missing = confirm(ring, ahead, low, high, missing)
-                confirmed = true
+-- The farthest number of the run through ``seq`` (seen) one ``way`` (-1 down, 1 up), and how
+-- many numbers it has that way; the walk stops past SEQ_REACH.
+local function run_edge(ring, seq, way)
+    local edge, members = seq, 0
+    while (way * (edge - seq)) % SEQ_MOD <= SEQ_REACH do
+        local next_member
+        for distance = 1, SEQ_CONFIRM do
+            local near = (edge + way * distance) % SEQ_MOD
+            if ring[near % SEEN_LIMIT] == near then
+                next_member = near
+                break
             end
         end
+        if not next_member then break end
+        edge, members = next_member, members + 1
     end
-    if confirmed then low, high, missing = confirm(ring, seq, low, high, missing) end
+    return edge, members
+end
+
+-- Confirms the run through ``seq`` (just added to the ring) if it has SEQ_RUN numbers, or
+-- two with ``start``, the episode's first (numbers ahead of the highest, where ``forward`` seq
+-- is the highest now, were never seen): the confirmed edges and the numbers missing between
+-- them, as they become.
+local function confirm_near(ring, seq, forward, start, low, high, missing)
+    local below, members_below = run_edge(ring, seq, -1)
+    local above, members_above = seq, 0
+    if not forward then above, members_above = run_edge(ring, seq, 1) end
+    local needed = (below == start or above == start) and SEQ_RUN - 1 or SEQ_RUN
+    if 1 + members_below + members_above >= needed then
+        low, high, missing = confirm(ring, below, low, high, missing)
+        low, high, missing = confirm(ring, above, low, high, missing)
+    end
     return low, high, missing
 end
 
@@ -169,8 +186,8 @@ local function observe_in_flow(dir, seq, number, now)
             if #strays >= RESTART_PROBATION then table.remove(strays, 1) end
             strays[#strays + 1] = { seq = seq, frame = number, packet = count }
             dir.strays = strays
-            local confirmed = lag or (not ring and highest ~= dir.first)
-            return "out_of_window", (confirmed and "highest confirmed " or "highest ") .. reference
+            local confirmed = is_confirmed(dir) and "highest confirmed " or "highest "
+            return "out_of_window", confirmed .. reference
         end
     end
     -- Made at the first number out of line: until then the numbers seen are those from
@@ -205,8 +222,8 @@ local function observe_in_flow(dir, seq, number, now)
     end
     ring[slot] = seq
     if ahead == 1 and lag == 0 then
-        -- In order after the highest confirmed: it is the highest confirmed now (the lowest
-        -- is at least two behind, the numbers ahead were never seen), none missing between.
+        -- In order after the highest confirmed: it is the highest confirmed now (its run goes
+        -- on, the numbers ahead were never seen), none missing between.
         dir.highest = seq
         return nil, nil, restarted
     end
@@ -218,12 +235,12 @@ local function observe_in_flow(dir, seq, number, now)
         local offset, span = (seq - low) % SEQ_MOD, (high - low) % SEQ_MOD
         if offset <= span then
             missing = missing - 1
-            -- Its near numbers are inside too: no edge would move.
-            deep_inside = offset >= SEQ_CONFIRM and span - offset >= SEQ_CONFIRM
+            -- Its run's new members are inside too: no edge would move.
+            deep_inside = offset >= SEQ_REACH and span - offset >= SEQ_REACH
         end
     end
     if not deep_inside then
-        low, high, missing = confirm_near(ring, seq, forward, low, high, missing)
+        low, high, missing = confirm_near(ring, seq, forward, dir.start, low, high, missing)
     end
     if forward then highest = seq end
     dir.low_confirmed, dir.missing = low, missing

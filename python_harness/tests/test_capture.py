@@ -52,7 +52,7 @@ def test_checksums_are_valid():
 
 def test_tracker_loss_duplicate_reorder():
     tracker = SequenceTracker()
-    seen = [tracker.observe(s) for s in (0, 1, 3, 2, 2, 6, 7)]
+    seen = [tracker.observe(s) for s in (0, 1, 3, 2, 2, 6, 7, 8)]
     assert seen == [
         {},
         {},
@@ -61,18 +61,21 @@ def test_tracker_loss_duplicate_reorder():
         {"pptp_gre.analysis.duplicate": 1},
         {"pptp_gre.analysis.lost": 2},
         {},
+        {},
     ]
     assert (tracker.lost, tracker.duplicates, tracker.out_of_order) == (2, 1, 1)
 
 
 def test_tracker_wraps_at_32_bits():
-    """RFC 1982 serial arithmetic: 0xFFFFFFFF then 0 is in order, then 3 skips 1 and 2."""
+    """RFC 1982 serial arithmetic: 0xFFFFFFFF then 0 is in order, then 3 skips 1 and 2 (3, 4
+    and 5 confirm it)."""
     tracker = SequenceTracker()
-    assert [tracker.observe(s) for s in (0xFFFFFFFE, 0xFFFFFFFF, 0, 3, 4)] == [
+    assert [tracker.observe(s) for s in (0xFFFFFFFE, 0xFFFFFFFF, 0, 3, 4, 5)] == [
         {},
         {},
         {},
         {"pptp_gre.analysis.lost": 2},
+        {},
         {},
     ]
     assert tracker.lost == 2
@@ -100,8 +103,8 @@ def test_call_summary_counts_gre_each_way():
     cap = scenarios.build("sequence_loss")
     (call,) = cap.ground_truth()["calls"]
     assert call["client_to_server"] == {
-        "packets": 5,
-        "bytes": 5 * 12,
+        "packets": 6,
+        "bytes": 6 * 12,
         "lost": 2,
         "duplicate": 0,
         "out_of_order": 0,

@@ -34,13 +34,33 @@ def test_a_lone_number_beyond_the_flow_shows_a_gap_but_no_loss():
     assert tracker.lost == 0
 
 
-def test_a_loss_counts_once_a_number_confirms_the_far_side():
+def test_a_loss_counts_once_a_run_of_three_confirms_the_far_side():
     tracker, _ = run([0, 1, 2, 5])
     assert tracker.lost == 0  # 5 alone may be a damaged copy
     tracker, _ = run([0, 1, 2, 5, 6])
+    assert tracker.lost == 0  # so may two that landed close together
+    tracker, _ = run([0, 1, 2, 5, 6, 7])
     assert tracker.lost == 2
     tracker, _ = run([0, 1, 2, 6, 4])
-    assert tracker.lost == 2  # 4 and 6 confirm each other: 3 and 5 never came
+    assert tracker.lost == 2  # 4 and 6 carry the run on from 2: 3 and 5 never came
+
+
+def test_a_flow_starts_at_its_first_number():
+    """Two numbers in a row are a run where one is the first the flow sent: a loss right
+    after them counts."""
+    tracker, _ = run([0, 1, 5, 6, 7])
+    assert tracker.lost == 3
+    tracker, _ = run([10, 11, 12, 5, 6])
+    assert tracker.lost == 0  # two below the start that landed close together are not
+
+
+def test_altered_copies_that_land_close_together_beyond_the_flow_add_no_loss():
+    """Copies of the flow's last packets whose low octet changed: two of them a step apart
+    beyond the last number are no tail; a third in the same run would be."""
+    tracker, _ = run([0, 1, 2, 3, 40, 4, 42, 5])
+    assert tracker.lost == 0
+    tracker, _ = run([0, 1, 2, 3, 40, 4, 42, 5, 41])
+    assert tracker.lost == 34
 
 
 def test_copies_whose_numbers_creep_ahead_do_not_push_the_flow_out_of_the_window():

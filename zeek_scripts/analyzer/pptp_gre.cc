@@ -18,6 +18,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <zeek/Event.h>
@@ -379,17 +380,18 @@ private:
 
 // Sequence analysis of one flow (issue 24's rules, the harness's SequenceTracker), in RFC 1982
 // serial arithmetic. A number ahead of the highest seen by d shows d - 1 numbers skipped; one
-// already seen is a duplicate; an unseen one behind the highest is out of order (behind the
-// first seen, the numbers start there). One packet alone is not trusted (RFC 3550 A.1): a
-// number is confirmed by another seen within CONFIRM of it, and the losses are the numbers
-// never seen between the lowest and the highest confirmed ones, so a lone number beyond the
-// flow (an altered copy) adds none. A number more than `window` from the highest confirmed (or
-// after RESTART_IDLE of silence, any that does not advance) is a stray: counted out of window,
-// it moves nothing, unless a later packet continues from it (at most RESTART_STEP ahead) before
-// the flow goes on (a number new to it within the window) and within RESTART_PROBATION packets
-// (so a repeat or another stray between them does not hide it), in which case the flow
-// restarted there (a reconnect that reuses the Call ID): a new episode
-// begins, whose losses add to the earlier ones'.
+// already seen is a duplicate; an unseen one behind the highest is out of order (behind the first
+// seen, the numbers start there). One packet alone is not trusted (RFC 3550 A.1): a number is
+// confirmed in a run of RUN numbers seen, each within CONFIRM of the next (or of two, one of them
+// the episode's first: the flow starts there), and the losses are the numbers never seen between
+// the lowest and the highest confirmed ones, so a lone number beyond the flow (an altered copy),
+// or two that landed close together, adds none. A number more than `window` from the highest
+// confirmed (or after RESTART_IDLE of silence, any that does not advance) is a stray: counted out
+// of window, it moves nothing, unless a later packet continues from it (at most RESTART_STEP
+// ahead) before the flow goes on (a number new to it within the window) and within
+// RESTART_PROBATION packets (so a repeat or another stray between them does not hide it), in which
+// case the flow restarted there (a reconnect that reuses the Call ID): a new episode begins, whose
+// losses add to the earlier ones'.
 //
 // The numbers seen are a ring of bits, one per number modulo a power of two above twice the
 // window, exact for the numbers up to that far behind the highest, which is as far back as a
@@ -404,7 +406,7 @@ public:
 
     explicit Sequence(uint32_t window) : window_(std::clamp<uint32_t>(window, 1, HALF / 4)) {
         ring_bits_ = 64;
-        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) + 2 * CONFIRM + 2 )
+        while ( ring_bits_ <= 2 * static_cast<uint64_t>(window_) + 2 * REACH + 2 )
             ring_bits_ *= 2;
     }
 
@@ -457,7 +459,7 @@ public:
     }
 
     bool started() const { return started_; }
-    // Whether the current episode has a confirmed number (two seen within CONFIRM).
+    // Whether the current episode has a confirmed number.
     bool confirmed() const { return confirmed_; }
     // The current episode's first (lowest) and highest numbers seen.
     uint32_t first() const { return first_; }
@@ -471,8 +473,13 @@ public:
 
 private:
     static constexpr uint32_t HALF = 0x80000000;
-    // A number is confirmed by another seen at most this far from it.
+    // A number is confirmed in a run of RUN numbers seen, each at most CONFIRM from the next
+    // (two altered copies can land close together, three rarely do), or of two where one is
+    // the episode's first. A new number's run gains members at most REACH from it: any
+    // farther already ran with two others and was confirmed then.
     static constexpr uint32_t CONFIRM = 2;
+    static constexpr uint32_t RUN = 3;
+    static constexpr uint32_t REACH = (RUN - 1) * CONFIRM;
     // How far ahead of a stray a number may be for the flow to restart there, and for how
     // many packets after it.
     static constexpr uint32_t RESTART_STEP = 16;
@@ -481,7 +488,7 @@ private:
     static constexpr double RESTART_IDLE = 60;
 
     void begin_episode(uint32_t number) {
-        first_ = highest_ = number;
+        first_ = highest_ = start_ = number;
         in_line_ = true;
         confirmed_ = false;
         inside_ = 0;
@@ -519,17 +526,39 @@ private:
         mark(number);
         if ( counted )
             ++inside_;
-        for ( uint32_t distance = 1; distance <= CONFIRM; ++distance )
-            for ( uint32_t near : {number - distance, number + distance} )
-                if ( seen(near) ) {
-                    confirm(near);
-                    confirm(number);
-                }
+        auto [below, members_below] = run_edge(number, false);
+        auto [above, members_above] = run_edge(number, true);
+        uint32_t needed = below == start_ || above == start_ ? RUN - 1 : RUN;
+        if ( 1 + members_below + members_above >= needed ) {
+            confirm(below);
+            confirm(above);
+        }
         if ( advances )
             return;
         ++out_of_order;
         if ( static_cast<uint32_t>(first_ - number) < HALF )
             first_ = number; // the numbers start here
+    }
+
+    // The farthest number of the run through `number` (seen) one way, and how many numbers it
+    // has that way; the walk stops past REACH.
+    std::pair<uint32_t, uint32_t> run_edge(uint32_t number, bool up) const {
+        uint32_t edge = number;
+        uint32_t members = 0;
+        while ( (up ? edge - number : number - edge) <= REACH ) {
+            bool found = false;
+            for ( uint32_t distance = 1; distance <= CONFIRM && ! found; ++distance ) {
+                uint32_t near = up ? edge + distance : edge - distance;
+                if ( seen(near) ) {
+                    edge = near;
+                    found = true;
+                }
+            }
+            if ( ! found )
+                break;
+            ++members;
+        }
+        return {edge, members};
     }
 
     // Moves the confirmed range out to `number`, counting the numbers seen that it takes in.
@@ -611,6 +640,7 @@ private:
     // those in between (no ring needed), and its confirmed range with the numbers seen in it.
     uint32_t first_ = 0;
     uint32_t highest_ = 0;
+    uint32_t start_ = 0; // the first number seen
     bool in_line_ = true;
     bool confirmed_ = false;
     uint32_t first_confirmed_ = 0;

@@ -22,7 +22,9 @@ from .constants import (
 
 SEQ_MOD = 1 << 32
 SEQ_WINDOW = 3000  # how far from the highest confirmed a number is analysed (RFC 3550 A.1: 3000)
-SEQ_CONFIRM = 2  # a number is confirmed by another seen this close to it
+SEQ_CONFIRM = 2  # the largest step between neighbours of a run of numbers seen
+SEQ_RUN = 3  # a number is confirmed in a run of this many seen numbers (or two, from the first)
+SEQ_REACH = (SEQ_RUN - 1) * SEQ_CONFIRM  # how far a run's new members can be from a new number
 RESTART_STEP = 16  # how far ahead of a stray a number may be to make it a restart
 RESTART_PROBATION = 8  # for how many packets a stray may still become a restart
 RESTART_IDLE = 60.0  # seconds of silence after which a number that does not advance is a stray
@@ -116,8 +118,11 @@ class SequenceTracker:
     on its own (RFC 3550 A.1 asks for two in sequence before it believes a source):
 
     - the figures count the numbers never seen between the lowest and the highest *confirmed*
-      number, one that has another seen number within ``SEQ_CONFIRM`` of it; a lone number beyond
-      the flow's (an altered copy, a forged packet) reports a gap when it comes, but no loss;
+      number, one of a run of ``SEQ_RUN`` numbers seen, each within ``SEQ_CONFIRM`` of the next
+      (or of two, one of them the episode's first: the flow starts there); a lone number beyond
+      the flow's (an altered copy, a forged packet) reports a gap when it comes, but no loss,
+      and neither do two that happen to land close together (altered copies of neighbouring
+      packets, which a run of three makes rare);
     - a number more than ``SEQ_WINDOW`` from the highest confirmed one (or, after
       ``RESTART_IDLE`` seconds of silence, any that does not advance) is a stray: counted apart,
       it moves nothing, unless a later number continues from it, at most ``RESTART_STEP``
@@ -140,7 +145,7 @@ class SequenceTracker:
 
     def _start(self, seq: int | None) -> None:
         """A new episode, from ``seq`` (None: nothing seen yet)."""
-        self.first = self.highest = seq
+        self.first = self.highest = self.start = seq
         self.seen: set[int] = set() if seq is None else {seq}
         self.first_confirmed: int | None = None
         self.highest_confirmed: int | None = None
@@ -180,11 +185,12 @@ class SequenceTracker:
             self.duplicates += 1
             return {"pptp_gre.analysis.duplicate": 1}
         self.seen.add(seq)
-        for distance in range(1, SEQ_CONFIRM + 1):
-            for near in ((seq - distance) % SEQ_MOD, (seq + distance) % SEQ_MOD):
-                if near in self.seen:
-                    self._confirm(near)
-                    self._confirm(seq)
+        below, members_below = self._run_edge(seq, -1)
+        above, members_above = self._run_edge(seq, 1)
+        needed = SEQ_RUN - 1 if self.start in (below, above) else SEQ_RUN
+        if 1 + members_below + members_above >= needed:
+            self._confirm(below)
+            self._confirm(above)
         ahead = (seq - self.highest) % SEQ_MOD
         if 0 < ahead < SEQ_MOD // 2:
             self.highest = seq
@@ -193,6 +199,21 @@ class SequenceTracker:
         if (self.first - seq) % SEQ_MOD < SEQ_MOD // 2:
             self.first = seq  # behind the first one seen: the numbers start here
         return {"pptp_gre.analysis.out_of_order": 1}
+
+    def _run_edge(self, seq: int, way: int) -> tuple[int, int]:
+        """The farthest number of the run through ``seq`` (seen) one ``way`` (-1 down, +1 up),
+        and how many it has that way; the walk stops past ``SEQ_REACH``, where every number
+        already ran with two others that way and was confirmed then."""
+        edge, members = seq, 0
+        while (seq - edge) * -way % SEQ_MOD <= SEQ_REACH:
+            step = next(
+                (d for d in range(1, SEQ_CONFIRM + 1) if (edge + way * d) % SEQ_MOD in self.seen),
+                None,
+            )
+            if step is None:
+                break
+            edge, members = (edge + way * step) % SEQ_MOD, members + 1
+        return edge, members
 
     def _confirm(self, seq: int) -> None:
         high, low = self.highest_confirmed, self.first_confirmed
