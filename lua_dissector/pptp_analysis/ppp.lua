@@ -230,14 +230,23 @@ end
 local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
     local proto, info = ppp_protocol(head, at)
     if not proto then return end
+    -- A repeated or stray sequence number is likely a damaged copy: its protocol is neither
+    -- listed nor taken as IP in clear.
+    local fresh = order ~= "duplicate" and order ~= "out_of_window"
     local holder = call or dir
     local protocols = holder.protocols
     if not protocols then
         protocols = {}
         holder.protocols = protocols
     end
-    if not protocols[proto] then
-        protocols[proto] = ppp_names[proto] or string.format("0x%04x", proto)
+    if fresh and not protocols[proto] then
+        -- A number the plugin does not name is listed if RFC 1661 allows it (low octet odd,
+        -- high octet even).
+        local listed = ppp_names[proto]
+        if not listed and proto % 2 == 1 and math.floor(proto / 256) % 2 == 0 then
+            listed = string.format("0x%04x", proto)
+        end
+        protocols[proto] = listed
     end
     if proto == PppProto.MPPE then
         local high, low = head:byte(at + info + 1, at + info + 2)
@@ -276,7 +285,7 @@ local function analyze_ppp(number, call, dir, head, at, payload, seq, order)
                 end
             end
         end
-    elseif proto == PppProto.IP then
+    elseif proto == PppProto.IP and fresh then
         -- Once per direction: every packet after it is as clear.
         if not (call and call.mppe) and not dir.cleartext then
             dir.cleartext = true

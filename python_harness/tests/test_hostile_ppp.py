@@ -16,7 +16,7 @@ from pathlib import Path
 import dpkt
 import pytest
 
-from pptp_harness import oracle, ppp, scenarios, tshark
+from pptp_harness import oracle, ppp, reading, scenarios, tshark, zeek
 from pptp_harness.capture import SNAPLEN, Capture, ControlConnection, Frame
 from pptp_harness.constants import (
     AUTH_CHAP_MD5,
@@ -306,6 +306,31 @@ def test_coherency_counts_far_from_the_last_are_no_gap(tmp_path):
             n for n in decoded.frames if "coherency_gap" in decoded.values(n, "pptp_gre.problem")
         }
         assert gaps == {sent[12], sent[701]}
+
+
+def test_a_copy_altered_into_ip_is_no_cleartext(tmp_path):
+    """An encrypted call's MPPE packet, then a copy of it (the same sequence number: a
+    duplicate) whose protocol became IP, as one changed octet makes it: neither the truth, nor
+    the plugin's calls table, nor Zeek lists IP or raises the alarm of IP in clear (Zeek's
+    Cleartext_Tunnel once came from such a copy of a real capture)."""
+    cap = scenarios.build("mschapv2_mppe")
+    mppe = [f for f in ppp_frames(cap) if f.protocol == PppProto.MPPE]
+    inserted = {f.frame.number: [f.copy_with(f.info, PppProto.IP)] for f in mppe[:2]}
+    clean = cap.write_pcap(tmp_path / "clean.pcap")
+    hostile = tmp_path / "hostile.pcap"
+    write_with_inserted(cap, inserted, hostile)
+
+    def seen(pcap: Path) -> tuple:
+        (call,) = reading.read(pcap).truth()["calls"]
+        (row,) = oracle.calls_table(pcap, PLUGIN).calls
+        return call["ppp_protocols"], call["notices"], row["ppp"]
+
+    assert seen(hostile) == seen(clean)
+    assert "IP" not in seen(clean)[0]
+    if zeek.available():
+        notices = [sorted(n["note"] for n in zeek.run(p).notices) for p in (clean, hostile)]
+        assert notices[0] == notices[1]
+        assert "PPTP::Cleartext_Tunnel" not in notices[1]
 
 
 def test_real_windows_capture_with_altered_copies_after_every_gre_frame(tmp_path, real_captures):

@@ -856,12 +856,13 @@ struct State {
         record.Assign(packets, flow.packets);
         record.Assign(bytes, flow.octets);
         record.AssignTime(last, now);
-        if ( header.sequence_number )
-            follow_sequence(key, flow, *header.sequence_number, now);
+        // A repeated or stray sequence number is likely a damaged copy: its protocol is not
+        // news (nor IP in clear).
+        bool fresh = ! header.sequence_number || follow_sequence(key, flow, *header.sequence_number, now);
         if ( header.acknowledgment_number && ! flow.paired )
             pair(key, flow, *header.acknowledgment_number);
         Findings findings;
-        findings.new_protocol = ppp.has_protocol && first_of(flow.protocols, ppp.protocol);
+        findings.new_protocol = ppp.has_protocol && fresh && first_of(flow.protocols, ppp.protocol);
         if ( ppp.negotiation )
             negotiate(key, flow, ppp, findings);
         else if ( ppp.identity )
@@ -872,15 +873,19 @@ struct State {
             sweep(now);
     }
 
-    void follow_sequence(const FlowKey& key, Flow& flow, uint32_t number, double now) {
+    // Analyzes a packet's sequence number: whether it is new to the flow (neither a repeat nor
+    // a stray).
+    bool follow_sequence(const FlowKey& key, Flow& flow, uint32_t number, double now) {
         auto& sequence = flow.sequence;
+        uint64_t duplicates_before = sequence.duplicate;
         auto verdict = sequence.observe(number, now);
         auto& record = *flow.record;
         record.Assign(lost, sequence.lost());
         record.Assign(duplicate, sequence.duplicate);
         record.Assign(out_of_order, sequence.out_of_order);
+        bool fresh = verdict != Sequence::OUT_OF_WINDOW && sequence.duplicate == duplicates_before;
         if ( verdict == Sequence::IN_WINDOW )
-            return;
+            return fresh;
         record.Assign(out_of_window, sequence.out_of_window);
         record.Assign(restarts, sequence.restarts);
         auto detail = "Call ID " + std::to_string(key.call_id) + ": sequence number " + std::to_string(number);
@@ -890,6 +895,7 @@ struct State {
             flow.stray_reported = true;
             zeek::spicy::rt::weird("pptp_gre_out_of_window", detail);
         }
+        return fresh;
     }
 
     // Pairs a flow no call claims and not paired yet with the opposite direction of its tunnel,

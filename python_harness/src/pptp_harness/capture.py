@@ -40,6 +40,7 @@ from .expected import (
     call_ending,
     call_notices,
     disconnect_ending,
+    fresh,
     gre_blocked,
     gre_seen,
     pair_flows,
@@ -615,13 +616,14 @@ class Call:
         fields = {**gre.truth(), **self._ties(not from_client)}
         if shown is not None:
             fields.update(shown.truth())
-            fields.update(side.tracker.observe(seq, self.cap.time + gap))
+            verdict = side.tracker.observe(seq, self.cap.time + gap)
+            fields.update(verdict)
             ahead = (
                 None if peer.highest_received is None else (seq - peer.highest_received) % SEQ_MOD
             )
             if ahead is None or 0 < ahead < SEQ_MOD // 2:
                 peer.highest_received = seq
-            self._note_ppp(shown)
+            self._note_ppp(shown, fresh(verdict))
         src, dst = (
             (self.client_ip, self.conn.server)
             if from_client
@@ -692,9 +694,12 @@ class Call:
         self.last_frame, self.end_time = sent.number, sent.time
         return sent
 
-    def _note_ppp(self, frame: ppp.PppFrame) -> None:
+    def _note_ppp(self, frame: ppp.PppFrame, fresh: bool) -> None:
+        """What a PPP frame tells of the call; one whose sequence number was not ``fresh``
+        adds no protocol and no IP in clear."""
         proto = PppProto(frame.protocol)
-        self.ppp_protocols.add(proto.name)
+        if fresh:
+            self.ppp_protocols.add(proto.name)
         name = ppp.identity(frame.protocol, frame.info)
         if name is not None and self.user is None:
             self.user = name.decode("utf-8", "replace")
@@ -704,7 +709,7 @@ class Call:
             and frame.info[4] == CCP_OPT_MPPE
         ):
             self.mppe_negotiated = True
-        if proto == PppProto.IP:
+        if proto == PppProto.IP and fresh:
             self.cleartext_data = True
         if proto == PppProto.MPPE:
             self.mppe_count += 1

@@ -272,6 +272,14 @@ class Direction:
         }
 
 
+def fresh(verdict: dict) -> bool:
+    """Whether a packet's sequence verdict makes it new to its flow: a repeated or stray number
+    is likely a damaged copy, whose PPP protocol is neither listed nor taken as IP in clear."""
+    return not (
+        "pptp_gre.analysis.duplicate" in verdict or "pptp_gre.analysis.out_of_window" in verdict
+    )
+
+
 def pair_flows(flow: Direction, call_id: int, reverse: Iterable[tuple[int, Direction]], ack: int):
     """Pair the GRE-only ``flow`` (carrying ``call_id``) with the first of the ``reverse`` flows
     (Call ID, flow; from its receiver to its sender, in the order first seen) whose numbers its

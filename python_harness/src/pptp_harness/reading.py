@@ -49,6 +49,7 @@ from .expected import (
     call_ending,
     call_notices,
     disconnect_ending,
+    fresh,
     gre_blocked,
     gre_seen,
     pair_flows,
@@ -538,7 +539,7 @@ class CaptureTruth:
             if 0 < ahead < SEQ_MOD // 2:
                 problems.append("gre_ack_unseen")
         if packet.data:
-            self.ppp(call, packet.data, number, src)
+            self.ppp(call, packet.data, number, src, fresh(analysis))
 
     def _orphan(self, frame: dict, receiver: str, sender: str, packet: EnhancedGRE) -> None:
         """GRE no call claims: noted on the first packet of its flow, analyzed as a call's."""
@@ -569,20 +570,25 @@ class CaptureTruth:
             if other is not None and other.peers is not flow.peers:
                 flow.peers = other.peers.joined(flow.peers)  # a paired tunnel is one call
         if packet.data:
-            self.ppp(flow, packet.data, frame["number"], sender)
+            self.ppp(flow, packet.data, frame["number"], sender, fresh(frame["analysis"]))
 
     @staticmethod
-    def ppp(call: RealCall | OrphanFlow, payload: bytes, number: int, sender: str) -> None:
+    def ppp(
+        call: RealCall | OrphanFlow, payload: bytes, number: int, sender: str, fresh: bool
+    ) -> None:
         """One PPP frame of a call from ``sender``, followed as the peers follow it: a frame
         no peer would accept (a Configure-Ack that echoes no Configure-Request, a CHAP
-        Response to no Challenge) never changes the authentication, user or MPPE."""
+        Response to no Challenge) never changes the authentication, user or MPPE; one whose
+        sequence number is not ``fresh`` adds no protocol and no IP in clear."""
         protocol, info = ppp.split(payload)
         if protocol is None:
             return
         try:
-            call.protocols.add(PppProto(protocol).name)
+            name = PppProto(protocol).name
         except ValueError:
             return
+        if fresh:
+            call.protocols.add(name)
         peers = call.peers
         if protocol == PppProto.CHAP and len(info) >= 4:
             if info[0] == CHAP_CHALLENGE:
@@ -594,7 +600,7 @@ class CaptureTruth:
             call.user = name.decode("utf-8", "replace")
         if protocol == PppProto.MPPE:
             call.mppe_packets += 1
-        elif protocol == PppProto.IP:
+        elif protocol == PppProto.IP and fresh:
             call.cleartext = True
         elif protocol == PppProto.LCP and info[:1] == bytes([CpCode.TERMINATE_ACK]):
             if call.lcp_terminated is None:
