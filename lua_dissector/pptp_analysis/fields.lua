@@ -259,6 +259,10 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
         -- Two passes know when every number a packet skipped arrived later: reordering.
         skipped_arrived_later = new_expert(pptp_gre, "skipped_arrived_later",
             "GRE sequence numbers skipped here arrived later", group.SEQUENCE, severity.NOTE),
+        -- ... and when the number that skipped them was never confirmed: no loss was counted.
+        skipped_unconfirmed = new_expert(pptp_gre, "skipped_unconfirmed",
+            "GRE sequence numbers skipped by an unconfirmed number", group.SEQUENCE,
+            severity.NOTE),
         duplicate = new_expert(pptp_gre, "duplicate", "Duplicate GRE sequence number",
             group.SEQUENCE, severity.WARN),
         out_of_order = new_expert(pptp_gre, "out_of_order", "GRE packet out of order",

@@ -126,7 +126,10 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
     if seq and settings.sequence_analysis then
         local finding, value, restarted = observe_sequence(dir, seq, number, now)
         if finding then add_finding(number, finding, value) end
-        if restarted then add_finding(number, "restart", restarted) end
+        if restarted then
+            add_finding(number, "restart", restarted)
+            add_finding(restarted.frame, "restarted_here", number)
+        end
         order = finding
     end
     if ack then
@@ -277,7 +280,9 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
             end
         end
         local all_late = visited and #gap.late == gap.count
-        add_expert(item, all_late and ge.skipped_arrived_later or ge.lost, loss_text(gap, visited))
+        local text, unconfirmed = loss_text(gap, visited)
+        add_expert(item, all_late and ge.skipped_arrived_later
+            or unconfirmed and ge.skipped_unconfirmed or ge.lost, text)
     end
     if notes.duplicate then
         if with_tree then set_generated(tree_add(item, gf.duplicate, true)) end
@@ -296,8 +301,12 @@ local function gre_findings(item, with_tree, dir, notes, visited, pinfo, call_id
     local reference = notes.out_of_window -- "highest confirmed N", or "highest N"
     if reference then
         if with_tree then set_generated(tree_add(item, gf.out_of_window, 1)) end
+        -- Two passes know when a later packet went on from it: the flow restarted here.
+        local went_on = visited and notes.restarted_here
         add_expert(item, ge.out_of_window, string.format("Sequence number %d out of the "
-            .. "acceptance window (%s): counted apart", seq, reference))
+            .. "acceptance window (%s): %s", seq, reference, went_on and string.format(
+                "the flow restarted here (frame %d went on from it)", went_on)
+                or "counted apart"))
     end
     if notes.ack_unseen then problem(item, "ack_unseen", nil, with_tree) end
     if notes.weak_auth then

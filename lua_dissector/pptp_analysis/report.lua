@@ -134,6 +134,14 @@ local ORPHAN_COLUMNS = {
     "lost", "duplicate", "out_of_order", "out_of_window", "restarts", "paired_call_id", "ppp",
 }
 
+-- "1 tunnel", "2 tunnels".
+local function tunnels_text(count)
+    return count .. (count == 1 and " tunnel" or " tunnels")
+end
+
+-- GRE without a call of at most this many packets, paired with none, is told in a group.
+local SMALL_FLOW = 2
+
 -- The Call ID of the flow the other way that GRE without a call is paired with, or nil (a
 -- pair stays made, even if a later control message names one of its flows' call).
 local function paired_call_id(dir)
@@ -258,8 +266,21 @@ local function calls_report()
                 or "Wireshark's PPTP decodes the control connection; GRE is analysed\n"
                     .. "without its calls.")
     end
+    local orphans, paired_flows = {}, 0
+    for _, dir in ipairs(state.orphans) do
+        if not dir.call then
+            orphans[#orphans + 1] = dir
+            if dir.paired then paired_flows = paired_flows + 1 end
+        end
+    end
     local lines = { string.format("PPTP calls: %d (set up or learnt in the capture)",
         #state.calls) }
+    if #orphans > 0 then
+        table.insert(lines, string.format("GRE without a call: %d flow%s%s", #orphans,
+            #orphans == 1 and "" or "s", paired_flows > 0 and string.format(", %d of them "
+                .. "the ways of %s learnt from GRE alone", paired_flows, tunnels_text(
+                    math.ceil(paired_flows / 2))) or ""))
+    end
     if disabled then table.insert(lines, DISABLED_TEXT[disabled]) end
     if #state.calls > 0 then
         local routes, width = {}, #"client -> server"
@@ -326,15 +347,22 @@ local function calls_report()
         table.insert(lines, string.format("  %-16s %s", "PPP", protocols_text(call.protocols)))
         ::next_call::
     end
-    local orphans = 0
-    for _, dir in ipairs(state.orphans) do
-        if not dir.call then
-            if orphans == 0 then
-                table.insert(lines, "")
-                table.insert(lines, "GRE without a call (no control message named these "
-                    .. "Call IDs):")
-            end
-            orphans = orphans + 1
+    -- Flows of a packet or two that pair with none are told apart only where there are
+    -- several: such flows are mostly copies whose Call ID was damaged.
+    local small, small_packets = {}, 0
+    for _, dir in ipairs(orphans) do
+        if dir.packets <= SMALL_FLOW and not dir.paired then
+            small[#small + 1] = dir
+            small_packets = small_packets + dir.packets
+        end
+    end
+    local grouped = #small > 1
+    if #orphans > 0 then
+        table.insert(lines, "")
+        table.insert(lines, "GRE without a call (no control message named these Call IDs):")
+    end
+    for _, dir in ipairs(orphans) do
+        if not (grouped and dir.packets <= SMALL_FLOW and not dir.paired) then
             table.insert(lines, string.format("  %s -> %s, Call ID %d, frames %d to %d",
                 dir.sender, dir.receiver, dir.call_id, dir.first_frame, dir.last_frame))
             table.insert(lines, "    " .. flow_counts_text(dir))
@@ -345,6 +373,13 @@ local function calls_report()
             end
             table.insert(lines, "    PPP: " .. protocols_text(dir.protocols))
         end
+    end
+    if grouped then
+        table.insert(lines, string.format("  %d flows of one or two packets each, paired with "
+            .. "none", #small))
+        table.insert(lines, string.format("    %d packets, frames %d to %d: copies whose Call "
+            .. "ID was damaged,", small_packets, small[1].first_frame, small[#small].last_frame))
+        table.insert(lines, "    or stray packets; each has its line in tshark -z pptp,calls")
     end
     return table.concat(lines, "\n")
 end

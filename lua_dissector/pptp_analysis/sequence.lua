@@ -62,9 +62,28 @@ local function new_episode(dir, seq)
     dir.low_confirmed, dir.confirmed_lag, dir.missing = nil, nil, 0
 end
 
+-- Whether the numbers ``gap`` skipped count in the losses of ``dir``, its flow: the number
+-- that opened it lies between the confirmed edges.
+local function far_end_confirmed(dir, gap)
+    local low, lag = dir.low_confirmed, dir.confirmed_lag
+    if not (low and lag) then return false end
+    local far = (gap.from + gap.count) % SEQ_MOD
+    return (far - low) % SEQ_MOD <= (dir.highest - lag - low) % SEQ_MOD
+end
+
+-- Whether the numbers a gap skipped count as lost: as the flow stands, or as its episode
+-- ended (nil where that episode ended with the gap no longer held).
+local function gap_counted(gap)
+    if gap.counted ~= nil then return gap.counted end
+    if gap.dir.ring ~= gap.ring then return nil end
+    return far_end_confirmed(gap.dir, gap)
+end
+
 -- The flow restarted at ``seq`` (the stray of frame ``frame``): what was lost so far stays
--- counted, the stray now belongs to the new episode, whose numbers start afresh.
+-- counted, the stray now belongs to the new episode, whose numbers start afresh. The gaps
+-- still held keep whether their episode counted them.
 local function restart(dir, seq, frame)
+    for _, gap in ipairs(dir.gaps or {}) do gap.counted = far_end_confirmed(dir, gap) end
     dir.lost_before = numbers_lost(dir)
     dir.out_of_window = dir.out_of_window - 1
     dir.restarts = dir.restarts + 1
@@ -249,7 +268,8 @@ local function observe_in_flow(dir, seq, number, now)
         local from = (highest - ahead + 1) % SEQ_MOD
         dir.highest = seq
         if ahead == 1 then return nil, nil, restarted end
-        local gap = { frame = number, from = from, count = ahead - 1, late = {} }
+        local gap = { frame = number, from = from, count = ahead - 1, late = {}, dir = dir,
+            ring = ring }
         local gaps = dir.gaps or {}
         if #gaps >= GAP_LIMIT then table.remove(gaps, 1) end
         gaps[#gaps + 1] = gap
@@ -288,12 +308,19 @@ local function number_list(numbers, base, more)
     return table.concat(parts, ", ")
 end
 
--- What a loss was at its gap: on two passes, which numbers arrived later and which never.
+-- What a loss was at its gap: on two passes, which numbers arrived later and which never,
+-- or that the number which skipped them was never confirmed (no loss counted); and whether
+-- that was so.
 local function loss_text(gap, visited)
     if not visited then return gap.count .. " sequence number(s) skipped" end
     local late = #gap.late
     if late == gap.count then
         return string.format("%d skipped: all arrived later, out of order", gap.count)
+    end
+    if gap_counted(gap) == false then
+        return string.format("%d skipped by sequence number %d, which no number near it "
+            .. "confirms (a damaged or forged copy?): not counted as lost", gap.count,
+            (gap.from + gap.count) % SEQ_MOD), "unconfirmed"
     end
     local seen, missing = {}, {}
     for _, seq in ipairs(gap.late) do seen[seq] = true end

@@ -122,13 +122,23 @@ def test_report_says_strays_restarts_and_tunnels_in_words(pcaps):
     for flow in paired:
         assert f"one tunnel with Call ID {flow['paired_call_id']} the other way" in text
     assert text.count("one tunnel with Call ID") == len(paired)
+    lone = [flow for flow in truth["gre_without_call"] if flow["paired_call_id"] is None]
+    assert all(flow["packets"] == 1 for flow in lone) and len(lone) > 1
+    flows = len(truth["gre_without_call"])
+    assert text.splitlines()[1] == (
+        f"GRE without a call: {flows} flows, {len(paired)} of them the ways of 1 tunnel learnt "
+        "from GRE alone"
+    )
+    assert f"  {len(lone)} flows of one or two packets each, paired with none" in text
+    assert text.count(" -> ") == len(paired)  # the lone flows are told as a group
 
 
 def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
     """A stray half the number space away loses nothing and says which number the window was
     measured from (the highest seen while none is confirmed, then the highest confirmed); a
-    lone number beyond the flow shows its gap but adds no loss; a flow that goes on just after
-    a stray says it restarted there (frame and number), and both experts filter by name."""
+    lone number beyond the flow shows its gap but adds no loss, and on two passes says so; a
+    flow that goes on just after a stray says it restarted there (frame and number), and the
+    stray, on two passes, that the flow restarted at it; the experts filter by name."""
     cap = Capture("strays", "strays, a lone number beyond the flow, then a restart", valid=False)
     client, server = scenarios.CLIENT, scenarios.SERVER
     numbers = (0, 2**31, 1, 2, 2**31 + 2, 3, 4, 900, 5, 900_000, 900_002)
@@ -155,6 +165,13 @@ def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
             stray = (seq, number)
         if "pptp_gre.analysis.restart" in verdict:
             expected[number] = [f"Flow restarted at sequence number {stray[0]} (frame {stray[1]})"]
+            went_on = f"the flow restarted here (frame {number} went on from it)"
+            expected[stray[1]] = [expected[stray[1]][0].replace("counted apart", went_on)]
+    lone = numbers.index(900) + 1
+    expected[lone] = [
+        "895 skipped by sequence number 900, which no number near it confirms (a damaged or "
+        "forged copy?): not counted as lost"
+    ]
     assert any("confirmed" in ref for ref in references)
     assert any("confirmed" not in ref for ref in references)
     decoded = tshark.decode(pcap, SEQUENCE_FIELDS, lua_scripts=[str(PLUGIN)], two_pass=True)
@@ -173,6 +190,8 @@ def test_experts_name_the_stray_and_where_the_flow_restarted(tmp_path):
     for number, value in lost_at.items():
         assert decoded.values(number, "pptp_gre.analysis.lost") == [str(value[0])]
     base = ["-n", "-2", "-r", str(pcap), "-X", f"lua_script:{PLUGIN}", "-T", "fields"]
+    out = tshark.run([*base, "-Y", "pptp_gre.expert.skipped_unconfirmed", "-e", "frame.number"])
+    assert out.stdout.split() == [str(lone)]
     for expert in ("out_of_window", "restart"):
         frames = [
             str(frame["number"])
