@@ -169,11 +169,12 @@ function M.define(pptp_ctrl, pptp_gre, protocol)
             "Of those, never arrived"),
         duplicate = ProtoField.bool("pptp_gre.analysis.duplicate", "Duplicate sequence number"),
         out_of_order = ProtoField.bool("pptp_gre.analysis.out_of_order", "Out of order"),
-        -- A stray far from the highest confirmed number (counted apart), and the packet after
-        -- one that continued from it: the flow restarted there. GRE without a call: the Call ID
-        -- of the flow the other way that its acknowledgments pair it with (one tunnel).
+        -- A stray far from the highest confirmed number (counted apart, unless the flow
+        -- restarted at it: its expert says which), and the packet after one that continued
+        -- from it: the flow restarted there. GRE without a call: the Call ID of the flow the
+        -- other way that its acknowledgments pair it with (one tunnel).
         out_of_window = ProtoField.uint8("pptp_gre.analysis.out_of_window",
-            "Out of the acceptance window (counted apart)"),
+            "Out of the acceptance window"),
         restart = ProtoField.uint8("pptp_gre.analysis.restart", "Flow restarted"),
         paired_call_id = ProtoField.uint16("pptp_gre.paired_call_id",
             "Paired with the flow the other way of Call ID"),
