@@ -116,6 +116,7 @@ local function analyze_gre(pinfo, number, call_id, id_octets, seq, ack, payload_
     else
         dir = orphan_flow(number, key, receiver, sender or tostring(pinfo.src), call_id)
         call = dir.call
+        dir.finish = now
     end
     remember_flow(number, dir)
     dir.packets = dir.packets + 1

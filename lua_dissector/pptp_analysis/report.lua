@@ -149,6 +149,43 @@ local function paired_call_id(dir)
     return paired and paired.call_id
 end
 
+-- The PPP protocols of the two flows of a tunnel learnt from GRE alone.
+local function tunnel_protocols(first, second)
+    local protocols = {}
+    for _, dir in ipairs({ first, second }) do
+        for proto, name in pairs(dir.protocols or NO_CALLS) do protocols[proto] = name end
+    end
+    return protocols
+end
+
+-- The calls table's lines of the tunnels learnt from GRE alone, numbered after the calls: a
+-- call of kind gre_only whose client is the side whose GRE came first, its Call IDs those of
+-- its two flows, the columns of the control channel and of PPP it does not follow "-".
+local function tunnel_lines()
+    local lines, number = {}, #state.calls
+    for _, first in ipairs(state.orphans) do
+        local second = first.paired
+        if second and not first.call and not second.call and first.number < second.number then
+            number = number + 1
+            local protocols = tunnel_protocols(first, second)
+            local values = { number, "gre_only", "-", first.sender, first.receiver,
+                second.call_id, first.call_id, first.first_frame,
+                math.max(first.last_frame, second.last_frame), string.format("%.3f",
+                    math.max(first.finish, second.finish) - first.first_time) }
+            for _, dir in ipairs({ first, second }) do
+                for _, value in ipairs({ counts(dir) }) do values[#values + 1] = value end
+            end
+            for _, value in ipairs({ "-", "-", tostring(protocols[PppProto.MPPE] ~= nil), "-",
+                "-", "-", "-", "both", protocols_text(protocols) }) do
+                values[#values + 1] = value
+            end
+            for i = 1, #values do values[i] = tostring(values[i]) end
+            lines[#lines + 1] = values
+        end
+    end
+    return lines
+end
+
 -- `tshark -z pptp,calls`: documented in the README; every value on one line per call.
 local function calls_table()
     local lines = {
@@ -171,6 +208,9 @@ local function calls_table()
             values[#values + 1] = value
         end
         for i = 1, #values do values[i] = tostring(values[i]) end
+        table.insert(lines, table.concat(values, "\t"))
+    end
+    for _, values in ipairs(tunnel_lines()) do
         table.insert(lines, table.concat(values, "\t"))
     end
     local header = { "# GRE without a call: one tab-separated line per sender, receiver and "

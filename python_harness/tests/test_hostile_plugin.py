@@ -71,11 +71,25 @@ def test_one_pass_and_two_give_the_truths_sequence_verdicts(pcaps, name):
 
 def test_gre_only_tunnel_is_paired_in_the_calls_table(pcaps):
     """The flows of GRE without a call, their counts and which flow the other way each is
-    paired with, as the truth says."""
+    paired with, as the truth says; and the tunnel as one line among the calls, of kind
+    gre_only (the side whose GRE came first as the client), as Zeek's pptp.log has it."""
     truth = oracle.load_truth(pcaps["gre_only_tunnel"])
     table = oracle.calls_table(pcaps["gre_only_tunnel"], PLUGIN)
     assert any(flow["paired_call_id"] is not None for flow in truth["gre_without_call"])
     assert not oracle.calls_table_mismatches(table, truth["calls"], truth["gre_without_call"])
+    (tunnel,) = table.tunnels
+    assert (tunnel["call"], tunnel["tcp_stream"], tunnel["auth"], tunnel["ppp"]) == (
+        "1",
+        "-",
+        "-",
+        "LCP",
+    )
+    first, second = (int(tunnel[k]) for k in ("first_frame", "last_frame"))
+    paired = [f for f in table.orphans if f["paired_call_id"] != "-"]
+    assert (first, second) == (
+        min(int(f["first_frame"]) for f in paired),
+        max(int(f["last_frame"]) for f in paired),
+    )
 
 
 def test_paired_flows_carry_the_other_ways_call_id(pcaps):

@@ -353,11 +353,13 @@ def check_pcap(pcap: str | Path, analyzer: Analyzer = BUILTIN) -> Report:
 
 @dataclass
 class CallsTable:
-    """The plugin's ``tshark -z pptp,calls`` output: one dict per call (column -> value), and
-    one per flow of GRE without a call."""
+    """The plugin's ``tshark -z pptp,calls`` output: one dict per call (column -> value), one
+    per flow of GRE without a call, and one per tunnel learnt from GRE alone (the calls
+    section's lines of kind ``gre_only``)."""
 
     calls: list[dict[str, str]]
     orphans: list[dict[str, str]]
+    tunnels: list[dict[str, str]] = field(default_factory=list)
 
 
 def parse_calls_table(text: str) -> CallsTable:
@@ -375,7 +377,12 @@ def parse_calls_table(text: str) -> CallsTable:
             header = line.split("\t")
         else:
             sections[-1].append(dict(zip(header, line.split("\t"))))
-    return CallsTable(sections[0] if sections else [], sections[1] if len(sections) > 1 else [])
+    rows = sections[0] if sections else []
+    return CallsTable(
+        [row for row in rows if row.get("kind") != "gre_only"],
+        sections[1] if len(sections) > 1 else [],
+        [row for row in rows if row.get("kind") == "gre_only"],
+    )
 
 
 def calls_table(pcap: str | Path, script: str | Path, prefs: Sequence[str] = ()) -> CallsTable:
@@ -408,14 +415,61 @@ DIRECTION_COUNTS = (
 )
 
 
+# The columns of a tunnel's line the truth knows.
+TUNNEL_COLUMNS = (
+    "kind",
+    "client",
+    "server",
+    "client_call_id",
+    "server_call_id",
+    *(f"{prefix}_{name}" for prefix in ("c2s", "s2c") for name in DIRECTION_COUNTS),
+)
+
+
 def orphan_mismatches(table: CallsTable, flows: list[dict]) -> list[str]:
-    """How the table's GRE without a call differs from the truth's (none: equal)."""
+    """How the table's GRE without a call, and its tunnels learnt from GRE alone, differ from
+    the truth's (none: equal)."""
     names = ("sender", "receiver", "call_id", *DIRECTION_COUNTS, "paired_call_id")
     shown = [{name: row.get(name) for name in names} for row in table.orphans]
     expected = [
         {name: "-" if flow[name] is None else str(flow[name]) for name in names} for flow in flows
     ]
-    return [] if shown == expected else [f"GRE without a call: expected {expected}, got {shown}"]
+    found = [] if shown == expected else [f"GRE without a call: expected {expected}, got {shown}"]
+    tunnels = [{name: row.get(name) for name in TUNNEL_COLUMNS} for row in table.tunnels]
+    wanted = [tunnel_expected(first, second) for first, second in tunnel_pairs(flows)]
+    if tunnels != wanted:
+        found.append(f"tunnels: expected {wanted}, got {tunnels}")
+    return found
+
+
+def tunnel_pairs(flows: list[dict]) -> list[tuple[dict, dict]]:
+    """The truth's flows of GRE without a call paired into tunnels, in the order the first of
+    each was seen, with the flow the other way."""
+    pairs = []
+    for index, first in enumerate(flows):
+        for second in flows[index + 1 :]:
+            if (first["paired_call_id"], second["paired_call_id"]) == (
+                second["call_id"],
+                first["call_id"],
+            ) and (first["sender"], first["receiver"]) == (second["receiver"], second["sender"]):
+                pairs.append((first, second))
+    return pairs
+
+
+def tunnel_expected(first: dict, second: dict) -> dict[str, str]:
+    """The calls-table line of a tunnel learnt from GRE alone, as far as the truth knows it:
+    the side whose GRE came first is the client."""
+    expected = {
+        "kind": "gre_only",
+        "client": first["sender"],
+        "server": first["receiver"],
+        "client_call_id": str(second["call_id"]),
+        "server_call_id": str(first["call_id"]),
+    }
+    for prefix, flow in (("c2s", first), ("s2c", second)):
+        for name in DIRECTION_COUNTS:
+            expected[f"{prefix}_{name}"] = str(flow[name])
+    return expected
 
 
 def calls_table_mismatches(
