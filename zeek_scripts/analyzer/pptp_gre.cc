@@ -458,6 +458,33 @@ public:
         return earlier_lost_ + (span > inside_ ? span - inside_ : 0);
     }
 
+    // Where a flow stood: the number its window is measured from (the highest confirmed, else
+    // the highest), whether it was confirmed, and its last packet's time.
+    struct Resume {
+        uint32_t reference;
+        bool confirmed;
+        double last_time;
+    };
+
+    std::optional<Resume> resume_point() const {
+        if ( ! started_ || ! timed_ )
+            return std::nullopt;
+        return Resume{confirmed_ ? highest_confirmed_ : highest_, confirmed_, last_time_};
+    }
+
+    // Goes on from where a flow stood (`at`), its figures afresh: a number that does not
+    // advance after the silence is a stray, and one that continues from it a restart.
+    void resume(const Resume& at) {
+        started_ = timed_ = true;
+        last_time_ = at.last_time;
+        begin_episode(at.reference);
+        if ( at.confirmed ) {
+            confirmed_ = true;
+            first_confirmed_ = highest_confirmed_ = at.reference;
+            inside_ = 1;
+        }
+    }
+
     bool started() const { return started_; }
     // Whether the current episode has a confirmed number.
     bool confirmed() const { return confirmed_; }
@@ -764,6 +791,12 @@ struct State {
     // The Call IDs of the flows from one address to another, by [source, destination, 0]:
     // where a flow's opposite direction is found.
     std::unordered_map<FlowKey, std::vector<uint16_t>, FlowKeyHash> call_ids;
+    // Flows no call claimed, with a confirmed number, that scripts gave up (quiet past
+    // PPTP::unclaimed_gre_timeout), for PPTP::call_state_timeout after their last packet:
+    // where their sequence stood, so
+    // that the same GRE coming again (a replayed tunnel, a reconnect reusing its Call IDs)
+    // is judged as the truth judges one flow: a restart, or a flow going on.
+    std::unordered_map<FlowKey, Sequence::Resume, FlowKeyHash> given_up;
     // Packets since flows were last swept.
     uint64_t since_sweep = 0;
 
@@ -780,13 +813,20 @@ struct State {
         double timeout = call_state_timeout->GetVal()->AsInterval();
         std::unordered_set<FlowKey, FlowKeyHash> emptied;
         for ( auto flow = flows.begin(); flow != flows.end(); ) {
-            if ( flow->second.last + timeout <= now || closed_by_scripts(flow->second) ) {
+            bool quiet = flow->second.last + timeout <= now;
+            if ( quiet || closed_by_scripts(flow->second) ) {
+                auto point = flow->second.sequence.resume_point();
+                // Only flows with a confirmed number: lone packets (altered copies) leave none.
+                if ( ! quiet && point && point->confirmed && ! claimed_by_call(flow->second) )
+                    given_up.insert_or_assign(flow->first, *point);
                 emptied.insert({flow->first.src, flow->first.dst, 0});
                 flow = flows.erase(flow);
             }
             else
                 ++flow;
         }
+        for ( auto point = given_up.begin(); point != given_up.end(); )
+            point = point->second.last_time + timeout <= now ? given_up.erase(point) : std::next(point);
         // Each address pair's Call IDs once, in one pass, however many of its flows went.
         for ( const auto& pair : emptied ) {
             auto found = call_ids.find(pair);
@@ -828,6 +868,16 @@ struct State {
         auto found = flows.find(key);
         if ( found != flows.end() && ! closed_by_scripts(found->second) )
             return found->second;
+        // GRE no call claimed that scripts gave up, coming again: one flow, figures afresh.
+        std::optional<Sequence::Resume> resume;
+        if ( found != flows.end() ) {
+            if ( ! claimed_by_call(found->second) )
+                resume = found->second.sequence.resume_point();
+        }
+        else if ( auto point = given_up.find(key); point != given_up.end() ) {
+            resume = point->second;
+            given_up.erase(point);
+        }
         auto record = zeek::make_intrusive<zeek::RecordVal>(flow_type);
         record->Assign(src, zeek::make_intrusive<zeek::AddrVal>(key.src));
         record->Assign(dst, zeek::make_intrusive<zeek::AddrVal>(key.dst));
@@ -843,6 +893,8 @@ struct State {
         if ( found == flows.end() )
             call_ids[{key.src, key.dst, 0}].push_back(key.call_id);
         Flow flow{record, 0, 0, now, Sequence(sequence_window->GetVal()->AsCount())};
+        if ( resume )
+            flow.sequence.resume(*resume);
         return flows.insert_or_assign(key, std::move(flow)).first->second;
     }
 
