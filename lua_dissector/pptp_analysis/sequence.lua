@@ -19,8 +19,9 @@ local RESTART_IDLE = 60
 -- A number is confirmed in a run of SEQ_RUN numbers seen, each at most SEQ_CONFIRM from the
 -- next (RFC 3550 A.1 asks for packets in sequence before it believes a source; two altered
 -- copies can land close together, three rarely do), or of two where one is the first number
--- of the episode (the flow starts there). A new number's run gains members at most SEQ_REACH
--- from it: any farther already ran with two others and was confirmed then.
+-- of the episode (the flow starts there: no loss counts before it). A new number's run gains
+-- members at most SEQ_REACH from it: any farther already ran with two others and was
+-- confirmed then.
 local SEQ_CONFIRM = 2
 local SEQ_RUN = 3
 local SEQ_REACH = (SEQ_RUN - 1) * SEQ_CONFIRM
@@ -146,7 +147,13 @@ local function confirm_near(ring, seq, forward, start, low, high, missing)
     local above, members_above = seq, 0
     if not forward then above, members_above = run_edge(ring, seq, 1) end
     local needed = (below == start or above == start) and SEQ_RUN - 1 or SEQ_RUN
-    if 1 + members_below + members_above >= needed then
+    -- Losses count from the episode's first number on: a run behind it (a copy that landed
+    -- there, or the end of what came before a capture begun mid-flow) moves no edge below it.
+    local behind_start = (start - above) % SEQ_MOD
+    if 1 + members_below + members_above >= needed
+        and not (behind_start > 0 and behind_start < SEQ_HALF) then
+        local under = (start - below) % SEQ_MOD
+        if under > 0 and under < SEQ_HALF then below = start end
         low, high, missing = confirm(ring, below, low, high, missing)
         low, high, missing = confirm(ring, above, low, high, missing)
     end

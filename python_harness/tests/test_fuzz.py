@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 
 from pptp_harness import cli, fuzz, oracle
+from pptp_harness.fuzz import hostile_traffic
 
 PLUGIN = Path(__file__).resolve().parents[2] / "lua_dissector" / "pptp.lua"
 REGRESSION_PCAPS = sorted(fuzz.REGRESSIONS.glob("*.pcap"))
+HOSTILE_RECIPES = sorted(fuzz.REGRESSIONS.glob("hostile-*.case.json"))
 
 
 @settings(max_examples=12)
@@ -50,6 +52,18 @@ def test_regression_corpus_is_not_empty():
 def test_regression_replays_clean(pcap):
     """Every case a campaign ever saved: the bug it found stays fixed."""
     assert fuzz.replay(pcap, PLUGIN) == []
+
+
+@pytest.mark.parametrize("recipe", HOSTILE_RECIPES, ids=lambda p: p.name.split(".")[0])
+def test_hostile_regression_replays_clean(recipe):
+    """Every hostile-traffic case a campaign saved (the recipe that rebuilds it from its
+    source session): the plugin, Zeek where installed and ``pptp-harness decrypt`` hold to the
+    truth of its originals."""
+    case = hostile_traffic.load_case(recipe)
+    if case.source not in hostile_traffic.sources():
+        pytest.skip(f"its source {case.source} is not here (../shared/captures)")
+    problems, _ = hostile_traffic.check_case(case, PLUGIN)
+    assert not problems, "\n".join(map(str, problems))
 
 
 def _planted(tmp_path: Path) -> Path:

@@ -54,6 +54,15 @@ def test_a_flow_starts_at_its_first_number():
     assert tracker.lost == 0  # two below the start that landed close together are not
 
 
+def test_no_loss_counts_before_the_first_number():
+    """A copy of a flow's first packet whose number landed two before it (its flags altered,
+    so that its acknowledgment was read as its number) is out of order, but the number between
+    is no loss: the flow starts where it was first seen."""
+    tracker, verdicts = run([1, SEQ_MOD - 1, 2, 3])
+    assert verdicts[1] == {"pptp_gre.analysis.out_of_order": 1}
+    assert tracker.lost == 0
+
+
 def test_altered_copies_that_land_close_together_beyond_the_flow_add_no_loss():
     """Copies of the flow's last packets whose low octet changed: two of them a step apart
     beyond the last number are no tail; a third in the same run would be."""

@@ -556,8 +556,12 @@ private:
         auto [below, members_below] = run_edge(number, false);
         auto [above, members_above] = run_edge(number, true);
         uint32_t needed = below == start_ || above == start_ ? RUN - 1 : RUN;
-        if ( 1 + members_below + members_above >= needed ) {
-            confirm(below);
+        // Losses count from the episode's first number on: a run behind it (a copy that landed
+        // there, or the end of what came before a capture begun mid-flow) moves no edge below it.
+        uint32_t behind_start = start_ - above;
+        if ( 1 + members_below + members_above >= needed && (behind_start == 0 || behind_start >= HALF) ) {
+            uint32_t under = start_ - below;
+            confirm(under > 0 && under < HALF ? start_ : below);
             confirm(above);
         }
         if ( advances )

@@ -119,7 +119,8 @@ class SequenceTracker:
 
     - the figures count the numbers never seen between the lowest and the highest *confirmed*
       number, one of a run of ``SEQ_RUN`` numbers seen, each within ``SEQ_CONFIRM`` of the next
-      (or of two, one of them the episode's first: the flow starts there); a lone number beyond
+      (or of two, one of them the episode's first: the flow starts there, and no loss counts
+      before it, where a copy of its first packets may land); a lone number beyond
       the flow's (an altered copy, a forged packet) reports a gap when it comes, but no loss,
       and neither do two that happen to land close together (altered copies of neighbouring
       packets, which a run of three makes rare);
@@ -188,7 +189,12 @@ class SequenceTracker:
         below, members_below = self._run_edge(seq, -1)
         above, members_above = self._run_edge(seq, 1)
         needed = SEQ_RUN - 1 if self.start in (below, above) else SEQ_RUN
-        if 1 + members_below + members_above >= needed:
+        # Losses count from the episode's first number on: a run behind it (a copy that landed
+        # there, or the end of what came before a capture begun mid-flow) moves no edge below it.
+        behind_start = (self.start - above) % SEQ_MOD
+        if 1 + members_below + members_above >= needed and not 0 < behind_start < SEQ_MOD // 2:
+            if 0 < (self.start - below) % SEQ_MOD < SEQ_MOD // 2:
+                below = self.start
             self._confirm(below)
             self._confirm(above)
         ahead = (seq - self.highest) % SEQ_MOD
