@@ -485,7 +485,6 @@ public:
         }
     }
 
-    bool started() const { return started_; }
     // Whether the current episode has a confirmed number.
     bool confirmed() const { return confirmed_; }
     // The current episode's first (lowest) and highest numbers seen.
@@ -797,9 +796,9 @@ struct State {
     std::unordered_map<FlowKey, std::vector<uint16_t>, FlowKeyHash> call_ids;
     // Flows no call claimed, with a confirmed number, that scripts gave up (quiet past
     // PPTP::unclaimed_gre_timeout), for PPTP::call_state_timeout after their last packet:
-    // where their sequence stood, so
-    // that the same GRE coming again (a replayed tunnel, a reconnect reusing its Call IDs)
-    // is judged as the truth judges one flow: a restart, or a flow going on.
+    // where their sequence stood, so that the same GRE coming again (a replayed tunnel, a
+    // reconnect reusing its Call IDs) is judged as the truth judges one flow: a restart, or a
+    // flow going on.
     std::unordered_map<FlowKey, Sequence::Resume, FlowKeyHash> given_up;
     // Packets since flows were last swept.
     uint64_t since_sweep = 0;
@@ -807,6 +806,15 @@ struct State {
     bool closed_by_scripts(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(closed); }
 
     bool claimed_by_call(const Flow& flow) const { return flow.record->GetFieldAs<zeek::BoolVal>(claimed); }
+
+    // Where a flow no call claimed stood, if it has a confirmed number: what its GRE, given
+    // up and coming again, goes on from. Lone packets (altered copies) leave none.
+    std::optional<Sequence::Resume> resumable(const Flow& flow) const {
+        auto point = flow.sequence.resume_point();
+        if ( ! point || ! point->confirmed || claimed_by_call(flow) )
+            return std::nullopt;
+        return point;
+    }
 
     // Drops flows that scripts closed or that saw no packet for PPTP::call_state_timeout. Run
     // once the packets since the last sweep (at least SWEEP_AFTER) are more than half the
@@ -819,9 +827,7 @@ struct State {
         for ( auto flow = flows.begin(); flow != flows.end(); ) {
             bool quiet = flow->second.last + timeout <= now;
             if ( quiet || closed_by_scripts(flow->second) ) {
-                auto point = flow->second.sequence.resume_point();
-                // Only flows with a confirmed number: lone packets (altered copies) leave none.
-                if ( ! quiet && point && point->confirmed && ! claimed_by_call(flow->second) )
+                if ( auto point = resumable(flow->second); point && ! quiet )
                     given_up.insert_or_assign(flow->first, *point);
                 emptied.insert({flow->first.src, flow->first.dst, 0});
                 flow = flows.erase(flow);
@@ -874,10 +880,8 @@ struct State {
             return found->second;
         // GRE no call claimed that scripts gave up, coming again: one flow, figures afresh.
         std::optional<Sequence::Resume> resume;
-        if ( found != flows.end() ) {
-            if ( ! claimed_by_call(found->second) )
-                resume = found->second.sequence.resume_point();
-        }
+        if ( found != flows.end() )
+            resume = resumable(found->second);
         else if ( auto point = given_up.find(key); point != given_up.end() ) {
             resume = point->second;
             given_up.erase(point);
@@ -958,8 +962,8 @@ struct State {
     // if the packet's acknowledgment is of a number that direction sent (within the window
     // behind its highest, and no farther back than its first), and that one is neither claimed
     // nor paired. Both must have confirmed numbers: two lone packets (altered copies whose
-    // Call IDs changed) are no tunnel. Scripts say which flows calls claim once they have heard of them: at a
-    // flow's first packet, the flow itself counts as unclaimed.
+    // Call IDs changed) are no tunnel. Scripts say which flows calls claim once they have
+    // heard of them: at a flow's first packet, the flow itself counts as unclaimed.
     void pair(const FlowKey& key, Flow& flow, uint32_t acknowledged) {
         if ( claimed_by_call(flow) || ! flow.sequence.confirmed() )
             return;

@@ -57,10 +57,7 @@ export {
 
 # Each restart of a flow's numbers is a finding of its own: Zeek's weird framework would
 # log only the first of a flow's.
-redef Weird::weird_do_not_ignore_repeats += {
-	"pptp_gre_restart",
-	"pptp_gre_restart_in_tunnel"
-};
+redef Weird::weird_do_not_ignore_repeats += {"pptp_gre_restart"};
 
 ## Zeek's name of the package's GRE analyzer (``spicy::PPTP_GRE`` in pptp_gre.evt).
 const analyzer_name = "spicy_PPTP_GRE";
